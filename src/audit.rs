@@ -1,0 +1,71 @@
+//! Helpers around the audit trail (`store::audit`): who is calling, and the coalesced
+//! count of issued tokens.
+//!
+//! Tokens are issued on the hot path, where a database write per token would cap the
+//! rate at the database's. Issuance is therefore counted in memory and written as one
+//! `token.issued` event per client and grant per minute, with the count. Everything
+//! else is written as it happens, in the transaction of the change.
+
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::USER_AGENT;
+use parking_lot::Mutex;
+
+use crate::store::AnyConnection;
+use crate::store::audit::{self, Event};
+
+/// The caller's address (the TCP peer: forwarding headers are not trusted) and agent.
+pub fn origin(req: &HttpRequest) -> (Option<String>, Option<String>) {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ua = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    (ip, ua)
+}
+
+/// Counts of tokens issued since the last flush, by client and grant.
+#[derive(Default)]
+pub struct IssuedCounter {
+    counts: Mutex<HashMap<(String, &'static str), u64>>,
+}
+
+impl IssuedCounter {
+    pub fn note(&self, client_id: &str, grant: &'static str) {
+        let mut c = self.counts.lock();
+        if let Some(n) = c.get_mut(&(client_id.to_string(), grant)) {
+            *n += 1;
+        } else {
+            c.insert((client_id.to_string(), grant), 1);
+        }
+    }
+
+    /// Take the counts, leaving zero behind.
+    pub fn take(&self) -> Vec<((String, &'static str), u64)> {
+        std::mem::take(&mut *self.counts.lock())
+            .into_iter()
+            .collect()
+    }
+
+    /// Write the counts as events (and put them back if the write fails).
+    pub fn flush(&self, conn: &mut AnyConnection, now: i64) -> diesel::QueryResult<usize> {
+        let taken = self.take();
+        let n = taken.len();
+        for ((client, grant), count) in &taken {
+            let e = Event::new("token.issued", "success")
+                .client(client.clone())
+                .detail("grant", *grant)
+                .detail("count", *count);
+            if let Err(err) = audit::record(conn, &e, now) {
+                let mut c = self.counts.lock();
+                for ((client, grant), count) in taken {
+                    *c.entry((client, grant)).or_insert(0) += count;
+                }
+                return Err(err);
+            }
+        }
+        Ok(n)
+    }
+}

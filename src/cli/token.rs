@@ -1,0 +1,85 @@
+//! `portcullis token ...`: personal API tokens, for operators.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{human_time, now};
+use crate::store::audit::{self, Event};
+use crate::store::db::write_transaction;
+use crate::store::id::Id;
+use crate::store::{AnyConnection, pat, users};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List a person's personal API tokens (never the token values).
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a personal API token by id.
+    Revoke { id: String },
+}
+
+pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::List { user, json } => {
+            let u = users::find_by_username(conn, &user)?
+                .ok_or_else(|| anyhow::anyhow!("no user {user:?}"))?;
+            let t = now();
+            for p in pat::list_for_user(conn, u.id)? {
+                let state = if p.revoked_at.is_some() {
+                    "revoked"
+                } else if !p.is_live(t) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "id": p.id.to_string(), "name": p.name, "scope": p.scope,
+                            "state": state, "created_at": p.created_at, "expires_at": p.expires_at,
+                            "revoked_at": p.revoked_at, "last_used_at": p.last_used_at,
+                            "last_used_ip": p.last_used_ip, "allowed_ips": p.allowed_ips,
+                        })
+                    );
+                } else {
+                    println!(
+                        "{}  {:<8} {:<24} {:<24} expires {}",
+                        p.id,
+                        state,
+                        p.name,
+                        p.scope,
+                        p.expires_at.map_or_else(|| "never".into(), human_time)
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let parsed = uuid::Uuid::parse_str(&id)
+                .map(Id)
+                .map_err(|_| anyhow::anyhow!("{id:?} is not a token id"))?;
+            let t = now();
+            let revoked = write_transaction(conn, |conn| -> anyhow::Result<_> {
+                let Some(p) = pat::revoke(conn, parsed, None, t)? else {
+                    return Ok(false);
+                };
+                let e = Event::new("pat.revoked", "success")
+                    .user(p.user_id)
+                    .detail("token_id", p.id.to_string())
+                    .detail("token_name", p.name)
+                    .detail("by", "operator");
+                audit::record(conn, &e, t)?;
+                Ok(true)
+            })?;
+            if !revoked {
+                anyhow::bail!("no active token with id {id}");
+            }
+            println!("revoked token {id}");
+        }
+    }
+    Ok(())
+}

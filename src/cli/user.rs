@@ -1,0 +1,184 @@
+//! `portcullis user ...`
+
+use std::io::Read;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{human_time, now};
+use crate::password;
+use crate::store::id::Id;
+use crate::store::{AnyConnection, db, refresh, sessions, users};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// The operator vouches for the email address (`email_verified` in userinfo).
+        #[arg(long)]
+        email_verified: bool,
+        /// Full name (the OpenID Connect `name` claim).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user.
+    Delete { username: String },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+/// NIST SP 800-63B §5.1.1.2: at least 8 characters; we also cap the length so that a
+/// huge input cannot make hashing expensive.
+fn read_password() -> anyhow::Result<String> {
+    let mut buf = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut buf)?;
+    let pw = buf
+        .strip_suffix("\r\n")
+        .or_else(|| buf.strip_suffix('\n'))
+        .unwrap_or(&buf)
+        .to_string();
+    let chars = pw.chars().count();
+    if chars < 8 {
+        anyhow::bail!("password: must be at least 8 characters");
+    }
+    if chars > 1024 {
+        anyhow::bail!("password: must be at most 1024 characters");
+    }
+    Ok(pw)
+}
+
+fn validate_username(u: &str) -> anyhow::Result<()> {
+    if u.is_empty()
+        || u.chars().count() > 64
+        || u.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        anyhow::bail!("username: 1 to 64 characters, no spaces or control characters");
+    }
+    Ok(())
+}
+
+fn validate_email(e: &str) -> anyhow::Result<()> {
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        anyhow::bail!("email: {e:?} is not an email address");
+    }
+    Ok(())
+}
+
+pub fn run(cmd: UserCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            email_verified,
+            name,
+            password_stdin: _,
+            json,
+        } => {
+            validate_username(&username)?;
+            if let Some(e) = &email {
+                validate_email(e)?;
+            }
+            if users::find_by_username(conn, &username)?.is_some() {
+                anyhow::bail!("username: {username:?} is taken");
+            }
+            let pw = read_password()?;
+            let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+            let t = now();
+            let user = users::User {
+                id: Id::new_v7(),
+                username,
+                email: email.clone(),
+                password_hash: hash,
+                created_at: t,
+                updated_at: t,
+                name: name.filter(|n| !n.trim().is_empty()),
+                email_verified: email_verified && email.is_some(),
+            };
+            users::insert(conn, &user)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "id": user.id.to_string(), "username": user.username, "email": user.email })
+                );
+            } else {
+                println!("created user {} ({})", user.username, user.id);
+            }
+        }
+        UserCommand::List { json } => {
+            for u in users::list(conn)? {
+                if json {
+                    println!(
+                        "{}",
+                        json!({ "id": u.id.to_string(), "username": u.username, "email": u.email, "created_at": u.created_at })
+                    );
+                } else {
+                    println!(
+                        "{}  {:<24} {:<32} {}",
+                        u.id,
+                        u.username,
+                        u.email.as_deref().unwrap_or("-"),
+                        human_time(u.created_at)
+                    );
+                }
+            }
+        }
+        UserCommand::Delete { username } => {
+            if !users::delete_by_username(conn, &username)? {
+                anyhow::bail!("no user {username:?}");
+            }
+            println!("deleted user {username}");
+        }
+        UserCommand::SetPassword { username, .. } => {
+            if users::find_by_username(conn, &username)?.is_none() {
+                anyhow::bail!("no user {username:?}");
+            }
+            let pw = read_password()?;
+            let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+            let t = now();
+            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+                let Some(user) = users::find_by_username(conn, &username)? else {
+                    anyhow::bail!("no user {username:?}");
+                };
+                users::set_password_hash(conn, &username, &hash, t)?;
+                // A new password ends every sign-in and every refresh-token family.
+                let sessions = sessions::delete_for_user(conn, user.id)?;
+                let families =
+                    refresh::revoke_for_user(conn, user.id, None, "password changed", t)?;
+                let e = crate::store::audit::Event::new("user.password_changed", "success")
+                    .user(user.id)
+                    .detail("by", "operator")
+                    .detail("sessions_ended", sessions)
+                    .detail("families_revoked", families);
+                crate::store::audit::record(conn, &e, t)?;
+                Ok((sessions, families))
+            })?;
+            println!(
+                "password changed for {username}; ended {} session(s) and {} refresh-token famil(ies)",
+                ended.0, ended.1
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,521 @@
+//! Settings: flags > environment > config file > defaults, validated once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// What the command line and environment gave; every field is optional so that the
+/// config file and the defaults can fill the gaps.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (flags and environment win).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on.
+    #[arg(long, global = true, env = "PORTCULLIS_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Issuer identifier (RFC 8414 §2): https URL without query or fragment.
+    #[arg(long, global = true, env = "PORTCULLIS_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory of signing keys (PKCS#8 PEM, mode 0600) and keyset.json.
+    #[arg(long, global = true, env = "PORTCULLIS_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl: Option<i64>,
+    /// `aud` of access tokens requested without an RFC 8707 `resource` (default: the issuer).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_DEFAULT_AUDIENCE",
+        value_name = "URI"
+    )]
+    pub default_audience: Option<String>,
+    /// How long a client record is cached in memory, in seconds (0 disables the cache).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_CLIENT_CACHE_TTL",
+        value_name = "SECONDS"
+    )]
+    pub client_cache_ttl: Option<u64>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, global = true, env = "PORTCULLIS_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+    /// Maximum database connections of this instance.
+    #[arg(long, global = true, env = "PORTCULLIS_DB_POOL_SIZE", value_name = "N")]
+    pub db_pool_size: Option<u32>,
+    /// A browser session ends after this many seconds without use.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_SESSION_IDLE_TTL",
+        value_name = "SECONDS"
+    )]
+    pub session_idle_ttl: Option<i64>,
+    /// A browser session ends this many seconds after sign-in, used or not.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_SESSION_LIFETIME",
+        value_name = "SECONDS"
+    )]
+    pub session_lifetime: Option<i64>,
+    /// A refresh token not used for this many seconds expires.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_REFRESH_IDLE_TTL",
+        value_name = "SECONDS"
+    )]
+    pub refresh_idle_ttl: Option<i64>,
+    /// A refresh-token family ends this many seconds after the sign-in that started it.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_REFRESH_ABSOLUTE_TTL",
+        value_name = "SECONDS"
+    )]
+    pub refresh_absolute_ttl: Option<i64>,
+    /// Scopes people may give personal API tokens: "name=Plain description;name2=...".
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_API_SCOPES",
+        value_name = "LIST"
+    )]
+    pub api_scopes: Option<String>,
+    /// Longest lifetime of a personal API token, in days.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_PAT_MAX_DAYS",
+        value_name = "DAYS"
+    )]
+    pub pat_max_days: Option<i64>,
+    /// Allow personal API tokens that never expire (off by default).
+    #[arg(long, global = true, env = "PORTCULLIS_PAT_ALLOW_NEVER", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub pat_allow_never: Option<bool>,
+    /// Days of audit events to keep (`purge` deletes older ones).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_AUDIT_RETENTION_DAYS",
+        value_name = "DAYS"
+    )]
+    pub audit_retention_days: Option<i64>,
+    /// Key that seals TOTP secrets at rest: 32 bytes, base64 (default: generated into
+    /// <keys-dir>/data.key).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_DATA_KEY",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub data_key: Option<String>,
+    /// Earlier data keys, comma-separated, still accepted to open sealed secrets.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_DATA_KEYS_OLD",
+        value_name = "BASE64,...",
+        hide_env_values = true
+    )]
+    pub data_keys_old: Option<String>,
+    /// Failed sign-ins allowed per username (and 4x that per client address) in 15 minutes.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_LOGIN_MAX_FAILURES",
+        value_name = "N"
+    )]
+    pub login_max_failures: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    keys_dir: Option<PathBuf>,
+    access_token_ttl: Option<i64>,
+    default_audience: Option<String>,
+    client_cache_ttl: Option<u64>,
+    workers: Option<usize>,
+    db_pool_size: Option<u32>,
+    session_idle_ttl: Option<i64>,
+    session_lifetime: Option<i64>,
+    login_max_failures: Option<u32>,
+    refresh_idle_ttl: Option<i64>,
+    refresh_absolute_ttl: Option<i64>,
+    api_scopes: Option<String>,
+    pat_max_days: Option<i64>,
+    pat_allow_never: Option<bool>,
+    audit_retention_days: Option<i64>,
+}
+
+/// Validated settings. A value of this type is always usable.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// The configured issuer; `None` means `http://<bound address>`.
+    pub issuer: Option<String>,
+    pub database_url: String,
+    pub keys_dir: PathBuf,
+    pub access_token_ttl: i64,
+    pub default_audience: Option<String>,
+    pub client_cache_ttl: u64,
+    pub workers: Option<usize>,
+    pub db_pool_size: u32,
+    pub session_idle_ttl: i64,
+    pub session_lifetime: i64,
+    pub login_max_failures: u32,
+    pub refresh_idle_ttl: i64,
+    pub refresh_absolute_ttl: i64,
+    /// (name, description) of the scopes personal tokens may carry.
+    pub api_scopes: Vec<(String, String)>,
+    pub pat_max_days: i64,
+    pub pat_allow_never: bool,
+    pub audit_retention_days: i64,
+    pub data_key: Option<Redacted>,
+    pub data_keys_old: Option<Redacted>,
+}
+
+/// A configured secret: never printed by `Debug`.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redacted(..)")
+    }
+}
+
+pub const DEFAULT_API_SCOPES: &str =
+    "api:read=Read your data through the API;api:write=Change your data through the API";
+
+fn parse_api_scopes(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let setting = "API scopes (--api-scopes / PORTCULLIS_API_SCOPES)";
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in s.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (name, desc) = item.split_once('=').unwrap_or((item, item));
+        let name = name.trim();
+        let scope =
+            crate::oauth::scope::Scope::parse(name).map_err(|e| bad(setting, e.to_string()))?;
+        if scope.iter().count() != 1 {
+            return Err(bad(setting, format!("{name:?} must be one scope name")));
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(bad(setting, format!("{name:?} is listed twice")));
+        }
+        out.push((name.to_string(), desc.trim().to_string()));
+    }
+    if out.is_empty() {
+        return Err(bad(setting, "lists no scope"));
+    }
+    Ok(out)
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
+/// Access tokens are bearer credentials: keep them short-lived (RFC 9700 §4.10).
+pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {msg}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub msg: String,
+}
+
+fn bad(setting: &'static str, msg: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        msg: msg.into(),
+    }
+}
+
+/// RFC 8414 §2: the issuer is a URL using the https scheme with no query or fragment
+/// components. Plain http is accepted for local development. A trailing slash is
+/// dropped so that endpoint URLs join cleanly.
+pub fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let setting = "issuer (--issuer / PORTCULLIS_ISSUER)";
+    let url = url::Url::parse(issuer).map_err(|e| bad(setting, format!("{issuer:?}: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad(
+            setting,
+            format!("{issuer:?} must use https (or http for local use)"),
+        ));
+    }
+    if url.query().is_some() || issuer.contains('?') {
+        return Err(bad(setting, format!("{issuer:?} must not have a query")));
+    }
+    if url.fragment().is_some() || issuer.contains('#') {
+        return Err(bad(setting, format!("{issuer:?} must not have a fragment")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            setting,
+            format!("{issuer:?} must not carry user information"),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad(setting, format!("{issuer:?} has no host")));
+    }
+    Ok(issuer.trim_end_matches('/').to_string())
+}
+
+impl Settings {
+    pub fn from_args(args: &SettingsArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let bind_str = args
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind: SocketAddr = bind_str.parse().map_err(|_| {
+            bad(
+                "bind (--bind / PORTCULLIS_BIND)",
+                format!("{bind_str:?} is not an address:port such as 127.0.0.1:8080"),
+            )
+        })?;
+        let issuer = match args.issuer.clone().or(file.issuer) {
+            Some(i) => Some(validate_issuer(&i)?),
+            None => None,
+        };
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if database_url.trim().is_empty() {
+            return Err(bad(
+                "database url (--database-url / DATABASE_URL)",
+                "is empty",
+            ));
+        }
+        let keys_dir = args
+            .keys_dir
+            .clone()
+            .or(file.keys_dir)
+            .unwrap_or_else(|| PathBuf::from("keys"));
+        let access_token_ttl = args
+            .access_token_ttl
+            .or(file.access_token_ttl)
+            .unwrap_or(600);
+        if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&access_token_ttl) {
+            return Err(bad(
+                "access token ttl (--access-token-ttl / PORTCULLIS_ACCESS_TOKEN_TTL)",
+                format!("{access_token_ttl} must be between 1 and {MAX_ACCESS_TOKEN_TTL} seconds"),
+            ));
+        }
+        let default_audience = args.default_audience.clone().or(file.default_audience);
+        if let Some(a) = &default_audience
+            && !crate::oauth::client::validate_resource(a)
+        {
+            return Err(bad(
+                "default audience (--default-audience / PORTCULLIS_DEFAULT_AUDIENCE)",
+                format!("{a:?} must be an absolute URI without a fragment"),
+            ));
+        }
+        let workers = args.workers.or(file.workers);
+        if workers == Some(0) {
+            return Err(bad(
+                "workers (--workers / PORTCULLIS_WORKERS)",
+                "must be at least 1",
+            ));
+        }
+        let db_pool_size = args.db_pool_size.or(file.db_pool_size).unwrap_or(8);
+        if db_pool_size == 0 {
+            return Err(bad(
+                "database pool size (--db-pool-size / PORTCULLIS_DB_POOL_SIZE)",
+                "must be at least 1",
+            ));
+        }
+        let session_idle_ttl = args
+            .session_idle_ttl
+            .or(file.session_idle_ttl)
+            .unwrap_or(3600);
+        let session_lifetime = args
+            .session_lifetime
+            .or(file.session_lifetime)
+            .unwrap_or(86_400);
+        if session_idle_ttl < 60 || session_lifetime < 60 {
+            return Err(bad(
+                "session lifetimes (PORTCULLIS_SESSION_IDLE_TTL / PORTCULLIS_SESSION_LIFETIME)",
+                "must be at least 60 seconds",
+            ));
+        }
+        let login_max_failures = args
+            .login_max_failures
+            .or(file.login_max_failures)
+            .unwrap_or(5);
+        if login_max_failures == 0 {
+            return Err(bad(
+                "login max failures (--login-max-failures / PORTCULLIS_LOGIN_MAX_FAILURES)",
+                "must be at least 1",
+            ));
+        }
+        let refresh_idle_ttl = args
+            .refresh_idle_ttl
+            .or(file.refresh_idle_ttl)
+            .unwrap_or(14 * 86_400);
+        let refresh_absolute_ttl = args
+            .refresh_absolute_ttl
+            .or(file.refresh_absolute_ttl)
+            .unwrap_or(90 * 86_400);
+        if refresh_idle_ttl < 60 || refresh_absolute_ttl < refresh_idle_ttl {
+            return Err(bad(
+                "refresh lifetimes (PORTCULLIS_REFRESH_IDLE_TTL / PORTCULLIS_REFRESH_ABSOLUTE_TTL)",
+                "idle must be at least 60 seconds and at most the absolute lifetime",
+            ));
+        }
+        let api_scopes = parse_api_scopes(
+            args.api_scopes
+                .as_deref()
+                .or(file.api_scopes.as_deref())
+                .unwrap_or(DEFAULT_API_SCOPES),
+        )?;
+        let pat_max_days = args.pat_max_days.or(file.pat_max_days).unwrap_or(365);
+        if !(1..=3650).contains(&pat_max_days) {
+            return Err(bad(
+                "personal token max days (--pat-max-days / PORTCULLIS_PAT_MAX_DAYS)",
+                "must be between 1 and 3650",
+            ));
+        }
+        let audit_retention_days = args
+            .audit_retention_days
+            .or(file.audit_retention_days)
+            .unwrap_or(365);
+        if audit_retention_days < 1 {
+            return Err(bad(
+                "audit retention (--audit-retention-days / PORTCULLIS_AUDIT_RETENTION_DAYS)",
+                "must be at least 1 day",
+            ));
+        }
+        Ok(Settings {
+            api_scopes,
+            pat_max_days,
+            pat_allow_never: args
+                .pat_allow_never
+                .or(file.pat_allow_never)
+                .unwrap_or(false),
+            audit_retention_days,
+            data_key: args.data_key.clone().map(Redacted),
+            data_keys_old: args.data_keys_old.clone().map(Redacted),
+            refresh_idle_ttl,
+            refresh_absolute_ttl,
+            session_idle_ttl,
+            session_lifetime,
+            login_max_failures,
+            bind,
+            issuer,
+            database_url,
+            keys_dir,
+            access_token_ttl,
+            default_audience,
+            client_cache_ttl: args.client_cache_ttl.or(file.client_cache_ttl).unwrap_or(5),
+            workers,
+            db_pool_size,
+        })
+    }
+
+    /// How long a retired key stays published: the longest token lifetime we sign,
+    /// plus a minute for clock skew between us and resource servers.
+    /// Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer
+            .as_deref()
+            .is_some_and(|i| i.starts_with("https://"))
+    }
+
+    pub fn key_retention(&self) -> i64 {
+        self.access_token_ttl + 60
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("config (--config)", format!("{}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        bad(
+            "config (--config)",
+            format!("{}: {}", path.display(), e.message()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = Settings::from_args(&SettingsArgs::default()).unwrap();
+        assert_eq!(s.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(s.access_token_ttl, 600);
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_setting() {
+        let a = SettingsArgs {
+            issuer: Some("https://a.example/?x=1".into()),
+            ..Default::default()
+        };
+        assert!(
+            Settings::from_args(&a)
+                .unwrap_err()
+                .to_string()
+                .starts_with("issuer")
+        );
+        let a = SettingsArgs {
+            issuer: Some("https://a.example/#f".into()),
+            ..Default::default()
+        };
+        assert!(Settings::from_args(&a).is_err());
+        let a = SettingsArgs {
+            bind: Some("nonsense".into()),
+            ..Default::default()
+        };
+        assert!(
+            Settings::from_args(&a)
+                .unwrap_err()
+                .to_string()
+                .starts_with("bind")
+        );
+        let a = SettingsArgs {
+            access_token_ttl: Some(0),
+            ..Default::default()
+        };
+        assert!(Settings::from_args(&a).is_err());
+    }
+
+    #[test]
+    fn issuer_loses_its_trailing_slash() {
+        assert_eq!(
+            validate_issuer("https://a.example/").unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            validate_issuer("https://a.example/t1").unwrap(),
+            "https://a.example/t1"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Token introspection (RFC 7662) for resource servers, which register as clients.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::oauth::bearer;
+use crate::oauth::error::OAuthError;
+use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID};
+use crate::secret;
+use crate::state::AppState;
+use crate::store::{refresh, revoked};
+
+fn answer(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+pub async fn introspect_ep(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (form, caller, token) = super::client_token_request(&req, payload, &state).await?;
+    // §2.1: the endpoint is protected; a public client has no credential to protect it with.
+    if caller.is_public() {
+        return Err(OAuthError::invalid_client(
+            "introspection requires a confidential client",
+        ));
+    }
+    let now = state.clock.now();
+    let inactive = || answer(json!({ "active": false }));
+
+    // Our JWT access tokens: signature, expiry, then the revocation record and the
+    // issuing client, which may have been deleted since.
+    if let Ok(claims) =
+        bearer::verify_access_token(&state.keys.current(), &state.issuer, &token, now)
+    {
+        let jti = claims.jti.clone();
+        if state
+            .db(move |conn| revoked::is_revoked(conn, &jti))
+            .await?
+        {
+            return Ok(inactive());
+        }
+        // Tokens exchanged from personal tokens name no registered client.
+        if claims.client_id != PAT_CLIENT_ID
+            && state.find_client(&claims.client_id).await?.is_none()
+        {
+            return Ok(inactive());
+        }
+        let mut body = json!({
+            "active": true,
+            "client_id": claims.client_id,
+            "sub": claims.sub,
+            "exp": claims.exp,
+            "iat": claims.iat,
+            "aud": claims.aud,
+            "iss": claims.iss,
+            "token_type": "Bearer",
+            "jti": claims.jti,
+        });
+        if let Some(s) = claims.scope {
+            body["scope"] = s.into();
+        }
+        return Ok(answer(body));
+    }
+
+    // Personal access tokens. Extension parameter `client_ip`: the address the resource
+    // server saw the token come from, checked against the token's allow-list.
+    if token.starts_with(crate::mfa::pat::PREFIX) {
+        let addr = form.get("client_ip").map(str::to_string);
+        if let Checked::Active(t) = personal::check(&state, &token, addr, "introspection").await? {
+            let mut body = json!({
+                "active": true,
+                "scope": t.scope,
+                "sub": t.user_id.to_string(),
+                "iat": t.created_at,
+                "iss": state.issuer,
+                "token_type": "personal_access_token",
+                "jti": t.id.to_string(),
+            });
+            if let Some(e) = t.expires_at {
+                body["exp"] = e.into();
+            }
+            return Ok(answer(body));
+        }
+        return Ok(inactive());
+    }
+
+    // Refresh tokens, only for the client they were issued to.
+    if token.starts_with(crate::oauth::grants::refresh_token::PREFIX) {
+        let hash = secret::hash(&token);
+        if let Some((row, family)) = state.db(move |conn| refresh::find(conn, &hash)).await?
+            && family.client_id == caller.client_id
+            && family.revoked_at.is_none()
+            && row.used_at.is_none()
+            && row.expires_at > now
+            && family.expires_at > now
+        {
+            return Ok(answer(json!({
+                "active": true,
+                "scope": family.scope,
+                "client_id": family.client_id,
+                "sub": family.user_id.to_string(),
+                "exp": row.expires_at,
+                "iat": row.created_at,
+                "iss": state.issuer,
+                "token_type": "refresh_token",
+            })));
+        }
+    }
+    Ok(inactive())
+}

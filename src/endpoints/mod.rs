@@ -1,0 +1,40 @@
+//! Thin HTTP handlers: parse the request, call the protocol, render the response.
+
+pub mod authorize;
+pub mod discovery;
+pub mod form;
+pub mod health;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, web};
+
+use crate::oauth::client::Client;
+use crate::oauth::client_auth;
+use crate::oauth::error::OAuthError;
+use crate::state::AppState;
+
+/// Revocation and introspection both take a form with `token`, from an authenticated
+/// client (RFC 7009 §2.1, RFC 7662 §2.1).
+pub async fn client_token_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(form::Form, Arc<Client>, String), OAuthError> {
+    let form = form::read(req, payload).await?;
+    let presented = client_auth::extract(
+        req.headers(),
+        form.get("client_id"),
+        form.get("client_secret"),
+    )?;
+    let client = state.authenticate_client(&presented).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_string();
+    Ok((form, client, token))
+}

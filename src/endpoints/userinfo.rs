@@ -1,0 +1,88 @@
+//! The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource: bearer
+//! errors follow RFC 6750 §3.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value};
+
+use crate::oauth::bearer::{self, BearerError};
+use crate::oauth::scope::Scope;
+use crate::state::AppState;
+use crate::store::id::Id;
+use crate::store::{revoked, users};
+
+pub async fn userinfo_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, BearerError> {
+    let token = bearer::extract_token(req.headers(), None)?;
+    respond(&state, &token).await
+}
+
+pub async fn userinfo_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, BearerError> {
+    let has_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = if has_form {
+        Some(
+            super::form::read(&req, payload)
+                .await
+                .map_err(|_| BearerError::invalid_request("the request body could not be read"))?,
+        )
+    } else {
+        None
+    };
+    let token = bearer::extract_token(
+        req.headers(),
+        form.as_ref().and_then(|f| f.get("access_token")),
+    )?;
+    respond(&state, &token).await
+}
+
+async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
+    let now = state.clock.now();
+    let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer, token, now)?;
+    let scope = Scope::parse(claims.scope.as_deref().unwrap_or("")).unwrap_or_default();
+    if !scope.contains("openid") {
+        return Err(BearerError::insufficient_scope("openid"));
+    }
+    // Tokens from the client-credentials grant name a client, not a person.
+    let user_id = uuid::Uuid::parse_str(&claims.sub)
+        .map(Id)
+        .map_err(|_| BearerError::invalid_token("the token does not belong to a user"))?;
+    let jti = claims.jti.clone();
+    let found = state
+        .db(move |conn| {
+            if revoked::is_revoked(conn, &jti)? {
+                return Ok(None);
+            }
+            users::find(conn, user_id)
+        })
+        .await
+        .map_err(|_| BearerError::unavailable())?;
+    let user = found.ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::String(user.id.to_string()));
+    if scope.contains("profile") {
+        out.insert("preferred_username".into(), user.username.clone().into());
+        if let Some(n) = &user.name {
+            out.insert("name".into(), n.clone().into());
+        }
+    }
+    if scope.contains("email")
+        && let Some(e) = &user.email
+    {
+        out.insert("email".into(), e.clone().into());
+        out.insert("email_verified".into(), user.email_verified.into());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(Value::Object(out)))
+}

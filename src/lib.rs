@@ -1,0 +1,17 @@
+//! Portcullis: an OAuth 2.0 and OpenID Connect authorization server.
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod endpoints;
+pub mod keys;
+pub mod mfa;
+pub mod oauth;
+pub mod pages;
+pub mod password;
+pub mod secret;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod throttle;

@@ -1,0 +1,424 @@
+//! Encryption at rest for small secrets that we must be able to read back (TOTP shared
+//! secrets), unlike credentials, which we only hash.
+//!
+//! AES-256-GCM with a random 96-bit nonce per message. Random nonces are safe for far more
+//! messages than we will ever seal under one key (NIST SP 800-38D §8.3 allows 2^32). The
+//! key id is the additional authenticated data, so a value cannot be re-labelled to
+//! another key. Sealed form: `v1.<keyid>.<base64url(nonce || ciphertext || tag)>`, where
+//! the key id is the first 8 hex digits of SHA-256 of the key.
+//!
+//! Rotation: seal with the current key; keep older keys in the ring so that existing
+//! values still open, and reseal those for which `needs_reseal` is true when read.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+/// The environment variable that holds the current data key.
+pub const ENV_CURRENT: &str = "PORTCULLIS_DATA_KEY";
+/// The environment variable that lists older data keys, comma-separated.
+pub const ENV_OLD: &str = "PORTCULLIS_DATA_KEYS_OLD";
+/// The key file inside the keys directory when no key is given in the environment.
+pub const KEY_FILE: &str = "data.key";
+
+const VERSION: &str = "v1";
+const TAG_LEN: usize = 16;
+
+const LOOSE: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const URL_SAFE_LOOSE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LOOSE);
+const STANDARD_LOOSE: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LOOSE);
+
+/// Errors never include key material, only where the bad key came from.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("{setting}: {msg}")]
+    Setting { setting: String, msg: String },
+    #[error("data key file {path}: {msg}")]
+    File { path: String, msg: String },
+    #[error("AES-256-GCM sealing failed")]
+    Crypto,
+}
+
+struct DataKey {
+    id: String,
+    bytes: [u8; 32],
+}
+
+impl DataKey {
+    fn new(bytes: [u8; 32]) -> DataKey {
+        let digest = Sha256::digest(bytes);
+        let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        DataKey { id, bytes }
+    }
+
+    fn aead(&self) -> Option<LessSafeKey> {
+        UnboundKey::new(&AES_256_GCM, &self.bytes)
+            .ok()
+            .map(LessSafeKey::new)
+    }
+}
+
+/// The key ring: one current key that seals, older keys that still open.
+pub struct DataKeys {
+    current: DataKey,
+    old: Vec<DataKey>,
+}
+
+impl std::fmt::Debug for DataKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let old: Vec<&str> = self.old.iter().map(|k| k.id.as_str()).collect();
+        f.debug_struct("DataKeys")
+            .field("current", &self.current.id)
+            .field("old", &old)
+            .finish()
+    }
+}
+
+impl DataKeys {
+    pub fn from_parts(current: [u8; 32], old: Vec<[u8; 32]>) -> DataKeys {
+        DataKeys {
+            current: DataKey::new(current),
+            old: old.into_iter().map(DataKey::new).collect(),
+        }
+    }
+
+    /// The ring from `PORTCULLIS_DATA_KEY` (`env_current`) when it is set, otherwise from
+    /// `<keys_dir>/data.key`, created with a fresh random key (mode 0600) on first start.
+    /// Older keys come from `PORTCULLIS_DATA_KEYS_OLD` (`env_old`) in either case, so a
+    /// file key can be moved to the environment by listing it there as old.
+    ///
+    /// Keys are 32 bytes in base64url or standard base64, padded or not. An empty
+    /// `env_current` is an error rather than "unset": an instance that silently made its
+    /// own key could not read what its siblings sealed.
+    pub fn load(
+        env_current: Option<&str>,
+        env_old: Option<&str>,
+        keys_dir: &Path,
+    ) -> Result<DataKeys, SealError> {
+        let current = match env_current {
+            Some(value) => decode_key(value).ok_or_else(|| SealError::Setting {
+                setting: ENV_CURRENT.into(),
+                msg: "must be 32 bytes of base64".into(),
+            })?,
+            None => load_or_create(keys_dir)?,
+        };
+        let mut old = Vec::new();
+        let items = env_old.unwrap_or("").split(',').map(str::trim);
+        for (i, item) in items.filter(|s| !s.is_empty()).enumerate() {
+            old.push(decode_key(item).ok_or_else(|| SealError::Setting {
+                setting: ENV_OLD.into(),
+                msg: format!("key {} must be 32 bytes of base64", i + 1),
+            })?);
+        }
+        Ok(DataKeys::from_parts(current, old))
+    }
+
+    /// The id of the key that `seal` uses, for logs.
+    pub fn current_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Encrypt `plaintext` under the current key with a fresh random nonce.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
+        let key = self.current.aead().ok_or(SealError::Crypto)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plaintext);
+        let mut in_out = buf.split_off(NONCE_LEN);
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(self.current.id.as_bytes()),
+            &mut in_out,
+        )
+        .map_err(|_| SealError::Crypto)?;
+        buf.extend_from_slice(&in_out);
+        Ok(format!(
+            "{VERSION}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(&buf)
+        ))
+    }
+
+    /// Decrypt a value from `seal`: None if it is malformed, names a key not in the
+    /// ring, or was altered in any way.
+    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        let (id, payload) = parse(sealed)?;
+        let data = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        if data.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = data.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        // Ids are 32 bits, so two keys may share one: try each key that matches.
+        self.keys().filter(|k| k.id == id).find_map(|k| {
+            let mut in_out = ciphertext.to_vec();
+            let plain = k
+                .aead()?
+                .open_in_place(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(id.as_bytes()),
+                    &mut in_out,
+                )
+                .ok()?;
+            Some(plain.to_vec())
+        })
+    }
+
+    /// Was `sealed` made with a key other than the current one? Then it should be
+    /// opened and sealed again, so that the old key can eventually leave the ring.
+    /// False for values that are not in the sealed format at all.
+    pub fn needs_reseal(&self, sealed: &str) -> bool {
+        parse(sealed).is_some_and(|(id, _)| id != self.current.id)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &DataKey> {
+        std::iter::once(&self.current).chain(&self.old)
+    }
+}
+
+/// Split `v1.<keyid>.<payload>` into key id and payload.
+fn parse(sealed: &str) -> Option<(&str, &str)> {
+    let mut parts = sealed.split('.');
+    let (version, id, payload) = (parts.next()?, parts.next()?, parts.next()?);
+    let id_ok = id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (version == VERSION && id_ok && parts.next().is_none()).then_some((id, payload))
+}
+
+/// 32 bytes from base64url or standard base64, with or without padding.
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = URL_SAFE_LOOSE
+        .decode(text)
+        .or_else(|_| STANDARD_LOOSE.decode(text))
+        .ok()?;
+    bytes.try_into().ok()
+}
+
+/// Read `<dir>/data.key`, or create it if absent. The new key is written completely to a
+/// private temporary file and then hard-linked into place: linking fails if the name
+/// exists, so when two instances start at once exactly one key wins, and the loser
+/// (like every reader) only ever sees a complete file.
+fn load_or_create(dir: &Path) -> Result<[u8; 32], SealError> {
+    let path = dir.join(KEY_FILE);
+    let fail = |msg: String| SealError::File {
+        path: path.display().to_string(),
+        msg,
+    };
+    let read = || -> Result<[u8; 32], SealError> {
+        let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+        decode_key(&text).ok_or_else(|| fail("must be 32 bytes of base64".into()))
+    };
+    if path.exists() {
+        return read();
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    let mut suffix = [0u8; 8];
+    OsRng.fill_bytes(&mut suffix);
+    let tmp = dir.join(format!(
+        ".{KEY_FILE}.{}.tmp",
+        URL_SAFE_NO_PAD.encode(suffix)
+    ));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(format!("{}\n", URL_SAFE_NO_PAD.encode(key)).as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::hard_link(&tmp, &path));
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read(),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn ring() -> DataKeys {
+        DataKeys::from_parts([7; 32], vec![])
+    }
+
+    #[test]
+    fn round_trip() {
+        let keys = ring();
+        for plain in [&b""[..], b"x", &[0u8; 20], &[0xff; 1000]] {
+            let sealed = keys.seal(plain).expect("seals");
+            assert!(sealed.starts_with(&format!("v1.{}.", keys.current_id())));
+            assert_eq!(keys.open(&sealed).as_deref(), Some(plain));
+            assert!(!keys.needs_reseal(&sealed));
+        }
+        // A fresh nonce each time.
+        assert_ne!(keys.seal(b"x").ok(), keys.seal(b"x").ok());
+    }
+
+    #[test]
+    fn key_id_is_sha256_prefix() {
+        // SHA-256 of 32 zero bytes is 66687aad…
+        let keys = DataKeys::from_parts([0; 32], vec![]);
+        assert_eq!(keys.current_id(), "66687aad");
+    }
+
+    #[test]
+    fn any_tampering_is_detected() {
+        let keys = ring();
+        let sealed = keys.seal(b"totp secret").expect("seals");
+        let payload_at = sealed.rfind('.').expect("dot") + 1;
+        let bytes = URL_SAFE_NO_PAD.decode(&sealed[payload_at..]).expect("b64");
+        for i in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 0x01;
+            let forged = format!(
+                "{}{}",
+                &sealed[..payload_at],
+                URL_SAFE_NO_PAD.encode(&flipped)
+            );
+            assert_eq!(keys.open(&forged), None, "byte {i}");
+        }
+        let truncated = &sealed[..sealed.len() - 2];
+        assert_eq!(keys.open(truncated), None);
+        // Relabelling with another id fails too (unknown id, and it is the AAD).
+        let relabelled = sealed.replacen(keys.current_id(), "00000000", 1);
+        assert_eq!(keys.open(&relabelled), None);
+        for bad in [
+            "",
+            "v1",
+            "v1.x.y",
+            "v2.00000000.AAAA",
+            "v1..",
+            &format!("{sealed}.x"),
+        ] {
+            assert_eq!(keys.open(bad), None, "{bad:?}");
+        }
+        // A ring without the key cannot open it.
+        let other = DataKeys::from_parts([8; 32], vec![]);
+        assert_eq!(other.open(&sealed), None);
+    }
+
+    #[test]
+    fn rotation_keeps_old_values_readable() {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        let before = DataKeys::from_parts(k1, vec![]);
+        let sealed = before.seal(b"secret").expect("seals");
+        let after = DataKeys::from_parts(k2, vec![k1]);
+        assert_eq!(after.open(&sealed).as_deref(), Some(&b"secret"[..]));
+        assert!(after.needs_reseal(&sealed));
+        let resealed = after.seal(b"secret").expect("seals");
+        assert!(!after.needs_reseal(&resealed));
+        assert_eq!(before.open(&resealed), None);
+        assert!(!after.needs_reseal("not sealed"));
+    }
+
+    #[test]
+    fn load_from_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+        let k1 = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        // 0xfb bytes encode to both of the characters on which the alphabets differ.
+        let old = [
+            STANDARD.encode([0xfb; 32]),
+            STANDARD_NO_PAD.encode([0xfc; 32]),
+        ];
+        let old = format!(" {}, ,{},{}\n", old[0], old[1], URL_SAFE.encode([0xfd; 32]));
+        let keys = DataKeys::load(Some(&k1), Some(&old), dir.path()).expect("loads");
+        assert_eq!(keys.current_id(), DataKey::new([1; 32]).id);
+        assert_eq!(keys.old.len(), 3);
+        assert_eq!(keys.old[0].bytes, [0xfb; 32]);
+        assert!(!dir.path().join(KEY_FILE).exists());
+        let debug = format!("{keys:?}");
+        assert!(debug.contains(keys.current_id()));
+        assert!(!debug.contains("bytes") && !debug.contains("[1, 1"));
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_setting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = URL_SAFE_NO_PAD.encode([1u8; 31]);
+        for bad in ["", "not base64!", short.as_str()] {
+            let err = DataKeys::load(Some(bad), None, dir.path()).expect_err("refused");
+            assert_eq!(
+                err.to_string(),
+                "PORTCULLIS_DATA_KEY: must be 32 bytes of base64"
+            );
+        }
+        let good = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let old = format!("{good},{short}");
+        let err = DataKeys::load(Some(&good), Some(&old), dir.path()).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "PORTCULLIS_DATA_KEYS_OLD: key 2 must be 32 bytes of base64"
+        );
+        assert!(!err.to_string().contains(&short));
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys_dir = dir.path().join("keys");
+        let first = DataKeys::load(None, None, &keys_dir).expect("creates");
+        let path = keys_dir.join(KEY_FILE);
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let entries = std::fs::read_dir(&keys_dir).expect("dir").count();
+        assert_eq!(entries, 1, "no temporary file is left behind");
+        let again = DataKeys::load(None, None, &keys_dir).expect("reads");
+        assert_eq!(first.current_id(), again.current_id());
+        let sealed = first.seal(b"s").expect("seals");
+        assert_eq!(again.open(&sealed).as_deref(), Some(&b"s"[..]));
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| DataKeys::load(None, None, dir.path()).map(|k| k.current.id)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread").expect("loads"))
+                .collect()
+        });
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    }
+
+    #[test]
+    fn a_corrupt_key_file_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(KEY_FILE), "short\n").expect("write");
+        let err = DataKeys::load(None, None, dir.path()).expect_err("refused");
+        assert!(err.to_string().starts_with("data key file "));
+        assert!(
+            err.to_string()
+                .ends_with("data.key: must be 32 bytes of base64")
+        );
+    }
+}

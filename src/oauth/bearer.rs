@@ -1,0 +1,185 @@
+//! Protected resources of ours (userinfo): bearer-token errors per RFC 6750 §3 and the
+//! validation of our own JWT access tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpResponse, ResponseError};
+use jsonwebtoken::{Validation, decode, decode_header};
+
+use super::error::REALM;
+use super::tokens::{AT_JWT, AccessClaims};
+use crate::keys::KeySet;
+
+#[derive(Debug, Clone)]
+pub struct BearerError {
+    status: StatusCode,
+    /// `None` when the request carried no credentials at all (RFC 6750 §3.1).
+    error: Option<&'static str>,
+    description: &'static str,
+    scope: Option<&'static str>,
+}
+
+impl std::fmt::Display for BearerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.error.unwrap_or("no token"),
+            self.description
+        )
+    }
+}
+
+impl BearerError {
+    /// 401 with a bare challenge: the request had no token.
+    pub fn missing() -> BearerError {
+        BearerError {
+            status: StatusCode::UNAUTHORIZED,
+            error: None,
+            description: "",
+            scope: None,
+        }
+    }
+
+    pub fn invalid_request(description: &'static str) -> BearerError {
+        BearerError {
+            status: StatusCode::BAD_REQUEST,
+            error: Some("invalid_request"),
+            description,
+            scope: None,
+        }
+    }
+
+    /// 401: unknown, expired, revoked or malformed token: "who are you?"
+    pub fn invalid_token(description: &'static str) -> BearerError {
+        BearerError {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some("invalid_token"),
+            description,
+            scope: None,
+        }
+    }
+
+    /// 403: a valid token without the scope needed: "not allowed".
+    pub fn insufficient_scope(scope: &'static str) -> BearerError {
+        BearerError {
+            status: StatusCode::FORBIDDEN,
+            error: Some("insufficient_scope"),
+            description: "the token lacks the scope this resource needs",
+            scope: Some(scope),
+        }
+    }
+
+    pub fn unavailable() -> BearerError {
+        BearerError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: None,
+            description: "",
+            scope: None,
+        }
+    }
+
+    fn challenge(&self) -> String {
+        let mut c = format!("Bearer realm=\"{REALM}\"");
+        if let Some(e) = self.error {
+            c.push_str(&format!(", error=\"{e}\""));
+            if !self.description.is_empty() {
+                c.push_str(&format!(", error_description=\"{}\"", self.description));
+            }
+        }
+        if let Some(s) = self.scope {
+            c.push_str(&format!(", scope=\"{s}\""));
+        }
+        c
+    }
+}
+
+impl ResponseError for BearerError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.status != StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::WWW_AUTHENTICATE, self.challenge()));
+        }
+        match self.error {
+            Some(e) => res.json(serde_json::json!({
+                "error": e,
+                "error_description": self.description,
+            })),
+            None => res.finish(),
+        }
+    }
+}
+
+/// RFC 6750 §2.1 (header) and §2.2 (form body, POST only); §3.1: more than one is
+/// `invalid_request`.
+pub fn extract_token(headers: &HeaderMap, form_token: Option<&str>) -> Result<String, BearerError> {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| BearerError::invalid_request("malformed Authorization header"))?;
+            match v.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    let token = token.trim();
+                    if token.is_empty() {
+                        return Err(BearerError::invalid_request("empty bearer token"));
+                    }
+                    Some(token.to_string())
+                }
+                // Another scheme: this resource does not accept it, as if absent.
+                _ => return Err(BearerError::missing()),
+            }
+        }
+    };
+    match (from_header, form_token) {
+        (Some(_), Some(_)) => Err(BearerError::invalid_request(
+            "the token was sent in more than one way",
+        )),
+        (Some(t), None) => Ok(t),
+        (None, Some(t)) => Ok(t.to_string()),
+        (None, None) => Err(BearerError::missing()),
+    }
+}
+
+/// Check one of our access tokens: a key of ours by `kid`, the algorithm of that key
+/// (never the one the header asks for), `typ: at+jwt`, our issuer, not expired.
+/// Revocation and audience are the caller's to check.
+pub fn verify_access_token(
+    keys: &KeySet,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<AccessClaims, BearerError> {
+    let bad = || BearerError::invalid_token("the access token is invalid");
+    let header = decode_header(token).map_err(|_| bad())?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|k| keys.find(k))
+        .ok_or_else(bad)?;
+    if header.alg != key.alg.jwt() {
+        return Err(bad());
+    }
+    // RFC 9068 §4: reject tokens of another type, such as our own ID tokens.
+    if !header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(AT_JWT) || t.eq_ignore_ascii_case("application/at+jwt")
+    }) {
+        return Err(bad());
+    }
+    let mut v = Validation::new(key.alg.jwt());
+    v.set_issuer(&[issuer]);
+    v.validate_aud = false;
+    v.validate_exp = false;
+    v.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+    let data = decode::<AccessClaims>(token, &key.decoding, &v).map_err(|_| bad())?;
+    if data.claims.exp <= now {
+        return Err(BearerError::invalid_token("the access token has expired"));
+    }
+    Ok(data.claims)
+}

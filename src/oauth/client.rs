@@ -1,0 +1,296 @@
+//! Registered clients: what a client is allowed to do, validated once at registration.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::redirect_uri::{self, RedirectUriError};
+use super::scope::{Scope, ScopeSyntaxError};
+
+/// Grant types this server implements. Registration refuses anything else, and
+/// discovery advertises exactly this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: &'static [GrantType] = &[
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::RefreshToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GrantType::ALL
+            .iter()
+            .copied()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unsupported grant type {s:?}"))
+    }
+}
+
+/// Token endpoint authentication methods (RFC 7591 §2, `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: &'static [AuthMethod] = &[
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+    /// The methods a confidential client may use.
+    pub const SECRET: &'static [AuthMethod] =
+        &[AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AuthMethod::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unsupported auth method {s:?}"))
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered client as the protocol sees it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub auth_methods: Vec<AuthMethod>,
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Scope,
+    /// RFC 8707 resource indicators this client may ask tokens for.
+    pub resources: Vec<String>,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+
+    pub fn allows_auth_method(&self, m: AuthMethod) -> bool {
+        self.auth_methods.contains(&m)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("the client name must not be empty")]
+    EmptyName,
+    #[error("{0}")]
+    GrantType(String),
+    #[error("{0}")]
+    AuthMethod(String),
+    #[error(transparent)]
+    RedirectUri(#[from] RedirectUriError),
+    #[error(transparent)]
+    Scope(#[from] ScopeSyntaxError),
+    #[error("resource {0:?} must be an absolute URI without a fragment (RFC 8707 §2)")]
+    Resource(String),
+    #[error("a public client authenticates with 'none' only")]
+    PublicWithSecretMethod,
+    #[error("auth method 'none' is only for public clients (--public)")]
+    ConfidentialWithNone,
+    #[error("the {0} grant needs at least one --redirect-uri")]
+    MissingRedirectUri(&'static str),
+    #[error("client_credentials is only for confidential clients")]
+    PublicClientCredentials,
+    #[error(
+        "refresh_token needs the authorization_code grant too (refresh tokens come from sign-ins)"
+    )]
+    RefreshWithoutCode,
+}
+
+/// What an operator asks for at `client create`, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRequest {
+    pub name: String,
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Option<String>,
+    pub public: bool,
+    pub auth_methods: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// A validated registration, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct ValidClientRequest {
+    pub name: String,
+    pub public: bool,
+    pub auth_methods: Vec<AuthMethod>,
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Scope,
+    pub resources: Vec<String>,
+}
+
+pub fn validate_resource(r: &str) -> bool {
+    !r.contains('#')
+        && !r.chars().any(char::is_whitespace)
+        && url::Url::parse(r).is_ok_and(|u| !u.cannot_be_a_base())
+}
+
+impl ClientRequest {
+    pub fn validate(self) -> Result<ValidClientRequest, RegistrationError> {
+        let name = self.name.trim().to_string();
+        if name.is_empty() {
+            return Err(RegistrationError::EmptyName);
+        }
+        let mut grant_types = Vec::new();
+        for g in &self.grant_types {
+            let g: GrantType = g.parse().map_err(RegistrationError::GrantType)?;
+            if !grant_types.contains(&g) {
+                grant_types.push(g);
+            }
+        }
+        if grant_types.is_empty() {
+            // A client with redirect URIs signs people in; one without is a service.
+            grant_types.push(if self.redirect_uris.is_empty() {
+                GrantType::ClientCredentials
+            } else {
+                GrantType::AuthorizationCode
+            });
+        }
+        let mut auth_methods = Vec::new();
+        for m in &self.auth_methods {
+            let m: AuthMethod = m.parse().map_err(RegistrationError::AuthMethod)?;
+            if !auth_methods.contains(&m) {
+                auth_methods.push(m);
+            }
+        }
+        if auth_methods.is_empty() {
+            // RFC 7591 §2 makes client_secret_basic the default; we also accept
+            // client_secret_post unless the operator narrows it with --auth-method.
+            auth_methods = if self.public {
+                vec![AuthMethod::None]
+            } else {
+                AuthMethod::SECRET.to_vec()
+            };
+        }
+        if self.public && auth_methods.iter().any(|m| *m != AuthMethod::None) {
+            return Err(RegistrationError::PublicWithSecretMethod);
+        }
+        if !self.public && auth_methods.contains(&AuthMethod::None) {
+            return Err(RegistrationError::ConfidentialWithNone);
+        }
+        if self.public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(RegistrationError::PublicClientCredentials);
+        }
+        let mut redirect_uris = Vec::new();
+        for u in self.redirect_uris {
+            redirect_uri::validate(&u)?;
+            if !redirect_uris.contains(&u) {
+                redirect_uris.push(u);
+            }
+        }
+        if grant_types.contains(&GrantType::RefreshToken)
+            && !grant_types.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(RegistrationError::RefreshWithoutCode);
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(RegistrationError::MissingRedirectUri("authorization_code"));
+        }
+        let scope = Scope::parse(self.scope.as_deref().unwrap_or(""))?;
+        let mut resources = Vec::new();
+        for r in self.resources {
+            if !validate_resource(&r) {
+                return Err(RegistrationError::Resource(r));
+            }
+            if !resources.contains(&r) {
+                resources.push(r);
+            }
+        }
+        Ok(ValidClientRequest {
+            name,
+            public: self.public,
+            auth_methods,
+            grant_types,
+            redirect_uris,
+            scope,
+            resources,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> ClientRequest {
+        ClientRequest {
+            name: "svc".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_to_client_credentials_with_both_secret_methods() {
+        let v = req().validate().unwrap();
+        assert_eq!(v.grant_types, vec![GrantType::ClientCredentials]);
+        assert_eq!(v.auth_methods, AuthMethod::SECRET.to_vec());
+    }
+
+    #[test]
+    fn refuses_inconsistent_registrations() {
+        let mut r = req();
+        r.public = true;
+        assert!(r.validate().is_err(), "public client_credentials client");
+        let mut r = req();
+        r.auth_methods = vec!["none".into()];
+        assert!(r.validate().is_err());
+        let mut r = req();
+        r.grant_types = vec!["password".into()];
+        assert!(r.validate().is_err());
+        let mut r = req();
+        r.resources = vec!["not a uri".into()];
+        assert!(r.validate().is_err());
+        let mut r = req();
+        r.name = "  ".into();
+        assert!(r.validate().is_err());
+    }
+}

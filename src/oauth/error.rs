@@ -1,0 +1,166 @@
+//! Protocol errors as RFC 6749 §5.2 responses: a JSON body with `error` and
+//! `error_description`, the matching status, `Cache-Control: no-store`, and
+//! `WWW-Authenticate: Basic` on every 401.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    /// RFC 8707 §2: a `resource` the client may not ask for.
+    InvalidTarget,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    pub status: StatusCode,
+    pub extra_headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.description)
+    }
+}
+
+pub const REALM: &str = "portcullis";
+
+/// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E, so a
+/// quote, a backslash or anything non-ASCII (say, an echoed scope) is replaced.
+fn printable(d: Cow<'static, str>) -> Cow<'static, str> {
+    let ok = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if d.chars().all(ok) {
+        return d;
+    }
+    Cow::Owned(
+        d.chars()
+            .map(|c| {
+                if ok(c) {
+                    c
+                } else if c == '"' {
+                    '\''
+                } else {
+                    '?'
+                }
+            })
+            .collect(),
+    )
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> OAuthError {
+        let description = printable(description.into());
+        let status = match code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        OAuthError {
+            code,
+            description: description.into(),
+            status,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidRequest, d)
+    }
+
+    pub fn invalid_client(d: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidClient, d)
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> OAuthError {
+        self.status = status;
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> OAuthError {
+        self.extra_headers.push((name, value));
+        self
+    }
+
+    /// An internal failure: logged with a random reference, answered with that
+    /// reference only, so that no internal detail reaches the client.
+    pub fn server(err: impl std::fmt::Display) -> OAuthError {
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        tracing::error!(error_id = %reference, error = %err, "internal error");
+        OAuthError::new(
+            ErrorCode::ServerError,
+            format!("internal error, reference {reference}"),
+        )
+    }
+
+    /// The database or another dependency is not answering.
+    pub fn unavailable(err: impl std::fmt::Display) -> OAuthError {
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        tracing::warn!(error_id = %reference, error = %err, "dependency unavailable");
+        OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            format!("the service is temporarily unavailable, reference {reference}"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorCode,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    error_description: &'a str,
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        // RFC 6749 §5.2 and RFC 9110 §15.5.2: a 401 names the scheme to use. Basic is
+        // the only header scheme we accept, so it is the challenge for every 401.
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
+            ));
+        }
+        for (k, v) in &self.extra_headers {
+            res.insert_header((k.clone(), v.clone()));
+        }
+        res.json(Body {
+            error: self.code,
+            error_description: &self.description,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_stay_within_the_rfc_6749_charset() {
+        let e = OAuthError::new(ErrorCode::InvalidScope, "scope \"x\\y\" \u{e9}");
+        assert_eq!(e.description, "scope 'x?y' ?");
+    }
+}

@@ -1,0 +1,166 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2): every use returns a new refresh token; a used token that comes
+//! back means someone holds a copy, and the whole family is revoked.
+//!
+//! No grace period: a client whose response was lost and who retries with the old token
+//! loses the family and signs the person in again. A grace window would let an
+//! attacker's replay inside it pass for the client's retry.
+
+use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
+use crate::oauth::client::{Client, GrantType};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::scope::Scope;
+use crate::oauth::tokens::new_jti;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::audit::{self, Event};
+use crate::store::db::write_transaction;
+use crate::store::refresh::{self, Family, RefreshRow};
+
+/// Prefix of refresh tokens, so that secret scanners can recognise leaked ones.
+pub const PREFIX: &str = "pcr_";
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Create a refresh token in `family` and return its value (the only copy).
+pub fn issue_refresh(
+    conn: &mut AnyConnection,
+    family: &Family,
+    access_jti: &str,
+    access_exp: i64,
+    idle: i64,
+    now: i64,
+) -> diesel::QueryResult<String> {
+    let token = secret::random_token(PREFIX, 32);
+    refresh::insert_token(
+        conn,
+        &RefreshRow {
+            token_hash: secret::hash(&token),
+            family_id: family.id,
+            created_at: now,
+            expires_at: (now + idle).min(family.expires_at),
+            used_at: None,
+            access_jti: access_jti.to_string(),
+            access_exp,
+        },
+    )?;
+    Ok(token)
+}
+
+enum Outcome {
+    Rotated { family: Box<Family>, token: String },
+    Refused(ErrorCode, &'static str),
+}
+
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not allowed the refresh_token grant",
+        ));
+    }
+    let presented = req
+        .refresh_token
+        .clone()
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let aud = resolve_audience(state, client, &req.resources)?;
+    let requested = req.scope.clone();
+    let client_id = client.client_id.clone();
+    let now = state.clock.now();
+    let ttl = state.settings.access_token_ttl;
+    let idle = state.settings.refresh_idle_ttl;
+    let jti = new_jti();
+    let jti_stored = jti.clone();
+
+    let outcome = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let hash = secret::hash(&presented);
+                let Some((row, family)) = refresh::find(conn, &hash)? else {
+                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is invalid"));
+                };
+                if family.client_id != client_id {
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidGrant,
+                        "the refresh token was issued to another client",
+                    ));
+                }
+                if family.revoked_at.is_some() {
+                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was revoked"));
+                }
+                let reused = |conn: &mut AnyConnection| -> diesel::QueryResult<Outcome> {
+                    // Two parties hold the token: cut the whole family.
+                    refresh::revoke_family(conn, family.id, "refresh token reused", now)?;
+                    audit::record(
+                        conn,
+                        &Event::new("refresh.reuse_detected", "family_revoked")
+                            .user(family.user_id)
+                            .client(family.client_id.clone())
+                            .detail("family", family.id.to_string()),
+                        now,
+                    )?;
+                    tracing::warn!(family = %family.id, client_id = %family.client_id, "refresh token reuse: family revoked");
+                    Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was already used"))
+                };
+                if row.used_at.is_some() {
+                    return reused(conn);
+                }
+                if row.expires_at <= now || family.expires_at <= now {
+                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has expired"));
+                }
+                // RFC 6749 §6: the requested scope may narrow the original grant, never
+                // widen it. Checked before the token is consumed, so a refused request
+                // leaves the token usable.
+                let granted = Scope::parse(&family.scope).unwrap_or_default();
+                if requested.as_deref().is_some_and(|r| {
+                    Scope::parse(r).map_or(true, |r| !r.is_subset_of(&granted))
+                }) {
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidScope,
+                        "the requested scope exceeds the original grant",
+                    ));
+                }
+                if !refresh::mark_used(conn, &hash, now)? {
+                    // A concurrent request with the same token won the race.
+                    return reused(conn);
+                }
+                let token = issue_refresh(conn, &family, &jti_stored, now + ttl, idle, now)?;
+                Ok(Outcome::Rotated {
+                    family: Box::new(family),
+                    token,
+                })
+            })
+        })
+        .await?;
+    let (family, token) = match outcome {
+        Outcome::Rotated { family, token } => (family, token),
+        Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
+    };
+    let granted = Scope::parse(&family.scope).unwrap_or_default();
+    let scope = resolve_scope(req.scope.as_deref(), &granted)?;
+    let subject = family.user_id.to_string();
+    let minted = mint_access_token(
+        state,
+        &client.client_id,
+        &subject,
+        &scope,
+        aud,
+        jti,
+        now,
+        ttl,
+    )?;
+    Ok(TokenResponse {
+        access_token: minted.token,
+        token_type: "Bearer",
+        expires_in: minted.expires_in,
+        scope: minted.scope,
+        refresh_token: Some(token),
+        id_token: None,
+        issued_token_type: None,
+    })
+}

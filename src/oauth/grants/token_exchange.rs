@@ -1,0 +1,106 @@
+//! OAuth 2.0 Token Exchange (RFC 8693) for personal access tokens: a script holding a
+//! personal token swaps it for a short-lived JWT access token (same scopes or fewer)
+//! that resource servers verify offline. The token's address allow-list applies to the
+//! caller of the exchange.
+
+use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
+use crate::oauth::client::Client;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID};
+use crate::oauth::scope::Scope;
+use crate::oauth::tokens::new_jti;
+use crate::state::AppState;
+
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// `client`: the authenticated client, if the caller presented credentials (the
+/// exchange is also open to callers without any, since a person's script has none).
+pub async fn grant(
+    state: &AppState,
+    client: Option<&Client>,
+    req: &TokenRequest,
+    caller_ip: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let subject = req
+        .subject_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("subject_token is required"))?;
+    match req.subject_token_type.as_deref() {
+        Some(ACCESS_TOKEN_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
+            ));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "subject_token_type is required",
+            ));
+        }
+    }
+    if req
+        .requested_token_type
+        .as_deref()
+        .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
+    {
+        return Err(OAuthError::invalid_request(
+            "only access tokens can be requested",
+        ));
+    }
+    // RFC 8693 §2.2.2: an unusable subject token is invalid_grant.
+    let token = match personal::check(state, subject, caller_ip, "token_exchange").await? {
+        Checked::Active(t) => t,
+        Checked::Unknown => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the subject token is invalid",
+            ));
+        }
+        Checked::Refused(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the subject token may not be used (expired, revoked, or not from this address)",
+            ));
+        }
+    };
+    let granted = Scope::parse(&token.scope).unwrap_or_default();
+    let scope = resolve_scope(req.scope.as_deref(), &granted)?;
+    let aud = match client {
+        Some(c) => resolve_audience(state, c, &req.resources)?,
+        None if req.resources.is_empty() => super::Audience::One(state.default_audience.clone()),
+        None => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "resource indicators need an authenticated client",
+            ));
+        }
+    };
+    let client_id = client.map_or(PAT_CLIENT_ID, |c| c.client_id.as_str());
+    let now = state.clock.now();
+    // Never outlive the personal token.
+    let ttl = token
+        .expires_at
+        .map_or(state.settings.access_token_ttl, |e| {
+            state.settings.access_token_ttl.min(e - now)
+        });
+    let minted = mint_access_token(
+        state,
+        client_id,
+        &token.user_id.to_string(),
+        &scope,
+        aud,
+        new_jti(),
+        now,
+        ttl,
+    )?;
+    Ok(TokenResponse {
+        access_token: minted.token,
+        token_type: "Bearer",
+        expires_in: minted.expires_in,
+        scope: minted.scope,
+        refresh_token: None,
+        id_token: None,
+        issued_token_type: Some(ACCESS_TOKEN_TYPE),
+    })
+}

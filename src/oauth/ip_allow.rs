@@ -1,0 +1,110 @@
+//! IP allow-lists for personal tokens: single addresses and CIDR ranges, IPv4 and IPv6.
+
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Net {
+    pub fn parse(s: &str) -> Option<Net> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Net { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client seen through an IPv6 socket is written ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == max {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+/// Parse a list separated by spaces, commas or new lines. Err names the bad entry.
+pub fn parse_list(s: &str) -> Result<Vec<Net>, String> {
+    s.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|e| !e.is_empty())
+        .map(|e| Net::parse(e).ok_or_else(|| e.to_string()))
+        .collect()
+}
+
+/// Does the stored list (space-separated, validated when stored) allow `ip`? An empty
+/// list allows every address.
+pub fn allows(stored: &str, ip: Option<&str>) -> bool {
+    let nets = parse_list(stored).unwrap_or_default();
+    if nets.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip.and_then(|i| i.trim().parse::<IpAddr>().ok()) else {
+        return false;
+    };
+    nets.iter().any(|n| n.contains(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_v6_and_ranges() {
+        assert!(allows("", Some("1.2.3.4")));
+        assert!(allows("10.0.0.0/8", Some("10.200.1.1")));
+        assert!(!allows("10.0.0.0/8", Some("11.0.0.1")));
+        assert!(allows("192.0.2.7", Some("192.0.2.7")));
+        assert!(!allows("192.0.2.7", Some("192.0.2.8")));
+        assert!(allows("2001:db8::/32", Some("2001:db8:1::5")));
+        assert!(!allows("2001:db8::/32", Some("2001:db9::5")));
+        assert!(allows("127.0.0.1", Some("::ffff:127.0.0.1")));
+        assert!(allows("0.0.0.0/0", Some("8.8.8.8")));
+        assert!(
+            !allows("10.0.0.0/8", None),
+            "a listed token needs an address"
+        );
+        assert!(!allows("10.0.0.0/8", Some("not an ip")));
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        assert_eq!(parse_list("10.0.0.0/33").unwrap_err(), "10.0.0.0/33");
+        assert_eq!(parse_list("1.2.3.4, nope").unwrap_err(), "nope");
+        assert_eq!(parse_list("1.2.3.4,\n::1/128").unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,16 @@
+//! The protocol, kept apart from actix where practical.
+
+pub mod authorize;
+pub mod bearer;
+pub mod client;
+pub mod client_auth;
+pub mod client_cache;
+pub mod error;
+pub mod grants;
+pub mod ip_allow;
+pub mod personal;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod registrar;
+pub mod scope;
+pub mod tokens;

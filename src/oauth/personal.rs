@@ -1,0 +1,83 @@
+//! Checking a personal access token where it is used: at introspection (the resource
+//! server says who called it) and at the token-exchange grant (we see the caller).
+//! Every use and every refusal goes to the audit trail; uses are coalesced to one event
+//! per token and address per minute, so a busy token does not become a write storm.
+
+use super::error::OAuthError;
+use super::ip_allow;
+use crate::mfa::pat;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::audit::{self, Event};
+use crate::store::pat::{self as store, PersonalToken};
+
+/// `client_id` of tokens exchanged from personal tokens (no OAuth client is involved).
+pub const PAT_CLIENT_ID: &str = "portcullis:personal-token";
+
+pub enum Checked {
+    Active(Box<PersonalToken>),
+    /// Not a token of ours (malformed, wrong checksum, unknown).
+    Unknown,
+    /// A real token that may not be used: expired, revoked, or address not allowed.
+    Refused(&'static str),
+}
+
+/// Uses from the same address within this many seconds are one event.
+const COALESCE_SECS: i64 = 60;
+
+pub async fn check(
+    state: &AppState,
+    token: &str,
+    addr: Option<String>,
+    via: &'static str,
+) -> Result<Checked, OAuthError> {
+    // The checksum catches typos and truncation before any database work.
+    if !pat::well_formed(token) {
+        return Ok(Checked::Unknown);
+    }
+    let hash = secret::hash(token);
+    let now = state.clock.now();
+    state
+        .db(move |conn| {
+            let Some(t) = store::find_by_hash(conn, &hash)? else {
+                return Ok(Checked::Unknown);
+            };
+            let refusal = if t.revoked_at.is_some() {
+                Some("revoked")
+            } else if t.expires_at.is_some_and(|e| e <= now) {
+                Some("expired")
+            } else if !ip_allow::allows(&t.allowed_ips, addr.as_deref()) {
+                Some("address_not_allowed")
+            } else {
+                None
+            };
+            let ip = addr.clone().unwrap_or_else(|| "unknown".into());
+            if let Some(reason) = refusal {
+                let e = Event::new("pat.refused", "refused")
+                    .user(t.user_id)
+                    .from_addr(addr.clone(), None)
+                    .detail("token_id", t.id.to_string())
+                    .detail("token_name", t.name.clone())
+                    .detail("reason", reason)
+                    .detail("via", via);
+                audit::record(conn, &e, now)?;
+                return Ok(Checked::Refused(reason));
+            }
+            let new_address = store::first_use_from(conn, t.id, &ip, now)?;
+            let recent = t.last_used_ip.as_deref() == Some(ip.as_str())
+                && t.last_used_at.is_some_and(|at| now - at < COALESCE_SECS);
+            if new_address || !recent {
+                store::touch(conn, t.id, &ip, now)?;
+                let e = Event::new("pat.used", "success")
+                    .user(t.user_id)
+                    .from_addr(addr.clone(), None)
+                    .detail("token_id", t.id.to_string())
+                    .detail("token_name", t.name.clone())
+                    .detail("new_address", new_address)
+                    .detail("via", via);
+                audit::record(conn, &e, now)?;
+            }
+            Ok(Checked::Active(Box::new(t)))
+        })
+        .await
+}

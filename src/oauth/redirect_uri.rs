@@ -1,0 +1,73 @@
+//! Redirect URIs, validated once at registration and then compared as exact strings
+//! (RFC 9700 §4.1.3, OAuth 2.1 §2.3.1: no pattern matching, no normalisation).
+
+use url::{Host, Url};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RedirectUriError {
+    #[error("redirect URI {0:?} is not an absolute URI")]
+    NotAbsolute(String),
+    #[error("redirect URI {0:?} has a fragment (RFC 6749 §3.1.2)")]
+    Fragment(String),
+    #[error("redirect URI {0:?} uses http for a host that is not loopback; use https")]
+    InsecureHttp(String),
+    #[error("redirect URI {0:?} contains whitespace or user information")]
+    Unsafe(String),
+}
+
+/// Validate a URI for registration. Custom schemes (for native apps, RFC 8252 §7.1)
+/// are accepted; plain `http` only for loopback hosts (RFC 8252 §7.3).
+pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
+    if uri.chars().any(char::is_whitespace) {
+        return Err(RedirectUriError::Unsafe(uri.into()));
+    }
+    if uri.contains('#') {
+        return Err(RedirectUriError::Fragment(uri.into()));
+    }
+    let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute(uri.into()))?;
+    if url.cannot_be_a_base() && url.scheme() != "urn" && !url.scheme().contains('.') {
+        return Err(RedirectUriError::NotAbsolute(uri.into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(RedirectUriError::Unsafe(uri.into()));
+    }
+    if url.scheme() == "http" {
+        let loopback = match url.host() {
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if !loopback {
+            return Err(RedirectUriError::InsecureHttp(uri.into()));
+        }
+    }
+    if matches!(url.scheme(), "javascript" | "data" | "file" | "vbscript") {
+        return Err(RedirectUriError::Unsafe(uri.into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_loopback_and_native() {
+        assert!(validate("https://app.example.com/cb").is_ok());
+        assert!(validate("http://127.0.0.1:9000/cb").is_ok());
+        assert!(validate("http://[::1]/cb").is_ok());
+        assert!(validate("http://localhost:3000/cb").is_ok());
+        assert!(validate("com.example.app:/oauth2redirect").is_ok());
+    }
+
+    #[test]
+    fn refuses_the_rest() {
+        assert!(validate("/relative").is_err());
+        assert!(validate("https://a.example/cb#frag").is_err());
+        assert!(validate("http://app.example.com/cb").is_err());
+        assert!(validate("https://user:pw@a.example/cb").is_err());
+        assert!(validate("javascript:alert(1)").is_err());
+        assert!(validate("https://a.example/c b").is_err());
+    }
+}

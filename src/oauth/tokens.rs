@@ -1,0 +1,88 @@
+//! Access tokens: JWTs in the RFC 9068 profile, signed with the active key.
+
+use jsonwebtoken::{Header, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::Material;
+
+/// `aud` is a string for one audience and an array for several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn from_vec(mut v: Vec<String>) -> Audience {
+        if v.len() == 1 {
+            Audience::One(v.remove(0))
+        } else {
+            Audience::Many(v)
+        }
+    }
+}
+
+/// RFC 9068 §2.2 claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scope: Option<String>,
+}
+
+/// RFC 9068 §2.1: the `typ` header of an access token.
+pub const AT_JWT: &str = "at+jwt";
+
+pub fn sign_access_token(
+    key: &Material,
+    claims: &AccessClaims,
+) -> jsonwebtoken::errors::Result<String> {
+    let mut header = Header::new(key.alg.jwt());
+    header.typ = Some(AT_JWT.into());
+    header.kid = Some(key.kid.clone());
+    encode(&header, claims, &key.encoding)
+}
+
+/// A unique token id: 122 random bits.
+pub fn new_jti() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// OpenID Connect Core §2 ID token claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nonce: Option<String>,
+    pub at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
+}
+
+pub fn sign_id_token(key: &Material, claims: &IdClaims) -> jsonwebtoken::errors::Result<String> {
+    let mut header = Header::new(key.alg.jwt());
+    header.typ = Some("JWT".into());
+    header.kid = Some(key.kid.clone());
+    encode(&header, claims, &key.encoding)
+}
+
+/// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 hash of the access
+/// token, base64url-encoded (SHA-256 because ID tokens are signed RS256).
+pub fn at_hash(access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d[..16])
+}

@@ -1,0 +1,116 @@
+//! The person's own pages: connected apps (consents) and signing out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::templates::{AccountPage, AppLine, LogoutPage, SignedOutPage};
+use super::{
+    csrf, page_builder, render, see_other, session, signed_in, signed_in_form, stale_form,
+    unavailable_page,
+};
+use crate::endpoints::form;
+use crate::oauth::scope::Scope;
+use crate::state::AppState;
+use crate::store::audit::{self, Event};
+use crate::store::{consents, refresh};
+
+pub async fn account_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (_, user) = match signed_in(&state, &req).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let uid = user.id;
+    let Ok(list) = state
+        .db(move |conn| consents::list_for_user(conn, uid))
+        .await
+    else {
+        return unavailable_page();
+    };
+    let token = csrf::ensure(&req, state.settings.secure_cookies());
+    let apps = list
+        .into_iter()
+        .map(|(c, name)| AppLine {
+            client_id: c.client_id,
+            name,
+            scopes: Scope::parse(&c.scope)
+                .map(|s| s.iter().map(str::to_string).collect())
+                .unwrap_or_default(),
+            granted: crate::cli::human_time(c.updated_at),
+        })
+        .collect();
+    let page = AccountPage {
+        csrf: &token.token,
+        username: user.username,
+        apps,
+    };
+    let mut b = page_builder(StatusCode::OK);
+    if let Some(c) = token.new_cookie {
+        b.cookie(c);
+    }
+    render(b, &page)
+}
+
+pub async fn revoke_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (form, user) = match signed_in_form(&state, &req, payload).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let Some(client_id) = form.get("client_id").map(str::to_string) else {
+        return see_other("/account", StatusCode::SEE_OTHER).finish();
+    };
+    let uid = user.id;
+    let cid = client_id.clone();
+    let now = state.clock.now();
+    let (ip, ua) = crate::audit::origin(&req);
+    let revoked = state
+        .db(move |conn| {
+            crate::store::db::write_transaction(conn, |conn| {
+                consents::revoke(conn, uid, &cid)?;
+                // Withdrawing consent ends what the app holds, not only future prompts.
+                let n = refresh::revoke_for_user(conn, uid, Some(&cid), "consent revoked", now)?;
+                let e = Event::new("consent.revoked", "success")
+                    .user(uid)
+                    .client(cid.clone())
+                    .from_addr(ip, ua)
+                    .detail("families_revoked", n);
+                audit::record(conn, &e, now)
+            })
+        })
+        .await;
+    if revoked.is_err() {
+        return unavailable_page();
+    }
+    see_other("/account", StatusCode::SEE_OTHER).finish()
+}
+
+pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let token = csrf::ensure(&req, state.settings.secure_cookies());
+    let mut b = page_builder(StatusCode::OK);
+    if let Some(c) = token.new_cookie {
+        b.cookie(c);
+    }
+    render(b, &LogoutPage { csrf: &token.token })
+}
+
+pub async fn logout_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = form::read(&req, payload).await else {
+        return stale_form();
+    };
+    if !csrf::verify(&req, state.settings.secure_cookies(), form.get("csrf")) {
+        return stale_form();
+    }
+    let Ok(cookie) = session::end(&state, &req).await else {
+        return unavailable_page();
+    };
+    let mut b = page_builder(StatusCode::OK);
+    b.cookie(cookie);
+    render(b, &SignedOutPage)
+}

@@ -1,0 +1,89 @@
+//! The person's own security events, newest first, paged. A personal token's first use
+//! from a new address is highlighted.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+
+use super::templates::{ActivityPage, EventLine};
+use super::{render_with, signed_in, unavailable_page};
+use crate::cli::human_time;
+use crate::state::AppState;
+use crate::store::audit::{self, AuditRow, Filter};
+
+const PAGE_SIZE: i64 = 50;
+
+fn title(kind: &str) -> String {
+    match kind {
+        "signin.success" => "Signed in",
+        "signin.failure" => "Failed sign-in",
+        "mfa.enrolled" => "Two-factor sign-in turned on",
+        "mfa.disabled" => "Two-factor sign-in turned off",
+        "mfa.recovery_code_used" => "Recovery code used",
+        "consent.granted" => "App allowed",
+        "consent.revoked" => "App access removed",
+        "pat.created" => "API token created",
+        "pat.used" => "API token used",
+        "pat.revoked" => "API token revoked",
+        "pat.refused" => "API token refused",
+        "refresh.reuse_detected" => "Stolen sign-in suspected: app signed out",
+        "code.reuse_detected" => "Sign-in code replayed: tokens revoked",
+        other => other,
+    }
+    .to_string()
+}
+
+fn line(e: AuditRow) -> EventLine {
+    let d: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
+    let mut parts = Vec::new();
+    if let Some(n) = d.get("token_name").and_then(Value::as_str) {
+        parts.push(format!("token \u{201c}{n}\u{201d}"));
+    }
+    if let Some(c) = &e.client_id {
+        parts.push(format!("app {c}"));
+    }
+    if let Some(r) = d.get("reason").and_then(Value::as_str) {
+        parts.push(r.replace('_', " "));
+    }
+    EventLine {
+        title: title(&e.kind),
+        when: human_time(e.at),
+        ip: e.ip.unwrap_or_default(),
+        detail: parts.join(", "),
+        highlight: e.kind == "pat.used" && d.get("new_address") == Some(&Value::Bool(true)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+pub async fn activity_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let (_, user) = match signed_in(&state, &req).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let page = q.page.unwrap_or(0).clamp(0, 10_000);
+    let filter = Filter {
+        user_id: Some(user.id),
+        limit: PAGE_SIZE + 1,
+        offset: page * PAGE_SIZE,
+        ..Default::default()
+    };
+    let Ok(mut rows) = state.db(move |conn| audit::list(conn, &filter)).await else {
+        return unavailable_page();
+    };
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let page_view = ActivityPage {
+        events: rows.into_iter().map(line).collect(),
+        page,
+        more,
+    };
+    render_with(None, StatusCode::OK, &page_view)
+}

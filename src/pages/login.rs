@@ -1,0 +1,322 @@
+//! The sign-in page: GET shows the form, POST checks the password.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::templates::LoginMfaPage;
+use super::{
+    csrf, error_page, page_builder, render, second_factor, see_other, session, unavailable_page,
+};
+use crate::endpoints::authorize::{self as authz, login_page, login_page_with};
+use crate::endpoints::form;
+use crate::oauth::authorize::Params;
+use crate::password;
+use crate::state::AppState;
+use crate::store::audit::{self, Event};
+use crate::store::sessions;
+use crate::store::users;
+
+/// Same message for an unknown user and a wrong password: nothing to enumerate.
+const BAD_CREDENTIALS: &str = "Incorrect username or password.";
+const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";
+
+/// A valid argon2id hash of a random password, so that an unknown username costs as
+/// much time as a wrong password.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    password::hash(&crate::secret::random_token("", 16)).unwrap_or_default()
+});
+
+pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match session::current(&state, &req).await {
+        Ok(Some(_)) => see_other("/account", StatusCode::SEE_OTHER).finish(),
+        Ok(None) => login_page(&req, &state, None, None, StatusCode::OK),
+        Err(_) => unavailable_page(),
+    }
+}
+
+fn client_addr(req: &HttpRequest) -> String {
+    // The peer address: forwarding headers are not trusted, since any client can set them.
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn login_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = form::read(&req, payload).await else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The form could not be read.",
+        );
+    };
+    let secure = state.settings.secure_cookies();
+    if !csrf::verify(&req, secure, form.get("csrf")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form expired or did not come from this site. Go back, reload the page and sign in again.",
+        );
+    }
+    // The authorization request this sign-in belongs to, validated again from scratch.
+    let areq = match form.get("authz") {
+        Some(a) => match authz::validate(&state, Params::parse(a)).await {
+            Ok(r) => Some(r),
+            Err(res) => return res,
+        },
+        None => None,
+    };
+    let username = form.get("username").unwrap_or("").trim().to_string();
+    let pw = form.get("password").unwrap_or("").to_string();
+    let token = csrf::ensure(&req, secure);
+    let now = state.clock.now();
+    let ip_key = format!("ip:{}", client_addr(&req));
+    let user_key = format!("user:{username}");
+    let limited = state
+        .login_by_ip
+        .check(&ip_key, now)
+        .and(state.login_by_user.check(&user_key, now));
+    if let Err(wait) = limited {
+        let mut res = login_page_with(
+            token,
+            areq.as_ref(),
+            Some(TOO_MANY),
+            StatusCode::TOO_MANY_REQUESTS,
+            username,
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
+    if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
+        return login_page_with(
+            token,
+            areq.as_ref(),
+            Some(BAD_CREDENTIALS),
+            StatusCode::OK,
+            username,
+        );
+    }
+    // Password hashing is CPU-heavy: it runs on the blocking pool with the lookup.
+    let name = username.clone();
+    let checked = state
+        .db(move |conn| {
+            let user = users::find_by_username(conn, &name)?;
+            let hash = user
+                .as_ref()
+                .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
+            let ok = password::verify(&pw, hash);
+            Ok(user.filter(|_| ok))
+        })
+        .await;
+    let user = match checked {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            state.login_by_ip.fail(&ip_key, now);
+            state.login_by_user.fail(&user_key, now);
+            let (ip, ua) = crate::audit::origin(&req);
+            state
+                .audit(
+                    Event::new("signin.failure", "failure")
+                        .from_addr(ip, ua)
+                        .detail("username", username.clone())
+                        .detail("reason", "bad_credentials"),
+                )
+                .await;
+            return login_page_with(
+                token,
+                areq.as_ref(),
+                Some(BAD_CREDENTIALS),
+                StatusCode::OK,
+                username,
+            );
+        }
+        Err(_) => return unavailable_page(),
+    };
+    state.login_by_user.reset(&user_key);
+    let uid = user.id;
+    let Ok(needs_mfa) = state
+        .db(move |conn| second_factor::enabled(conn, uid))
+        .await
+    else {
+        return unavailable_page();
+    };
+    let (session, cookie) = match session::start(&state, &req, user.id, needs_mfa).await {
+        Ok(s) => s,
+        Err(_) => return unavailable_page(),
+    };
+    if needs_mfa {
+        // The password was right; the session stays pending until the second factor.
+        let page = LoginMfaPage {
+            csrf: &token.token,
+            authz: form.get("authz").map(str::to_string),
+            error: None,
+        };
+        let mut b = page_builder(StatusCode::OK);
+        b.cookie(cookie);
+        if let Some(c) = token.new_cookie {
+            b.cookie(c);
+        }
+        return render(b, &page);
+    }
+    let (ip, ua) = crate::audit::origin(&req);
+    state
+        .audit(
+            Event::new("signin.success", "success")
+                .user(user.id)
+                .from_addr(ip, ua)
+                .detail("second_factor", false),
+        )
+        .await;
+    let mut res = match areq {
+        Some(areq) => {
+            authz::proceed(
+                &req,
+                &state,
+                areq,
+                Some((session, user)),
+                true,
+                StatusCode::SEE_OTHER,
+            )
+            .await
+        }
+        None => see_other("/account", StatusCode::SEE_OTHER).finish(),
+    };
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+const BAD_CODE: &str = "That code did not work. Check your app and try again.";
+const TOO_MANY_CODES: &str = "Too many wrong codes. Please wait a few minutes and try again.";
+
+/// The second sign-in step: a TOTP code (or a recovery code) for a pending session.
+pub async fn mfa_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(form) = form::read(&req, payload).await else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The form could not be read.",
+        );
+    };
+    let secure = state.settings.secure_cookies();
+    if !csrf::verify(&req, secure, form.get("csrf")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form expired or did not come from this site. Go back, reload the page and sign in again.",
+        );
+    }
+    let areq = match form.get("authz") {
+        Some(a) => match authz::validate(&state, Params::parse(a)).await {
+            Ok(r) => Some(r),
+            Err(res) => return res,
+        },
+        None => None,
+    };
+    let token = csrf::ensure(&req, secure);
+    let now = state.clock.now();
+    let Some(cookie) = session::cookie_token(&req, secure) else {
+        return login_page(&req, &state, areq.as_ref(), Some(EXPIRED), StatusCode::OK);
+    };
+    let hash = crate::secret::hash(&cookie);
+    let Ok(pending) = state
+        .db(move |conn| sessions::find_pending(conn, &hash, now))
+        .await
+    else {
+        return unavailable_page();
+    };
+    let Some(pending) = pending else {
+        return login_page(&req, &state, areq.as_ref(), Some(EXPIRED), StatusCode::OK);
+    };
+    let mfa_page = |token: csrf::Csrf, error: Option<&'static str>, status: StatusCode| {
+        let page = LoginMfaPage {
+            csrf: &token.token,
+            authz: form.get("authz").map(str::to_string),
+            error,
+        };
+        let mut b = page_builder(status);
+        if let Some(c) = token.new_cookie {
+            b.cookie(c);
+        }
+        render(b, &page)
+    };
+    let user_key = format!("mfa:{}", pending.user_id);
+    if let Err(wait) = state.mfa_by_user.check(&user_key, now) {
+        let mut res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
+        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
+    let code = form.get("code").unwrap_or("").to_string();
+    let keys = state.data_keys.clone();
+    let (ip, ua) = crate::audit::origin(&req);
+    let (uid, sid) = (pending.user_id, pending.id);
+    let outcome = state
+        .db(move |conn| {
+            crate::store::db::write_transaction(conn, |conn| {
+                let Some(factor) = second_factor::check(conn, &keys, uid, &code, true, true, now)?
+                else {
+                    let e = Event::new("signin.failure", "failure")
+                        .user(uid)
+                        .from_addr(ip, ua)
+                        .detail("reason", "bad_second_factor");
+                    audit::record(conn, &e, now)?;
+                    return Ok(None);
+                };
+                if !sessions::complete_mfa(conn, sid, now)? {
+                    return Ok(None);
+                }
+                if factor == second_factor::Factor::Recovery {
+                    let e = Event::new("mfa.recovery_code_used", "success")
+                        .user(uid)
+                        .from_addr(ip.clone(), ua.clone());
+                    audit::record(conn, &e, now)?;
+                }
+                let e = Event::new("signin.success", "success")
+                    .user(uid)
+                    .from_addr(ip, ua)
+                    .detail("second_factor", factor.as_str());
+                audit::record(conn, &e, now)?;
+                Ok(Some(factor))
+            })
+        })
+        .await;
+    match outcome {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            state.mfa_by_user.fail(&user_key, now);
+            return mfa_page(token, Some(BAD_CODE), StatusCode::OK);
+        }
+        Err(_) => return unavailable_page(),
+    }
+    state.mfa_by_user.reset(&user_key);
+    let Ok(Some(current)) = session::current(&state, &req).await else {
+        return unavailable_page();
+    };
+    match areq {
+        Some(areq) => {
+            authz::proceed(
+                &req,
+                &state,
+                areq,
+                Some(current),
+                true,
+                StatusCode::SEE_OTHER,
+            )
+            .await
+        }
+        None => see_other("/account", StatusCode::SEE_OTHER).finish(),
+    }
+}
+
+const EXPIRED: &str = "Your sign-in took too long. Please sign in again.";

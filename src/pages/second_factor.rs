@@ -1,0 +1,67 @@
+//! Checking a second-factor code: TOTP (each code once) or a recovery code (each once).
+
+use crate::mfa::sealed::DataKeys;
+use crate::mfa::{recovery, totp as otp};
+use crate::secret;
+use crate::store::AnyConnection;
+use crate::store::id::Id;
+use crate::store::totp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    Recovery,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Recovery => "recovery_code",
+        }
+    }
+}
+
+/// Check `code` for `user` inside the caller's unit of work. `enrolled`: whether the
+/// enrolment must be complete (false while confirming it). A TOTP code is accepted only
+/// for a time step later than the last one used, so it never works twice.
+pub fn check(
+    conn: &mut AnyConnection,
+    keys: &DataKeys,
+    user: Id,
+    code: &str,
+    allow_recovery: bool,
+    enrolled: bool,
+    now: i64,
+) -> diesel::QueryResult<Option<Factor>> {
+    let Some(t) = totp::find(conn, user)? else {
+        return Ok(None);
+    };
+    if t.enabled_at.is_some() != enrolled {
+        return Ok(None);
+    }
+    if let Some(secret) = keys.open(&t.secret_sealed)
+        && let Some(step) = otp::verify(&secret, code, now, t.last_used_step)
+        && totp::use_step(conn, user, step)?
+    {
+        // Data-key rotation: a secret sealed under an old key moves to the current one.
+        if keys.needs_reseal(&t.secret_sealed)
+            && let Ok(sealed) = keys.seal(&secret)
+        {
+            totp::reseal(conn, user, &sealed)?;
+        }
+        return Ok(Some(Factor::Totp));
+    }
+    if allow_recovery
+        && let Some(normal) = recovery::normalize(code)
+        && totp::use_recovery_code(conn, user, &secret::hash(&normal), now)?
+    {
+        return Ok(Some(Factor::Recovery));
+    }
+    Ok(None)
+}
+
+/// Whether the user has finished enrolling.
+pub fn enabled(conn: &mut AnyConnection, user: Id) -> diesel::QueryResult<bool> {
+    Ok(totp::find(conn, user)?.is_some_and(|t| t.enabled_at.is_some()))
+}

@@ -1,0 +1,106 @@
+//! Browser sessions: a random cookie naming a server-side record (stored by hash), with
+//! an idle and an absolute lifetime.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+
+use crate::oauth::error::OAuthError;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::id::Id;
+use crate::store::sessions::{self, Session};
+use crate::store::users::{self, User};
+
+fn name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-portcullis_session"
+    } else {
+        "portcullis_session"
+    }
+}
+
+pub fn cookie_token(req: &HttpRequest, secure: bool) -> Option<String> {
+    req.cookie(name(secure)).map(|c| c.value().to_string())
+}
+
+/// The signed-in user of this browser, if the session is live.
+pub async fn current(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<(Session, User)>, OAuthError> {
+    let Some(token) = cookie_token(req, state.settings.secure_cookies()) else {
+        return Ok(None);
+    };
+    let idle = state.settings.session_idle_ttl;
+    let now = state.clock.now();
+    state
+        .db(move |conn| {
+            let Some(s) = sessions::find_live(conn, &secret::hash(&token), idle, now)? else {
+                return Ok(None);
+            };
+            Ok(users::find(conn, s.user_id)?.map(|u| (s, u)))
+        })
+        .await
+}
+
+/// Start a session for `user_id`, ending the browser's previous one (no fixation).
+/// Returns the session and the cookie to set.
+pub async fn start(
+    state: &AppState,
+    req: &HttpRequest,
+    user_id: Id,
+    mfa_pending: bool,
+) -> Result<(Session, Cookie<'static>), OAuthError> {
+    let secure = state.settings.secure_cookies();
+    let old = cookie_token(req, secure).map(|t| secret::hash(&t));
+    let token = secret::random_token("", 32);
+    let now = state.clock.now();
+    let lifetime = state.settings.session_lifetime;
+    let session = Session {
+        id: Id::new_v7(),
+        token_hash: secret::hash(&token),
+        user_id,
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+        mfa_pending,
+    };
+    let row = session.clone();
+    state
+        .db(move |conn| {
+            if let Some(old) = old {
+                sessions::delete_by_hash(conn, &old)?;
+            }
+            sessions::insert(conn, &row)
+        })
+        .await?;
+    let cookie = Cookie::build(name(secure), token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(lifetime))
+        .finish();
+    Ok((session, cookie))
+}
+
+/// End the browser's session; returns the cookie that clears it.
+pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, OAuthError> {
+    let secure = state.settings.secure_cookies();
+    if let Some(t) = cookie_token(req, secure) {
+        let h = secret::hash(&t);
+        state
+            .db(move |conn| sessions::delete_by_hash(conn, &h))
+            .await?;
+    }
+    let mut c = Cookie::build(name(secure), "")
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish();
+    c.make_removal();
+    Ok(c)
+}

@@ -1,0 +1,150 @@
+//! The askama templates of `templates/`, one struct each.
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub csrf: &'a str,
+    pub authz: Option<String>,
+    pub client_name: Option<String>,
+    pub error: Option<&'static str>,
+    pub username: String,
+}
+
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub csrf: &'a str,
+    pub authz: String,
+    pub client_name: String,
+    pub username: String,
+    pub scopes: Vec<ScopeLine>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+pub struct AppLine {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub granted: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub csrf: &'a str,
+    pub username: String,
+    pub apps: Vec<AppLine>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage;
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub csrf: &'a str,
+}
+
+/// Scopes in plain words for the consent page.
+pub fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Sign you in with your account".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Keep access while you are not using it".into(),
+        other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login_mfa.html")]
+pub struct LoginMfaPage<'a> {
+    pub csrf: &'a str,
+    pub authz: Option<String>,
+    pub error: Option<&'static str>,
+}
+
+pub struct Enrolment {
+    pub qr_svg: String,
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+pub struct SecurityPage<'a> {
+    pub csrf: &'a str,
+    pub enabled: bool,
+    pub recovery_left: i64,
+    pub enrolment: Option<Enrolment>,
+    pub error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub codes: Vec<String>,
+}
+
+pub struct TokenLine {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    pub allowed_ips: String,
+    pub live: bool,
+    pub status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+pub struct TokensPage<'a> {
+    pub csrf: &'a str,
+    pub tokens: Vec<TokenLine>,
+    pub scopes: Vec<ScopeLine>,
+    pub mfa_enabled: bool,
+    pub max_days: i64,
+    pub allow_never: bool,
+    pub error: Option<String>,
+    pub form_name: String,
+    pub form_ips: String,
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+pub struct TokenCreatedPage {
+    pub name: String,
+    pub token: String,
+}
+
+pub struct EventLine {
+    pub title: String,
+    pub when: String,
+    pub ip: String,
+    pub detail: String,
+    pub highlight: bool,
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+pub struct ActivityPage {
+    pub events: Vec<EventLine>,
+    pub page: i64,
+    pub more: bool,
+}

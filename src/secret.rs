@@ -1,0 +1,67 @@
+//! Random credentials, their stored hashes, and constant-time comparison.
+//!
+//! Every credential we mint (client secrets, and later codes and refresh tokens) carries
+//! 256 bits from the OS RNG. For such values a fast hash is as safe as a slow one: a
+//! brute-force search of 2^256 inputs is out of reach whatever the per-guess cost, so
+//! SHA-256 keeps the token endpoint fast without weakening storage. Passwords, which
+//! people choose, are different and use argon2id (see `password`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// `prefix` followed by `bytes` random bytes, base64url without padding.
+pub fn random_token(prefix: &str, bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    let mut out = String::with_capacity(prefix.len() + bytes * 4 / 3 + 2);
+    out.push_str(prefix);
+    URL_SAFE_NO_PAD.encode_string(&buf, &mut out);
+    out
+}
+
+/// Hex SHA-256 of a high-entropy credential: the only form in which we store it.
+pub fn hash(credential: &str) -> String {
+    let digest = Sha256::digest(credential.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Constant-time equality of two byte strings (the length is not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// Does `presented` hash to `stored_hash`? Compared in constant time.
+pub fn verify(presented: &str, stored_hash: &str) -> bool {
+    ct_eq(hash(presented).as_bytes(), stored_hash.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let a = random_token("pcs_", 32);
+        let b = random_token("pcs_", 32);
+        assert!(a.starts_with("pcs_"));
+        assert_eq!(a.len(), 4 + 43);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn verify_matches_only_the_same_secret() {
+        let s = random_token("pcs_", 32);
+        let h = hash(&s);
+        assert!(verify(&s, &h));
+        assert!(!verify(&format!("{s}x"), &h));
+    }
+}

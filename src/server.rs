@@ -1,0 +1,272 @@
+//! Building and running the HTTP server: storage, keys, routes, middleware.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::endpoints::{authorize, discovery, health, introspect, revoke, token, userinfo};
+use crate::keys::{KeyDir, Keys, signer};
+use crate::pages::{self, account, activity, consent, login, security, tokens};
+use crate::state::AppState;
+use crate::store::db;
+
+/// How often each instance looks for key-set changes made by the CLI or another instance.
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub state: Arc<AppState>,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Wait until the server stops (Ctrl-C or SIGTERM: in-flight requests finish).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Open storage and keys, bind, and start serving. Everything that can be wrong with
+/// the configuration is reported here, before the first request.
+pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<RunningServer> {
+    signer::install();
+    let listener = TcpListener::bind(settings.bind)
+        .map_err(|e| anyhow::anyhow!("bind (--bind / PORTCULLIS_BIND): {}: {e}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+
+    let setup = settings.clone();
+    let now = clock.now();
+    let (pool, keys, data_keys) = web::block(move || -> anyhow::Result<_> {
+        let pool = db::open_pool(&setup.database_url, setup.db_pool_size)
+            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
+        db::migrate(&pool)
+            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
+        let keys = Keys::open(KeyDir::new(&setup.keys_dir), setup.key_retention(), now)
+            .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
+        let data_keys = crate::mfa::sealed::DataKeys::load(
+            setup.data_key.as_ref().map(|k| k.0.as_str()),
+            setup.data_keys_old.as_ref().map(|k| k.0.as_str()),
+            &setup.keys_dir,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((pool, keys, data_keys))
+    })
+    .await??;
+
+    let workers = settings.workers;
+    let state = Arc::new(AppState::new(
+        settings,
+        issuer.clone(),
+        pool,
+        keys,
+        clock,
+        data_keys,
+    ));
+    let data = web::Data::from(state.clone());
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(security_headers())
+            .configure(routes)
+    })
+    .listen(listener)?
+    .shutdown_timeout(30);
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    let server = server.run();
+    let handle = server.handle();
+    let task = actix_web::rt::spawn(server);
+    actix_web::rt::spawn(watch_keys(state.clone()));
+    actix_web::rt::spawn(purge_periodically(state.clone()));
+    actix_web::rt::spawn(flush_issued_periodically(state.clone()));
+    tracing::info!(%addr, %issuer, "portcullis is serving");
+    Ok(RunningServer {
+        addr,
+        issuer,
+        state,
+        handle,
+        task,
+    })
+}
+
+/// Pick up key rotations made elsewhere and drop retired keys whose time has come.
+async fn watch_keys(state: Arc<AppState>) {
+    loop {
+        actix_web::rt::time::sleep(KEY_REFRESH_INTERVAL).await;
+        let s = state.clone();
+        let now = state.clock.now();
+        match web::block(move || s.keys.refresh(now)).await {
+            Ok(Ok(true)) => {
+                state.rebuild_precomputed();
+                tracing::info!(kid = %state.keys.current().signing().kid, "key set reloaded");
+            }
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot reload the key set; keeping the current one")
+            }
+            Err(e) => tracing::error!(error = %e, "key refresh task failed"),
+        }
+    }
+}
+
+/// How often `serve` deletes expired codes, sessions, revocation records and families.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How often the coalesced `token.issued` counts are written to the audit trail.
+pub const ISSUED_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+
+async fn flush_issued_periodically(state: Arc<AppState>) {
+    loop {
+        actix_web::rt::time::sleep(ISSUED_FLUSH_INTERVAL).await;
+        flush_issued(&state).await;
+    }
+}
+
+pub async fn flush_issued(state: &Arc<AppState>) {
+    let now = state.clock.now();
+    let s = state.clone();
+    if let Err(e) = state.db(move |conn| s.issued.flush(conn, now)).await {
+        tracing::warn!(error = %e, "cannot write issued-token counts; will retry");
+    }
+}
+
+async fn purge_periodically(state: Arc<AppState>) {
+    loop {
+        actix_web::rt::time::sleep(PURGE_INTERVAL).await;
+        let now = state.clock.now();
+        let (ttl, idle) = (
+            state.settings.access_token_ttl,
+            state.settings.session_idle_ttl,
+        );
+        let keep = state.settings.audit_retention_days;
+        match state
+            .db(move |conn| crate::store::purge::run(conn, now, ttl, idle, keep))
+            .await
+        {
+            Ok(p) => tracing::debug!(?p, "purged"),
+            Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+        }
+    }
+}
+
+/// Headers for every response. Pages add their own CSP on top later; JSON answers
+/// must never be framed or sniffed either.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/token")
+            .route(web::post().to(token::token_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource([
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ])
+        .route(web::get().to(discovery::metadata))
+        .route(web::head().to(discovery::metadata)),
+    )
+    .service(
+        web::resource("/jwks.json")
+            .route(web::get().to(discovery::jwks))
+            .route(web::head().to(discovery::jwks)),
+    )
+    .service(
+        web::resource("/revoke")
+            .route(web::post().to(revoke::revoke_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/introspect")
+            .route(web::post().to(introspect::introspect_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/authorize")
+            .route(web::get().to(authorize::authorize_get))
+            .route(web::post().to(authorize::authorize_post)),
+    )
+    .service(
+        web::resource("/userinfo")
+            .route(web::get().to(userinfo::userinfo_get))
+            .route(web::post().to(userinfo::userinfo_post)),
+    )
+    .service(
+        web::resource("/login")
+            .route(web::get().to(login::login_get))
+            .route(web::post().to(login::login_post)),
+    )
+    .route("/login/mfa", web::post().to(login::mfa_post))
+    .route("/consent", web::post().to(consent::consent_post))
+    .route("/account", web::get().to(account::account_get))
+    .route("/account/revoke", web::post().to(account::revoke_post))
+    .route("/account/security", web::get().to(security::security_get))
+    .route(
+        "/account/security/enroll",
+        web::post().to(security::enroll_post),
+    )
+    .route(
+        "/account/security/confirm",
+        web::post().to(security::confirm_post),
+    )
+    .route(
+        "/account/security/disable",
+        web::post().to(security::disable_post),
+    )
+    .service(
+        web::resource("/account/tokens")
+            .route(web::get().to(tokens::tokens_get))
+            .route(web::post().to(tokens::create_post)),
+    )
+    .route(
+        "/account/tokens/revoke",
+        web::post().to(tokens::revoke_post),
+    )
+    .route("/account/activity", web::get().to(activity::activity_get))
+    .service(
+        web::resource("/logout")
+            .route(web::get().to(account::logout_get))
+            .route(web::post().to(account::logout_post)),
+    )
+    .route("/assets/portcullis.css", web::get().to(pages::stylesheet))
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
+}

@@ -1,0 +1,148 @@
+//! The audit trail: one append-only table of security events. Writers call `record`
+//! inside the transaction of the change it describes, where there is one.
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::db::AnyConnection;
+use super::id::Id;
+use super::schema::audit_events;
+
+/// What happened, by whom, from where. Never a secret, token, password or code.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: &'static str,
+    pub user_id: Option<Id>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub outcome: &'static str,
+    pub details: Value,
+}
+
+impl Event {
+    pub fn new(kind: &'static str, outcome: &'static str) -> Event {
+        Event {
+            kind,
+            user_id: None,
+            client_id: None,
+            ip: None,
+            user_agent: None,
+            outcome,
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn user(mut self, id: Id) -> Event {
+        self.user_id = Some(id);
+        self
+    }
+
+    pub fn client(mut self, id: impl Into<String>) -> Event {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    pub fn from_addr(mut self, ip: Option<String>, user_agent: Option<String>) -> Event {
+        self.ip = ip;
+        self.user_agent = user_agent;
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Event {
+        if let Value::Object(m) = &mut self.details {
+            m.insert(key.into(), value.into());
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, Selectable, serde::Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    #[serde(serialize_with = "ser_id")]
+    pub id: Id,
+    pub at: i64,
+    pub kind: String,
+    #[serde(serialize_with = "ser_opt_id")]
+    pub user_id: Option<Id>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub outcome: String,
+    pub details: String,
+}
+
+fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+fn ser_opt_id<S: serde::Serializer>(id: &Option<Id>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_none(),
+    }
+}
+
+/// Append an event, and emit it as a structured log line.
+pub fn record(conn: &mut AnyConnection, e: &Event, now: i64) -> QueryResult<()> {
+    tracing::info!(
+        target: "audit",
+        kind = e.kind,
+        outcome = e.outcome,
+        user_id = e.user_id.map(|u| u.to_string()),
+        client_id = e.client_id.as_deref(),
+        ip = e.ip.as_deref(),
+        details = %e.details,
+    );
+    let row = AuditRow {
+        id: Id::new_v7(),
+        at: now,
+        kind: e.kind.to_string(),
+        user_id: e.user_id,
+        client_id: e.client_id.clone(),
+        ip: e.ip.clone(),
+        user_agent: e.user_agent.as_ref().map(|u| u.chars().take(256).collect()),
+        outcome: e.outcome.to_string(),
+        details: e.details.to_string(),
+    };
+    diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub user_id: Option<Id>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Events, newest first.
+pub fn list(conn: &mut AnyConnection, f: &Filter) -> QueryResult<Vec<AuditRow>> {
+    let mut q = audit_events::table.into_boxed();
+    if let Some(u) = f.user_id {
+        q = q.filter(audit_events::user_id.eq(u));
+    }
+    if let Some(c) = &f.client_id {
+        q = q.filter(audit_events::client_id.eq(c.clone()));
+    }
+    if let Some(k) = &f.kind {
+        q = q.filter(audit_events::kind.eq(k.clone()));
+    }
+    if let Some(t) = f.since {
+        q = q.filter(audit_events::at.ge(t));
+    }
+    q.order((audit_events::at.desc(), audit_events::id.desc()))
+        .limit(f.limit)
+        .offset(f.offset)
+        .load(conn)
+}
+
+pub fn purge(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
+    diesel::delete(audit_events::table.filter(audit_events::at.lt(before))).execute(conn)
+}

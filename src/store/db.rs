@@ -1,0 +1,208 @@
+//! One connection type over SQLite and PostgreSQL, the pool, and the embedded migrations.
+//!
+//! diesel's `MultiConnection` gives one query path for both backends. Its derived
+//! `establish` tries every backend and swallows the errors, so the pool uses its own
+//! manager that dispatches on the URL scheme and keeps the real error.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type DbPool = Pool<Manager>;
+pub type DbConn = PooledConnection<Manager>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file path inside a `sqlite://` URL (a bare path is accepted too).
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+#[derive(Debug, Clone)]
+pub struct Manager(String);
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        let url = &self.0;
+        let conn = match Backend::of(url) {
+            Backend::Postgres => AnyConnection::Postgresql(
+                diesel::PgConnection::establish(url)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?,
+            ),
+            Backend::Sqlite => AnyConnection::Sqlite(
+                diesel::SqliteConnection::establish(sqlite_path(url))
+                    .map_err(diesel::r2d2::Error::ConnectionError)?,
+            ),
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        diesel::r2d2::R2D2Connection::ping(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// SQLite settings per connection. `busy_timeout` must come first: switching to WAL
+/// needs the write lock, and the pool opens its connections concurrently.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+}
+
+/// Open a pool. Fails fast (a few seconds) when the database cannot be reached, so
+/// that a wrong `DATABASE_URL` is reported at start rather than on the first request.
+pub fn open_pool(url: &str, size: u32) -> Result<DbPool, DbSetupError> {
+    if Backend::of(url) == Backend::Sqlite {
+        let path = sqlite_path(url);
+        if path.is_empty() {
+            return Err(DbSetupError::Connect("empty SQLite path".into()));
+        }
+        if let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            return Err(DbSetupError::Connect(format!(
+                "directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    // Check the URL with one direct connection first: r2d2 would only report a timeout.
+    Manager(url.to_string())
+        .connect()
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(Manager(url.to_string()))
+        .map_err(|e| DbSetupError::Connect(e.to_string()))
+}
+
+/// One connection without a pool, for the CLI: a pool keeps background threads that
+/// may still hold libpq connections while the process exits.
+pub fn connect(url: &str) -> Result<AnyConnection, DbSetupError> {
+    let mut conn = Manager(url.to_string())
+        .connect()
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    SqlitePragmas
+        .on_acquire(&mut conn)
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    Ok(conn)
+}
+
+/// Apply pending migrations; returns how many were applied.
+pub fn migrate(pool: &DbPool) -> Result<usize, DbSetupError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    migrate_conn(&mut conn)
+}
+
+/// Arbitrary constant naming our advisory lock ("PCLS").
+const MIGRATION_LOCK: i64 = 0x50434C53;
+
+/// Several instances may start at once against one PostgreSQL: an advisory lock makes
+/// them apply migrations one at a time (diesel itself does not lock).
+pub fn migrate_conn(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
+    let err = |e: &dyn std::fmt::Display| DbSetupError::Migrate(e.to_string());
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .execute(c)
+                .map_err(|e| err(&e))?;
+            let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+            let unlocked =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                    .execute(c);
+            let applied = applied.map_err(|e| err(&e))?;
+            unlocked.map_err(|e| err(&e))?;
+            Ok(applied)
+        }
+        AnyConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| err(&e)),
+    }
+}
+
+/// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
+/// write lock up front: a deferred transaction that reads and then writes fails at once
+/// with SQLITE_BUSY when another writer got in between (WAL snapshot upgrade), which
+/// the busy timeout cannot help. On PostgreSQL it is an ordinary transaction; the
+/// conditional updates inside carry the concurrency guarantees.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        AnyConnection::Postgresql(_) => conn.transaction(f),
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            let result = f(conn);
+            if let AnyConnection::Sqlite(c) = conn {
+                match &result {
+                    Ok(_) => AnsiTransactionManager::commit_transaction(c)?,
+                    Err(_) => AnsiTransactionManager::rollback_transaction(c)?,
+                }
+            }
+            result
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Housekeeping: delete what no check needs any more.
+
+use super::db::AnyConnection;
+use super::{audit, codes, refresh, revoked, sessions};
+
+#[derive(Debug, Default)]
+pub struct Purged {
+    pub codes: usize,
+    pub sessions: usize,
+    pub revoked: usize,
+    pub families: usize,
+    pub audit_events: usize,
+}
+
+/// Codes stay an hour past expiry, longer than any access token they could have
+/// issued, so a late replay is still caught as reuse. Families go when their absolute
+/// lifetime ends or their revocation has outlived their access tokens.
+pub fn run(
+    conn: &mut AnyConnection,
+    now: i64,
+    access_ttl: i64,
+    session_idle: i64,
+    audit_retention_days: i64,
+) -> diesel::QueryResult<Purged> {
+    Ok(Purged {
+        codes: codes::purge(conn, now - 3600.max(access_ttl))?,
+        sessions: sessions::purge_expired(conn, session_idle, now)?,
+        revoked: revoked::purge(conn, now)?,
+        families: refresh::purge(conn, now, access_ttl)?,
+        audit_events: audit::purge(conn, now - audit_retention_days * 86_400)?,
+    })
+}

@@ -1,0 +1,144 @@
+//! Refresh-token families and their tokens (RFC 9700 §4.14.2: rotation with reuse
+//! detection).
+
+use diesel::prelude::*;
+
+use super::db::AnyConnection;
+use super::id::Id;
+use super::revoked;
+use super::schema::{refresh_tokens, token_families};
+
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[diesel(table_name = token_families)]
+pub struct Family {
+    pub id: Id,
+    pub client_id: String,
+    pub user_id: Id,
+    /// The scope of the original grant: a refresh can narrow it, never widen it.
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    /// The absolute end of the family.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub family_id: Id,
+    pub created_at: i64,
+    /// The idle end of this token (never past the family's end).
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub access_jti: String,
+    pub access_exp: i64,
+}
+
+pub fn create_family(conn: &mut AnyConnection, f: &Family) -> QueryResult<()> {
+    diesel::insert_into(token_families::table)
+        .values(f)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn insert_token(conn: &mut AnyConnection, r: &RefreshRow) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(r)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> QueryResult<Option<(RefreshRow, Family)>> {
+    refresh_tokens::table
+        .inner_join(token_families::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((RefreshRow::as_select(), Family::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Mark a token used. `used_at IS NULL` in the condition makes exactly one of any
+/// number of concurrent requests (on any instance) the winner: the others update
+/// nothing and get `false`.
+pub fn mark_used(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .find(token_hash)
+            .filter(refresh_tokens::used_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// End a family: every refresh token in it, and every access token issued with one
+/// of them (recorded as revoked until it expires, so introspection reports it).
+pub fn revoke_family(
+    conn: &mut AnyConnection,
+    family: Id,
+    reason: &str,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::update(
+        token_families::table
+            .find(family)
+            .filter(token_families::revoked_at.is_null()),
+    )
+    .set((
+        token_families::revoked_at.eq(now),
+        token_families::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    let live: Vec<(String, i64)> = refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family))
+        .filter(refresh_tokens::access_exp.gt(now))
+        .select((refresh_tokens::access_jti, refresh_tokens::access_exp))
+        .load(conn)?;
+    for (jti, exp) in live {
+        revoked::revoke(conn, &jti, exp, now)?;
+    }
+    Ok(())
+}
+
+/// End every live family of a user (with one client, or with all of them).
+pub fn revoke_for_user(
+    conn: &mut AnyConnection,
+    user: Id,
+    client_id: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    let mut q = token_families::table
+        .filter(token_families::user_id.eq(user))
+        .filter(token_families::revoked_at.is_null())
+        .select(token_families::id)
+        .into_boxed();
+    if let Some(c) = client_id {
+        q = q.filter(token_families::client_id.eq(c.to_string()));
+    }
+    let ids: Vec<Id> = q.load(conn)?;
+    for id in &ids {
+        revoke_family(conn, *id, reason, now)?;
+    }
+    Ok(ids.len())
+}
+
+/// Delete families whose absolute lifetime is over, and revoked ones once every access
+/// token they issued has expired (their jtis stay in `revoked_tokens` until then).
+/// A live family keeps all its used tokens: reuse detection needs them.
+pub fn purge(conn: &mut AnyConnection, now: i64, access_ttl: i64) -> QueryResult<usize> {
+    diesel::delete(
+        token_families::table.filter(
+            token_families::expires_at
+                .lt(now)
+                .or(token_families::revoked_at.lt(now - access_ttl)),
+        ),
+    )
+    .execute(conn)
+}

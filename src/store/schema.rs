@@ -1,0 +1,212 @@
+// The tables of both migration trees (migrations/sqlite and migrations/postgres).
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        auth_methods -> Text,
+        grant_types -> Text,
+        redirect_uris -> Text,
+        scopes -> Text,
+        resources -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    users (id) {
+        id -> DbUuid,
+        username -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        name -> Nullable<Text>,
+        email_verified -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    sessions (id) {
+        id -> DbUuid,
+        token_hash -> Text,
+        user_id -> DbUuid,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        mfa_pending -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    consents (user_id, client_id) {
+        user_id -> DbUuid,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> DbUuid,
+        session_id -> Nullable<DbUuid>,
+        redirect_uri -> Text,
+        redirect_uri_given -> Bool,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+        issued_jti -> Nullable<Text>,
+        issued_exp -> Nullable<BigInt>,
+        family_id -> Nullable<DbUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    revoked_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+        revoked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    token_families (id) {
+        id -> DbUuid,
+        client_id -> Text,
+        user_id -> DbUuid,
+        scope -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> DbUuid,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        access_jti -> Text,
+        access_exp -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    user_totp (user_id) {
+        user_id -> DbUuid,
+        secret_sealed -> Text,
+        created_at -> BigInt,
+        enabled_at -> Nullable<BigInt>,
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> DbUuid,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    personal_tokens (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        name -> Text,
+        token_hash -> Text,
+        scope -> Text,
+        allowed_ips -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        last_used_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    audit_events (id) {
+        id -> DbUuid,
+        at -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<DbUuid>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        outcome -> Text,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    personal_token_addresses (token_id, ip) {
+        token_id -> DbUuid,
+        ip -> Text,
+        first_seen_at -> BigInt,
+    }
+}
+
+diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    consents,
+    users,
+    sessions,
+    token_families,
+    refresh_tokens
+);

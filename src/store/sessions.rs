@@ -1,0 +1,111 @@
+//! Browser sessions: a server-side record referenced by a random cookie.
+
+use diesel::prelude::*;
+
+use super::db::AnyConnection;
+use super::id::Id;
+use super::schema::sessions;
+
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: Id,
+    pub token_hash: String,
+    pub user_id: Id,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The absolute end of the session, whatever its activity.
+    pub expires_at: i64,
+    /// The password was right but the second factor is still owed.
+    pub mfa_pending: bool,
+}
+
+pub fn insert(conn: &mut AnyConnection, s: &Session) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(s)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The live session with this token hash: not past its absolute end and used within
+/// `idle` seconds. Touches `last_seen_at` at most once a minute to spare writes.
+pub fn find_live(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    idle: i64,
+    now: i64,
+) -> QueryResult<Option<Session>> {
+    Ok(find_any(conn, token_hash, idle, now)?.filter(|s| !s.mfa_pending))
+}
+
+/// A session waiting for its second factor (kept short: the idle limit is 5 minutes).
+pub fn find_pending(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> QueryResult<Option<Session>> {
+    Ok(find_any(conn, token_hash, 300, now)?.filter(|s| s.mfa_pending))
+}
+
+/// The second factor was given: the session becomes a real one, signed in now.
+pub fn complete_mfa(conn: &mut AnyConnection, id: Id, now: i64) -> QueryResult<bool> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::mfa_pending.eq(true)),
+    )
+    .set((
+        sessions::mfa_pending.eq(false),
+        sessions::auth_time.eq(now),
+        sessions::last_seen_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+fn find_any(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    idle: i64,
+    now: i64,
+) -> QueryResult<Option<Session>> {
+    let Some(s) = sessions::table
+        .filter(sessions::token_hash.eq(token_hash))
+        .first::<Session>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if s.expires_at <= now || s.last_seen_at + idle <= now {
+        diesel::delete(sessions::table.find(s.id)).execute(conn)?;
+        return Ok(None);
+    }
+    if now - s.last_seen_at >= 60 {
+        diesel::update(sessions::table.find(s.id))
+            .set(sessions::last_seen_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Some(s))
+}
+
+pub fn delete_by_hash(conn: &mut AnyConnection, token_hash: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn delete_for_user(conn: &mut AnyConnection, user_id: Id) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+pub fn purge_expired(conn: &mut AnyConnection, idle: i64, now: i64) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::last_seen_at.le(now - idle)),
+        ),
+    )
+    .execute(conn)
+}
