@@ -1,0 +1,986 @@
+//! Browser sign-in: the authorization-code grant with PKCE through the login and
+//! consent pages, driven with the `oauth2` crate and a cookie-keeping HTTP client, and
+//! every refusal of RFC 6749 §4.1, RFC 7636 and OpenID Connect Core.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{TestServer, create_user, field, location_params, oauth_error, spawn, spawn_with};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use portcullis::oauth::client::ClientRequest;
+use serde::{Deserialize, Serialize};
+
+const REDIRECT: &str = "http://127.0.0.1:9999/callback";
+const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    id_token: Option<String>,
+}
+impl ExtraTokenFields for IdTokenField {}
+
+type OidcTokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+type OidcClient = oauth2::Client<
+    BasicErrorResponse,
+    OidcTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+struct App {
+    id: String,
+    secret: Option<String>,
+    oauth: OidcClient,
+}
+
+fn app(srv: &TestServer, public: bool, scope: &str) -> App {
+    let (id, secret) = srv.register(ClientRequest {
+        name: "Photo Printer".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some(scope.into()),
+        public,
+        ..Default::default()
+    });
+    let mut oauth = oauth2::Client::new(ClientId::new(id.clone()))
+        .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(srv.url("/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    if let Some(s) = &secret {
+        oauth = oauth.set_client_secret(ClientSecret::new(s.clone()));
+    }
+    App { id, secret, oauth }
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+struct Browser {
+    http: reqwest::Client,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            http: common::http_client(),
+        }
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.unwrap()
+    }
+
+    async fn post(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(url).form(form).send().await.unwrap()
+    }
+
+    /// Submit the login form found on `page`.
+    async fn login(&self, srv: &TestServer, page: &str, user: &str, pw: &str) -> reqwest::Response {
+        let csrf = field(page, "csrf").expect("csrf field");
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("username", user),
+            ("password", pw),
+        ];
+        let authz = field(page, "authz");
+        if let Some(a) = &authz {
+            form.push(("authz", a));
+        }
+        self.post(&srv.url("/login"), &form).await
+    }
+
+    async fn consent(&self, srv: &TestServer, page: &str, decision: &str) -> reqwest::Response {
+        let csrf = field(page, "csrf").expect("csrf field");
+        let authz = field(page, "authz").expect("authz field");
+        self.post(
+            &srv.url("/consent"),
+            &[("csrf", &csrf), ("authz", &authz), ("decision", decision)],
+        )
+        .await
+    }
+}
+
+struct Started {
+    url: String,
+    state: String,
+    verifier: PkceCodeVerifier,
+}
+
+fn start(app: &App, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut req = app
+        .oauth
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge);
+    for s in scopes {
+        req = req.add_scope(Scope::new((*s).into()));
+    }
+    for (k, v) in extra {
+        req = req.add_extra_param(*k, *v);
+    }
+    let (url, state) = req.url();
+    Started {
+        url: url.to_string(),
+        state: state.secret().clone(),
+        verifier,
+    }
+}
+
+/// Log in and allow: returns the redirect's query parameters.
+async fn sign_in_and_allow(
+    srv: &TestServer,
+    browser: &Browser,
+    started: &Started,
+) -> HashMap<String, String> {
+    let res = browser.get(&started.url).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
+    let res = browser.login(srv, &page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), 200, "consent page after sign-in");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Photo Printer"));
+    assert!(page.contains("value=\"allow\"") && page.contains("value=\"deny\""));
+    let res = browser.consent(srv, &page, "allow").await;
+    assert_eq!(res.status(), 303);
+    let (loc, params) = location_params(&res);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    params
+}
+
+async fn exchange(
+    srv: &TestServer,
+    app: &App,
+    code: &str,
+    verifier: PkceCodeVerifier,
+) -> OidcTokenResponse {
+    app.oauth
+        .exchange_code(AuthorizationCode::new(code.into()))
+        .set_pkce_verifier(verifier)
+        .request_async(&srv.http)
+        .await
+        .expect("code exchange")
+}
+
+#[actix_web::test]
+async fn full_flow_login_consent_exchange_id_token_and_userinfo() {
+    let srv = spawn().await;
+    let user_id = create_user(&srv, "alice", PASSWORD, Some("alice@example.com"));
+    let app = app(&srv, false, "openid profile email");
+    let browser = Browser::new();
+    let started = start(
+        &app,
+        &["openid", "profile", "email"],
+        &[("nonce", "n-0S6_WzA2Mj")],
+    );
+    let params = sign_in_and_allow(&srv, &browser, &started).await;
+    assert_eq!(params["state"], started.state);
+    assert_eq!(params["iss"], srv.base, "RFC 9207");
+    let code = params["code"].clone();
+    assert!(code.len() >= 43, "256-bit code");
+
+    let token = exchange(&srv, &app, &code, started.verifier).await;
+    let access = token.access_token().secret().clone();
+    let claims = srv
+        .verify(&access, &srv.base)
+        .await
+        .expect("access token verifies");
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(claims["client_id"], app.id.as_str());
+    assert!(token.refresh_token().is_none());
+
+    // The ID token: signature against the JWKS, audience, nonce, at_hash.
+    let id_token = token
+        .extra_fields()
+        .id_token
+        .clone()
+        .expect("id_token for openid");
+    let header = jsonwebtoken::decode_header(&id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    let jwks = srv.jwks().await;
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap())
+            .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_audience(&[&app.id]);
+    v.set_issuer(&[&srv.base]);
+    let id = jsonwebtoken::decode::<serde_json::Value>(&id_token, &key, &v)
+        .expect("ID token verifies")
+        .claims;
+    assert_eq!(id["sub"], user_id.as_str());
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert!(id["auth_time"].as_i64().is_some());
+    assert!(id["sid"].as_str().is_some());
+    assert_eq!(id["at_hash"], portcullis::oauth::tokens::at_hash(&access));
+    // at_hash computed independently: left half of SHA-256, base64url.
+    {
+        use base64::Engine;
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(access.as_bytes());
+        assert_eq!(
+            id["at_hash"],
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d[..16])
+        );
+    }
+
+    // userinfo, header and form body.
+    let res = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let info: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(info["sub"], user_id.as_str());
+    assert_eq!(info["preferred_username"], "alice");
+    assert_eq!(info["name"], "alice Example");
+    assert_eq!(info["email"], "alice@example.com");
+    assert_eq!(info["email_verified"], true);
+    let res = srv
+        .http
+        .post(srv.url("/userinfo"))
+        .form(&[("access_token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // A returning user with remembered consent goes straight back with a code.
+    let again = start(&app, &["openid", "profile"], &[]);
+    let res = browser.get(&again.url).await;
+    assert_eq!(res.status(), 302);
+    let (_, p) = location_params(&res);
+    assert!(p.contains_key("code"));
+    assert_eq!(p["state"], again.state);
+    exchange(&srv, &app, &p["code"], again.verifier).await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn public_clients_use_pkce_without_a_secret() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, true, "openid");
+    let browser = Browser::new();
+    let started = start(&app, &["openid"], &[]);
+    let params = sign_in_and_allow(&srv, &browser, &started).await;
+    let token = exchange(&srv, &app, &params["code"], started.verifier).await;
+    assert!(token.extra_fields().id_token.is_some());
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn unknown_client_and_redirect_uri_look_alikes_get_a_page_never_a_redirect() {
+    let srv = spawn().await;
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let base = format!(
+        "{}?response_type=code&scope=openid&state=xyz&code_challenge_method=S256&code_challenge={}",
+        srv.url("/authorize"),
+        challenge.as_str()
+    );
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut cases = vec![format!(
+        "{base}&client_id=nope&redirect_uri={}",
+        enc(REDIRECT)
+    )];
+    for evil in [
+        "http://127.0.0.1:9999/callback/../evil",
+        "http://127.0.0.1:9999/callback?x=1",
+        "http://127.0.0.1:9999/callback.evil.com",
+        "http://127.0.0.1:9999/Callback",
+        "http://127.0.0.1:9999/callback/",
+        "http://127.0.0.1:9999/callback#frag",
+        "http://127.0.0.1:99999/callback",
+        "http://evil.example/callback",
+        "https://127.0.0.1:9999/callback",
+    ] {
+        cases.push(format!(
+            "{base}&client_id={}&redirect_uri={}",
+            app.id,
+            enc(evil)
+        ));
+    }
+    // No client_id at all, and a repeated client_id.
+    cases.push(format!("{base}&redirect_uri={}", enc(REDIRECT)));
+    cases.push(format!(
+        "{base}&client_id={}&client_id={}&redirect_uri={}",
+        app.id,
+        app.id,
+        enc(REDIRECT)
+    ));
+    for url in cases {
+        let res = browser.get(&url).await;
+        assert_eq!(res.status(), 400, "{url}");
+        assert!(
+            res.headers().get("location").is_none(),
+            "no redirect for {url}"
+        );
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    srv.stop().await;
+}
+
+async fn expect_redirect_error(
+    browser: &Browser,
+    url: &str,
+    error: &str,
+    state: Option<&str>,
+    iss: &str,
+) {
+    let res = browser.get(url).await;
+    assert_eq!(res.status(), 302, "{url}");
+    let (loc, p) = location_params(&res);
+    assert!(loc.starts_with(REDIRECT));
+    assert_eq!(p.get("error").map(String::as_str), Some(error), "{loc}");
+    assert_eq!(p.get("state").map(String::as_str), state);
+    assert_eq!(p["iss"], iss);
+    assert!(!p.contains_key("code"));
+}
+
+#[actix_web::test]
+async fn pkce_is_required_and_s256_only() {
+    let srv = spawn().await;
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let base = format!(
+        "{}?response_type=code&scope=openid&state=st&client_id={}&redirect_uri={}",
+        srv.url("/authorize"),
+        app.id,
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    expect_redirect_error(&browser, &base, "invalid_request", Some("st"), &srv.base).await;
+    let plain = format!(
+        "{base}&code_challenge={}&code_challenge_method=plain",
+        "a".repeat(43)
+    );
+    expect_redirect_error(&browser, &plain, "invalid_request", Some("st"), &srv.base).await;
+    let no_method = format!("{base}&code_challenge={}", challenge.as_str());
+    expect_redirect_error(
+        &browser,
+        &no_method,
+        "invalid_request",
+        Some("st"),
+        &srv.base,
+    )
+    .await;
+    let bad = format!("{base}&code_challenge=short&code_challenge_method=S256");
+    expect_redirect_error(&browser, &bad, "invalid_request", Some("st"), &srv.base).await;
+    let token = format!(
+        "{base}&code_challenge={}&code_challenge_method=S256",
+        challenge.as_str()
+    )
+    .replace("response_type=code", "response_type=token");
+    expect_redirect_error(
+        &browser,
+        &token,
+        "unsupported_response_type",
+        Some("st"),
+        &srv.base,
+    )
+    .await;
+    let scope = format!(
+        "{base}&code_challenge={}&code_challenge_method=S256",
+        challenge.as_str()
+    )
+    .replace("scope=openid", "scope=openid+admin");
+    expect_redirect_error(&browser, &scope, "invalid_scope", Some("st"), &srv.base).await;
+    srv.stop().await;
+}
+
+async fn token_post(srv: &TestServer, app: &App, form: &[(&str, &str)]) -> reqwest::Response {
+    let secret = app.secret.clone().unwrap_or_default();
+    srv.post_form("/token", Some((&app.id, &secret)), form)
+        .await
+}
+
+#[actix_web::test]
+async fn wrong_or_missing_verifier_is_invalid_grant() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    let p = sign_in_and_allow(&srv, &browser, &s).await;
+    let err = app
+        .oauth
+        .exchange_code(AuthorizationCode::new(p["code"].clone()))
+        .set_pkce_verifier(PkceCodeVerifier::new("x".repeat(43)))
+        .request_async(&srv.http)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
+    // PKCE downgrade: the verifier left out.
+    let res = token_post(
+        &srv,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    let (status, code, _) = oauth_error(res).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_grant"));
+    // The right verifier still works: failed attempts do not consume the code.
+    exchange(&srv, &app, &p["code"], s.verifier).await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    let p = sign_in_and_allow(&srv, &browser, &s).await;
+    let verifier = s.verifier.secret().clone();
+    let token = exchange(
+        &srv,
+        &app,
+        &p["code"],
+        PkceCodeVerifier::new(verifier.clone()),
+    )
+    .await;
+    let access = token.access_token().secret().clone();
+    let ok = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let res = token_post(
+        &srv,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let (status, code, _) = oauth_error(res).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_grant"));
+    let res = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the first token is revoked");
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn codes_expire_after_a_minute() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    let p = sign_in_and_allow(&srv, &browser, &s).await;
+    srv.clock.advance(61);
+    let res = token_post(
+        &srv,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", s.verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!(oauth_error(res).await.1, "invalid_grant");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn a_code_is_bound_to_its_client_and_redirect_uri() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app1 = app(&srv, false, "openid");
+    let app2 = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app1, &["openid"], &[]);
+    let p = sign_in_and_allow(&srv, &browser, &s).await;
+    let v = s.verifier.secret().clone();
+    let res = token_post(
+        &srv,
+        &app2,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &v),
+        ],
+    )
+    .await;
+    assert_eq!(
+        oauth_error(res).await.1,
+        "invalid_grant",
+        "another client's code"
+    );
+    let res = token_post(
+        &srv,
+        &app1,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("redirect_uri", "http://127.0.0.1:9999/other"),
+            ("code_verifier", &v),
+        ],
+    )
+    .await;
+    assert_eq!(
+        oauth_error(res).await.1,
+        "invalid_grant",
+        "redirect_uri mismatch"
+    );
+    let res = token_post(
+        &srv,
+        &app1,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &p["code"]),
+            ("code_verifier", &v),
+        ],
+    )
+    .await;
+    assert_eq!(
+        oauth_error(res).await.1,
+        "invalid_grant",
+        "redirect_uri was in the request, so it is required"
+    );
+    let res = token_post(
+        &srv,
+        &app1,
+        &[
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &v),
+        ],
+    )
+    .await;
+    assert_eq!(oauth_error(res).await.1, "invalid_request", "no code");
+    // A service client may not use the grant at all.
+    let (sid, ssecret) = srv.service_client("openid");
+    let res = srv
+        .post_form(
+            "/token",
+            Some((&sid, &ssecret)),
+            &[("grant_type", "authorization_code"), ("code", &p["code"])],
+        )
+        .await;
+    assert_eq!(oauth_error(res).await.1, "unauthorized_client");
+    // Untouched by all of that, the code still works for its client.
+    exchange(&srv, &app1, &p["code"], s.verifier).await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn forms_without_a_csrf_token_are_refused() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    let page = browser.get(&s.url).await.text().await.unwrap();
+    let authz = field(&page, "authz").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/login"),
+            &[
+                ("authz", &authz),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("session"))
+    );
+    // A token from another browser does not match this one's cookie.
+    let other = Browser::new();
+    let other_page = other.get(&s.url).await.text().await.unwrap();
+    let foreign = field(&other_page, "csrf").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/login"),
+            &[
+                ("csrf", &foreign),
+                ("authz", &authz),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn prompt_none_without_a_session_is_login_required() {
+    let srv = spawn().await;
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[("prompt", "none")]);
+    expect_redirect_error(
+        &browser,
+        &s.url,
+        "login_required",
+        Some(&s.state),
+        &srv.base,
+    )
+    .await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn denied_consent_is_access_denied_and_not_remembered() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    let page = browser.get(&s.url).await.text().await.unwrap();
+    let page = browser
+        .login(&srv, &page, "alice", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = browser.consent(&srv, &page, "deny").await;
+    assert_eq!(res.status(), 303);
+    let (_, p) = location_params(&res);
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(p["state"], s.state);
+    assert_eq!(p["iss"], srv.base);
+    // Asked again next time, and prompt=none says so.
+    let again = start(&app, &["openid"], &[("prompt", "none")]);
+    expect_redirect_error(
+        &browser,
+        &again.url,
+        "consent_required",
+        Some(&again.state),
+        &srv.base,
+    )
+    .await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn consent_is_asked_again_for_new_scopes_and_with_prompt_consent() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, Some("a@example.com"));
+    let app = app(&srv, false, "openid profile email");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    let more = start(&app, &["openid", "email"], &[]);
+    let res = browser.get(&more.url).await;
+    assert_eq!(res.status(), 200, "new scope: consent page");
+    assert!(res.text().await.unwrap().contains("email"));
+    let forced = start(&app, &["openid"], &[("prompt", "consent")]);
+    assert_eq!(browser.get(&forced.url).await.status(), 200);
+    let silent = start(&app, &["openid"], &[("prompt", "none")]);
+    let res = browser.get(&silent.url).await;
+    assert_eq!(res.status(), 302);
+    assert!(location_params(&res).1.contains_key("code"));
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn prompt_login_and_max_age_zero_ask_for_the_password_again() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    srv.clock.advance(5);
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let again = start(&app, &["openid"], &[extra]);
+        let res = browser.get(&again.url).await;
+        assert_eq!(res.status(), 200, "{extra:?}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("name=\"password\""));
+        let res = browser.login(&srv, &page, "alice", PASSWORD).await;
+        assert_eq!(res.status(), 303, "{extra:?}: code after the fresh sign-in");
+        let (_, p) = location_params(&res);
+        let token = exchange(&srv, &app, &p["code"], again.verifier).await;
+        let id_token = token.extra_fields().id_token.clone().unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                id_token.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims["auth_time"].as_i64().unwrap(),
+            srv.clock_now(),
+            "auth_time is the new sign-in"
+        );
+    }
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn failed_sign_ins_are_throttled_with_retry_after_and_say_nothing_about_users() {
+    let srv = spawn_with(|a| a.login_max_failures = Some(3)).await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let browser = Browser::new();
+    let page = browser.get(&srv.url("/login")).await.text().await.unwrap();
+    let wrong_pw = browser
+        .login(&srv, &page, "alice", "wrong password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let no_user = browser
+        .login(&srv, &page, "mallory", "wrong password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let msg = |p: &str| {
+        p.split("id=\"login-error\">")
+            .nth(1)
+            .map(|r| r.split('<').next().unwrap().to_string())
+    };
+    assert!(msg(&wrong_pw).is_some());
+    assert_eq!(
+        msg(&wrong_pw),
+        msg(&no_user),
+        "same message for unknown user and wrong password"
+    );
+    browser.login(&srv, &page, "alice", "wrong again").await;
+    browser.login(&srv, &page, "alice", "and again").await;
+    let res = browser.login(&srv, &page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), 429, "even the right password waits");
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900);
+    srv.clock.advance(901);
+    let res = browser.login(&srv, &page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), 303, "signed in after the window");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn pages_send_anti_framing_headers_and_escape_what_they_reflect() {
+    let srv = spawn().await;
+    let (id, _) = srv.register(ClientRequest {
+        name: "<script>alert(1)</script>".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        ..Default::default()
+    });
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}?response_type=code&client_id={id}&scope=openid&code_challenge_method=S256&code_challenge={}&state=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&login_hint=%22%3E%3Cimg%20src%3Dx%3E",
+        srv.url("/authorize"),
+        challenge.as_str()
+    );
+    let browser = Browser::new();
+    let res = browser.get(&url).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["x-frame-options"], "DENY");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let page = res.text().await.unwrap();
+    assert!(
+        !page.contains("<script"),
+        "client name and state are escaped"
+    );
+    assert!(!page.contains("<img"), "login_hint is escaped");
+    assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"));
+    for path in ["/login", "/logout"] {
+        let res = browser.get(&srv.url(path)).await;
+        assert_eq!(res.headers()["x-frame-options"], "DENY", "{path}");
+    }
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn connected_apps_can_be_listed_and_revoked_and_sign_out_ends_the_session() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new();
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    let page = browser
+        .get(&srv.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Photo Printer"));
+    let csrf = field(&page, "csrf").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/account/revoke"),
+            &[("csrf", &csrf), ("client_id", &app.id)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = browser
+        .get(&srv.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Photo Printer"));
+    // Consent is gone: the next request asks again.
+    let again = start(&app, &["openid"], &[]);
+    let res = browser.get(&again.url).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("value=\"allow\""));
+    // Sign out.
+    let res = browser.post(&srv.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 200);
+    let res = browser.get(&srv.url("/account")).await;
+    assert_eq!(res.status(), 303, "signed out: back to the sign-in page");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn userinfo_answers_bearer_errors_per_rfc6750() {
+    let srv = spawn().await;
+    let res = srv.http.get(srv.url("/userinfo")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\""
+    );
+    let res = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    // A token without openid: 403 insufficient_scope naming the scope.
+    let (id, secret) = srv.service_client("read");
+    let body: serde_json::Value = srv
+        .post_form(
+            "/token",
+            Some((&id, &secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"openid\""),
+        "{challenge}"
+    );
+    // A forged token: alg none, and HS256 signed with the public key's bytes.
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        br#"{"alg":"none","typ":"at+jwt"}"#,
+    );
+    let claims = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!(
+            r#"{{"iss":"{}","sub":"x","exp":9999999999,"iat":1,"scope":"openid","jti":"j","client_id":"c","aud":"a"}}"#,
+            srv.base
+        ),
+    );
+    let res = srv
+        .http
+        .get(srv.url("/userinfo"))
+        .bearer_auth(format!("{header}.{claims}."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let kid = srv.jwks().await.keys[0].common.key_id.clone().unwrap();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some(kid);
+    h.typ = Some("at+jwt".into());
+    let forged = jsonwebtoken::encode(
+        &h,
+        &serde_json::json!({"iss": srv.base, "sub": "x", "exp": 9999999999i64, "iat": 1, "scope": "openid", "jti": "j", "client_id": "c", "aud": "a"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"guess"),
+    );
+    if let Ok(forged) = forged {
+        let res = srv
+            .http
+            .get(srv.url("/userinfo"))
+            .bearer_auth(forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    srv.stop().await;
+}

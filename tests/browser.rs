@@ -1,0 +1,170 @@
+//! A real browser through the sign-in pages: headless Chromium, driven over WebDriver,
+//! signs in, allows the consent and is sent to the client's redirect URI with a code
+//! that the `oauth2` crate exchanges for a token. It catches what the HTTP-level tests in
+//! authorization_code.rs cannot: forms a browser submits differently, cookies
+//! it will not send back, a CSP that blocks the form or the redirect after it.
+//!
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian: chromium, chromium-driver);
+//! skipped without them unless PORTCULLIS_REQUIRE_BROWSER=1, as in CI.
+
+mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use common::{TestServer, create_user, spawn};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use portcullis::oauth::client::ClientRequest;
+use webdriver::{CHROMEDRIVER, CHROMIUM, ChromeDriver};
+
+const CLIENT_NAME: &str = "Photo Printer";
+const PASSWORD: &str = "correct horse battery staple";
+const SCOPES: [&str; 2] = ["openid", "profile"];
+
+/// A client with the authorization and token endpoints set.
+type AppClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Whether Chromium and chromedriver are installed. Without them the test is skipped
+/// with a message, unless PORTCULLIS_REQUIRE_BROWSER=1 (CI) makes that a failure.
+fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "the browser test needs {} (apt-get install chromium chromium-driver)",
+        missing.join(" and ")
+    );
+    if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("{message}; PORTCULLIS_REQUIRE_BROWSER=1 forbids skipping it");
+    }
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
+/// Register a confidential client for `redirect` and build its `oauth2` client.
+fn register_app(srv: &TestServer, redirect: &str) -> Result<AppClient> {
+    let (id, secret) = srv.register(ClientRequest {
+        name: CLIENT_NAME.into(),
+        redirect_uris: vec![redirect.into()],
+        scope: Some(SCOPES.join(" ")),
+        ..Default::default()
+    });
+    let secret = secret.context("a confidential client has a secret")?;
+    Ok(BasicClient::new(ClientId::new(id))
+        .set_client_secret(ClientSecret::new(secret))
+        .set_auth_uri(AuthUrl::new(srv.url("/authorize"))?)
+        .set_token_uri(TokenUrl::new(srv.url("/token"))?)
+        .set_redirect_uri(RedirectUrl::new(redirect.into())?))
+}
+
+struct Started {
+    url: String,
+    state: String,
+    verifier: PkceCodeVerifier,
+}
+
+/// The authorization request, as authorization_code.rs builds it: PKCE S256 and a state.
+fn start(app: &AppClient) -> Started {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = app
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .add_scopes(SCOPES.map(|s| Scope::new(s.into())))
+        .url();
+    Started {
+        url: url.to_string(),
+        state: state.secret().clone(),
+        verifier,
+    }
+}
+
+/// target/screenshots, where CI keeps the pictures of the pages for people to look at.
+fn screenshots_dir() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Fill in and submit the login form.
+async fn sign_in(browser: &ChromeDriver, username: &str, password: &str) -> Result<()> {
+    let field = browser.find("input[name=username]").await?;
+    browser.send_keys(&field, username).await?;
+    let field = browser.find("input[name=password]").await?;
+    browser.send_keys(&field, password).await?;
+    let submit = browser.find("form button[type=submit]").await?;
+    browser.click(&submit).await
+}
+
+fn query_params(url: &str) -> Result<HashMap<String, String>> {
+    let url = url::Url::parse(url).with_context(|| format!("parse {url}"))?;
+    Ok(url.query_pairs().into_owned().collect())
+}
+
+#[actix_web::test]
+async fn chromium_signs_in_allows_and_reaches_the_redirect_uri_with_a_working_code() -> Result<()> {
+    if !browser_available() {
+        return Ok(());
+    }
+    let srv = spawn().await;
+    let user_id = create_user(&srv, "alice", PASSWORD, None);
+    // Nothing listens on the callback port: Chromium fails to load the page, but the URL
+    // it was sent to is all the test needs, and no one else can take the code.
+    let redirect = format!("http://127.0.0.1:{}/callback", webdriver::free_port()?);
+    let app = register_app(&srv, &redirect)?;
+    let started = start(&app);
+    let shots = screenshots_dir()?;
+    let browser = ChromeDriver::start().await?;
+
+    browser.navigate(&started.url).await?;
+    browser.wait_for("input[name=password]").await?;
+    browser.screenshot(&shots.join("login.png")).await?;
+    sign_in(&browser, "alice", PASSWORD).await?;
+
+    let allow = browser
+        .wait_for("button[name=decision][value=allow]")
+        .await
+        .context("the consent page after signing in")?;
+    let page = browser.source().await?;
+    assert!(page.contains(CLIENT_NAME), "consent names the client");
+    for scope in SCOPES {
+        assert!(
+            page.contains(&format!("<code>{scope}</code>")),
+            "consent shows scope {scope}"
+        );
+    }
+    browser.screenshot(&shots.join("consent.png")).await?;
+    browser.click(&allow).await?;
+
+    let landed = browser.wait_for_url(&redirect).await?;
+    browser.quit().await?;
+    let params = query_params(&landed)?;
+    assert_eq!(params.get("state"), Some(&started.state), "{landed}");
+    assert_eq!(params.get("iss"), Some(&srv.base), "RFC 9207: {landed}");
+    let code = params.get("code").context("a code in the callback")?;
+
+    let token = app
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(started.verifier)
+        .request_async(&srv.http)
+        .await
+        .map_err(|e| anyhow!("code exchange: {e:?}"))?;
+    let claims = srv
+        .verify(token.access_token().secret(), &srv.base)
+        .await
+        .map_err(|e| anyhow!("access token does not verify: {e}"))?;
+    assert_eq!(claims["sub"], user_id.as_str());
+    srv.stop().await;
+    Ok(())
+}

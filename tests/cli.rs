@@ -1,0 +1,269 @@
+//! The `portcullis` binary as an operator scripts it.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::TestDb;
+
+struct Env {
+    db: TestDb,
+    keys: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            db: TestDb::new(),
+            keys: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        c.args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("PORTCULLIS_KEYS_DIR", self.keys.path())
+            .env_remove("PORTCULLIS_CONFIG")
+            .env_remove("PORTCULLIS_ISSUER")
+            .env_remove("PORTCULLIS_BIND");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().expect("runs")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[actix_web::test]
+async fn client_create_json_gives_a_secret_that_works_once_shown() {
+    let env = Env::new();
+    let out = env.ok(&[
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--scope",
+        "read write",
+        "--json",
+    ]);
+    assert_eq!(out.trim().lines().count(), 1, "exactly one JSON object");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = v["client_id"].as_str().unwrap().to_string();
+    let secret = v["client_secret"].as_str().unwrap().to_string();
+    assert!(
+        secret.starts_with("pcs_") && secret.len() >= 4 + 43,
+        "256-bit secret with a prefix"
+    );
+
+    // The secret is never shown again, and never stored in clear.
+    let shown = env.ok(&["client", "show", &id, "--json"]);
+    assert!(!shown.contains(&secret));
+    assert!(!env.ok(&["client", "list"]).contains(&secret));
+    let db_bytes = if env.db.url.starts_with("sqlite://") {
+        std::fs::read(env.db.url.trim_start_matches("sqlite://")).unwrap()
+    } else {
+        Vec::new()
+    };
+    assert!(!String::from_utf8_lossy(&db_bytes).contains(&secret));
+
+    // Serve on the same database and use it.
+    let args = common::settings_for(&env.db, env.keys.path());
+    let settings = portcullis::config::Settings::from_args(&args).unwrap();
+    let running = portcullis::server::start(
+        settings,
+        std::sync::Arc::new(portcullis::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let http = common::http_client();
+    let res = http
+        .post(format!("{}/token", running.issuer))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    running.stop().await;
+}
+
+#[test]
+fn client_lifecycle_commands() {
+    let env = Env::new();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["client", "create", "--name", "svc", "--json"])).unwrap();
+    let id = v["client_id"].as_str().unwrap();
+    let list = env.ok(&["client", "list", "--json"]);
+    assert!(list.contains(id));
+    let rotated: serde_json::Value =
+        serde_json::from_str(&env.ok(&["client", "rotate-secret", id, "--json"])).unwrap();
+    assert_ne!(rotated["client_secret"], v["client_secret"]);
+    env.ok(&["client", "delete", id]);
+    let out = env.run(&["client", "show", id]);
+    assert!(!out.status.success());
+    assert!(!env.ok(&["client", "list", "--json"]).contains(id));
+
+    // Bad registrations are refused with a message, not a panic.
+    let out = env.run(&[
+        "client",
+        "create",
+        "--name",
+        "x",
+        "--redirect-uri",
+        "http://evil.example.com/cb",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("redirect URI"), "{}", stderr(&out));
+    let out = env.run(&[
+        "client",
+        "create",
+        "--name",
+        "x",
+        "--grant-type",
+        "password",
+    ]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn user_create_reads_the_password_from_stdin() {
+    let env = Env::new();
+    let out = env.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "another long one\n",
+    );
+    assert!(!out.status.success(), "duplicate username refused");
+    let out = env.run_with_stdin(
+        &["user", "create", "--username", "bob", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!out.status.success(), "short password refused");
+    let list = env.ok(&["user", "list", "--json"]);
+    assert!(list.contains("alice") && !list.contains("bob"));
+    assert!(!list.contains("correct horse"));
+    let out = env.run_with_stdin(
+        &["user", "set-password", "alice", "--password-stdin"],
+        "a new passphrase\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.ok(&["user", "delete", "alice"]);
+}
+
+#[test]
+fn keys_rotate_and_list() {
+    let env = Env::new();
+    let first: serde_json::Value =
+        serde_json::from_str(&env.ok(&["keys", "rotate", "--json"])).unwrap();
+    assert_eq!(first["alg"], "RS256");
+    let second: serde_json::Value =
+        serde_json::from_str(&env.ok(&["keys", "rotate", "--alg", "ES256", "--json"])).unwrap();
+    assert_eq!(second["alg"], "ES256");
+    let list = env.ok(&["keys", "list", "--json"]);
+    let rows: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r["state"] == "active"),
+        "one active key per algorithm"
+    );
+    let out = env.run(&["keys", "rotate", "--alg", "HS256"]);
+    assert!(!out.status.success());
+    // Key files are private.
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(env.keys.path()).unwrap() {
+        let e = e.unwrap();
+        if e.path().extension().is_some_and(|x| x == "pem") {
+            assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let env = Env::new();
+    assert!(env.ok(&["migrate"]).contains("applied"));
+    assert!(env.ok(&["migrate"]).contains("applied 0"));
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_setting() {
+    let env = Env::new();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["serve", "--issuer", "https://auth.example.com/?a=b"],
+            "issuer",
+        ),
+        (
+            &["serve", "--issuer", "https://auth.example.com/#x"],
+            "issuer",
+        ),
+        (&["serve", "--bind", "not-an-address"], "bind"),
+        (&["serve", "--access-token-ttl", "0"], "access token ttl"),
+    ];
+    for (args, setting) in cases {
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(setting), "{err}");
+        assert!(!err.contains("panicked"));
+    }
+    let out = env
+        .cmd(&["serve"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(!err.contains("panicked"));
+}

@@ -1,0 +1,95 @@
+//! The browser sign-in flow over plain HTTP, for tests that need user tokens.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{TestServer, field, http_client, location_params};
+
+pub const REDIRECT: &str = "http://127.0.0.1:9999/callback";
+
+/// Sign `username` in with the browser flow and exchange the code. Returns the token
+/// response body.
+pub async fn sign_in(
+    srv: &TestServer,
+    client_id: &str,
+    secret: Option<&str>,
+    scope: &str,
+    username: &str,
+    password: &str,
+) -> Value {
+    sign_in_at(&srv.base, client_id, secret, scope, username, password).await
+}
+
+/// The same against any running instance.
+pub async fn sign_in_at(
+    base: &str,
+    client_id: &str,
+    secret: Option<&str>,
+    scope: &str,
+    username: &str,
+    password: &str,
+) -> Value {
+    let url = |p: &str| format!("{base}{p}");
+    let browser = http_client();
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", scope)
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let page = browser
+        .get(format!("{}?{query}", url("/authorize")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(url("/login"))
+        .form(&[
+            ("csrf", field(&page, "csrf").unwrap()),
+            ("authz", field(&page, "authz").unwrap()),
+            ("username", username.into()),
+            ("password", password.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let res = if res.status() == 200 {
+        let page = res.text().await.unwrap();
+        browser
+            .post(url("/consent"))
+            .form(&[
+                ("csrf", field(&page, "csrf").unwrap()),
+                ("authz", field(&page, "authz").unwrap()),
+                ("decision", "allow".into()),
+            ])
+            .send()
+            .await
+            .unwrap()
+    } else {
+        res
+    };
+    let (_, params): (String, HashMap<String, String>) = location_params(&res);
+    let code = params.get("code").expect("a code").clone();
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code),
+        ("redirect_uri", REDIRECT.into()),
+        ("code_verifier", verifier.secret().clone()),
+    ];
+    let mut req = browser.post(url("/token"));
+    match secret {
+        Some(s) => req = req.basic_auth(client_id, Some(s)),
+        None => form.push(("client_id", client_id.into())),
+    }
+    let res = req.form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 200, "code exchange");
+    res.json().await.unwrap()
+}

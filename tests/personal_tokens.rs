@@ -1,0 +1,629 @@
+//! Two-factor sign-in, personal API tokens (create, introspect, exchange, revoke) and
+//! the audit trail, driven as a person and a resource server would.
+
+mod common;
+
+use common::{TestServer, create_user, field, http_client, oauth_error, spawn, spawn_with};
+use portcullis::mfa::totp;
+use serde_json::Value;
+
+const PW: &str = "correct horse battery staple";
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = html.find(start)? + start.len();
+    let j = html[i..].find(end)? + i;
+    Some(&html[i..j])
+}
+
+struct Person {
+    http: reqwest::Client,
+    secret: Vec<u8>,
+    recovery: Vec<String>,
+}
+
+async fn sign_in_password(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    user: &str,
+) -> reqwest::Response {
+    let page = http
+        .get(srv.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    http.post(srv.url("/login"))
+        .form(&[
+            ("csrf", field(&page, "csrf").unwrap().as_str()),
+            ("username", user),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_page(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    from: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = http
+        .get(srv.url(from))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf").expect("csrf on the page");
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(extra);
+    http.post(srv.url(path)).form(&form).send().await.unwrap()
+}
+
+/// Sign in and turn on two-factor sign-in, reading the secret from the page.
+async fn enrolled(srv: &TestServer, user: &str) -> Person {
+    create_user(srv, user, PW, None);
+    let http = http_client();
+    assert_eq!(sign_in_password(srv, &http, user).await.status(), 303);
+    let res = post_page(
+        srv,
+        &http,
+        "/account/security",
+        "/account/security/enroll",
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("<svg"), "QR code rendered inline");
+    let b32 = between(&page, "<code id=\"totp-secret\">", "</code>")
+        .expect("secret shown")
+        .to_string();
+    let uri = common::unescape(
+        between(&page, "<code id=\"otpauth-uri\" class=\"wrap\">", "</code>").unwrap(),
+    );
+    assert!(uri.starts_with("otpauth://totp/") && uri.contains(&format!("secret={b32}")));
+    let secret = totp::from_base32(&b32).unwrap();
+
+    // A wrong code does not finish the enrolment.
+    let csrf = field(&page, "csrf").unwrap();
+    let res = http
+        .post(srv.url("/account/security/confirm"))
+        .form(&[("csrf", csrf.as_str()), ("code", "000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let code = totp::code_at(&secret, srv.clock_now());
+    let res = http
+        .post(srv.url("/account/security/confirm"))
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split("</code>").next().map(str::to_string))
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes, shown once");
+    // Each code of the app works once: move to the next time step for later use.
+    srv.clock.advance(30);
+    Person {
+        http,
+        secret,
+        recovery: codes,
+    }
+}
+
+impl Person {
+    fn code(&self, srv: &TestServer) -> String {
+        totp::code_at(&self.secret, srv.clock_now())
+    }
+
+    async fn create_token(
+        &self,
+        srv: &TestServer,
+        name: &str,
+        scopes: &[&str],
+        expires: &str,
+        ips: &str,
+        code: &str,
+    ) -> reqwest::Response {
+        let page = self
+            .http
+            .get(srv.url("/account/tokens"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = field(&page, "csrf").unwrap();
+        let mut form = vec![
+            ("csrf".to_string(), csrf),
+            ("name".to_string(), name.to_string()),
+            ("expires".to_string(), expires.to_string()),
+            ("allowed_ips".to_string(), ips.to_string()),
+            ("code".to_string(), code.to_string()),
+        ];
+        for s in scopes {
+            form.push((format!("scope.{s}"), "on".into()));
+        }
+        self.http
+            .post(srv.url("/account/tokens"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn new_token(&self, srv: &TestServer, name: &str, scopes: &[&str], ips: &str) -> String {
+        srv.clock.advance(30);
+        let res = self
+            .create_token(srv, name, scopes, "30", ips, &self.code(srv))
+            .await;
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("will not be shown again"));
+        let token = between(&page, "readonly value=\"", "\"")
+            .expect("token in a read-only field")
+            .to_string();
+        assert!(token.starts_with("pcp_"));
+        token
+    }
+}
+
+async fn introspect(
+    srv: &TestServer,
+    rs: &(String, String),
+    token: &str,
+    ip: Option<&str>,
+) -> Value {
+    let mut form = vec![("token", token)];
+    if let Some(ip) = ip {
+        form.push(("client_ip", ip));
+    }
+    let res = srv
+        .post_form("/introspect", Some((&rs.0, &rs.1)), &form)
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> reqwest::Response {
+    let mut form = vec![
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", token),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    srv.post_form("/token", None, &form).await
+}
+
+#[actix_web::test]
+async fn sign_in_asks_for_the_second_factor_and_codes_work_once() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let http = http_client();
+    let res = sign_in_password(&srv, &http, "alice").await;
+    assert_eq!(res.status(), 200, "password right: second step page");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("name=\"code\""));
+    // Not signed in yet.
+    assert_eq!(
+        http.get(srv.url("/account")).send().await.unwrap().status(),
+        303
+    );
+    let csrf = field(&page, "csrf").unwrap();
+    let code = p.code(&srv);
+    let res = http
+        .post(srv.url("/login/mfa"))
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        http.get(srv.url("/account")).send().await.unwrap().status(),
+        200
+    );
+
+    // The same code again, in another browser: refused (never accepted twice).
+    let other = http_client();
+    let page = sign_in_password(&srv, &other, "alice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf").unwrap();
+    let res = other
+        .post(srv.url("/login/mfa"))
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("did not work"));
+
+    // A recovery code works once.
+    let rc = p.recovery[0].clone();
+    let res = other
+        .post(srv.url("/login/mfa"))
+        .form(&[("csrf", csrf.as_str()), ("code", rc.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "recovery code accepted");
+    let third = http_client();
+    let page = sign_in_password(&srv, &third, "alice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf3 = field(&page, "csrf").unwrap();
+    let res = third
+        .post(srv.url("/login/mfa"))
+        .form(&[("csrf", csrf3.as_str()), ("code", rc.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a recovery code is single use");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn guessing_codes_is_throttled() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let http = http_client();
+    let page = sign_in_password(&srv, &http, "alice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf").unwrap();
+    let mut last = 0;
+    for i in 0..6 {
+        let res = http
+            .post(srv.url("/login/mfa"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("code", format!("{:06}", 123_450 + i).as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        last = res.status().as_u16();
+        if last == 429 {
+            assert!(res.headers().get("retry-after").is_some());
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+    // Even the right code waits.
+    let code = p.code(&srv);
+    let res = http
+        .post(srv.url("/login/mfa"))
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn creating_a_token_needs_two_factor_and_a_fresh_code() {
+    let srv = spawn().await;
+    // Without two-factor: refused, and the page says how to turn it on.
+    create_user(&srv, "bob", PW, None);
+    let bob = http_client();
+    sign_in_password(&srv, &bob, "bob").await;
+    let page = bob
+        .get(srv.url("/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/account/security") && !page.contains("name=\"code\""));
+    // Post the form anyway (a hand-made request), with a valid CSRF token.
+    let account = bob
+        .get(srv.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&account, "csrf").unwrap();
+    let res = bob
+        .post(srv.url("/account/tokens"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "ci"),
+            ("scope.api:read", "on"),
+            ("expires", "30"),
+            ("code", "123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(!res.text().await.unwrap().contains("pcp_"));
+
+    let p = enrolled(&srv, "alice").await;
+    let no_code = p
+        .create_token(&srv, "ci", &["api:read"], "30", "", "")
+        .await;
+    assert_eq!(no_code.status(), 400);
+    let code = p.code(&srv);
+    let ok = p
+        .create_token(&srv, "ci", &["api:read"], "30", "", &code)
+        .await;
+    assert_eq!(ok.status(), 200);
+    let reused = p
+        .create_token(&srv, "ci-2", &["api:read"], "30", "", &code)
+        .await;
+    assert_eq!(reused.status(), 400, "a code is never accepted twice");
+    srv.clock.advance(30);
+    let dup = p
+        .create_token(&srv, "ci", &["api:read"], "30", "", &p.code(&srv))
+        .await;
+    assert_eq!(dup.status(), 400, "names are unique per person");
+    srv.clock.advance(30);
+    let bad_ip = p
+        .create_token(&srv, "x", &["api:read"], "30", "10.0.0.0/33", &p.code(&srv))
+        .await;
+    assert_eq!(bad_ip.status(), 400);
+    srv.clock.advance(30);
+    let never = p
+        .create_token(&srv, "y", &["api:read"], "never", "", &p.code(&srv))
+        .await;
+    assert_eq!(
+        never.status(),
+        400,
+        "never-expiring tokens are off by default"
+    );
+    srv.clock.advance(30);
+    let unknown_scope = p
+        .create_token(&srv, "z", &["admin"], "30", "", &p.code(&srv))
+        .await;
+    assert_eq!(unknown_scope.status(), 400, "only catalogue scopes");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn tokens_work_at_introspection_and_exchange_within_their_allow_list_until_revoked() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let rs = srv.service_client("introspect");
+    let listed = p
+        .new_token(
+            &srv,
+            "deploy",
+            &["api:read", "api:write"],
+            "10.1.0.0/16\n2001:db8::/32",
+        )
+        .await;
+
+    let v = introspect(&srv, &rs, &listed, Some("10.1.2.3")).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["scope"], "api:read api:write");
+    assert_eq!(v["token_type"], "personal_access_token");
+    assert!(
+        v["sub"].as_str().is_some() && v["exp"].as_i64().is_some() && v["iat"].as_i64().is_some()
+    );
+    assert!(v.get("client_id").is_none());
+    assert_eq!(
+        introspect(&srv, &rs, &listed, Some("2001:db8::7")).await["active"],
+        true
+    );
+    assert_eq!(
+        introspect(&srv, &rs, &listed, Some("10.2.0.1")).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&srv, &rs, &listed, None).await["active"],
+        false,
+        "an allow-list needs the address"
+    );
+
+    // One character changed: refused by the checksum.
+    let mut typo = listed.clone().into_bytes();
+    let i = typo.len() - 10;
+    typo[i] = if typo[i] == b'a' { b'b' } else { b'a' };
+    assert_eq!(
+        introspect(
+            &srv,
+            &rs,
+            &String::from_utf8(typo).unwrap(),
+            Some("10.1.2.3")
+        )
+        .await["active"],
+        false
+    );
+
+    // Exchange: the caller here is 127.0.0.1, outside this token's list.
+    let res = exchange(&srv, &listed, None).await;
+    assert_eq!(oauth_error(res).await.1, "invalid_grant");
+
+    let local = p
+        .new_token(&srv, "script", &["api:read", "api:write"], "127.0.0.1")
+        .await;
+    let res = exchange(&srv, &local, Some("api:read")).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(body["token_type"], "Bearer");
+    let claims = srv
+        .verify(body["access_token"].as_str().unwrap(), &srv.base)
+        .await
+        .expect("verifies offline");
+    assert_eq!(claims["scope"], "api:read");
+    assert_eq!(claims["sub"], v["sub"]);
+    let exchanged = introspect(&srv, &rs, body["access_token"].as_str().unwrap(), None).await;
+    assert_eq!(
+        exchanged["active"], true,
+        "exchanged tokens introspect as active"
+    );
+    assert_eq!(exchanged["client_id"], "portcullis:personal-token");
+    let res = exchange(&srv, &local, Some("api:read admin")).await;
+    assert_eq!(oauth_error(res).await.1, "invalid_scope");
+
+    // Revoke on the page: inactive everywhere.
+    let page = p
+        .http
+        .get(srv.url("/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("deploy") && !page.contains(&listed),
+        "the list never shows a token"
+    );
+    let id = v["jti"].as_str().unwrap();
+    let res = post_page(
+        &srv,
+        &p.http,
+        "/account/tokens",
+        "/account/tokens/revoke",
+        &[("id", id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        introspect(&srv, &rs, &listed, Some("10.1.2.3")).await["active"],
+        false
+    );
+
+    // Expiry (30 days), by the clock.
+    assert_eq!(
+        introspect(&srv, &rs, &local, Some("127.0.0.1")).await["active"],
+        true
+    );
+    srv.clock.advance(31 * 86_400);
+    assert_eq!(
+        introspect(&srv, &rs, &local, Some("127.0.0.1")).await["active"],
+        false
+    );
+    let res = exchange(&srv, &local, None).await;
+    assert_eq!(oauth_error(res).await.1, "invalid_grant");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn every_step_is_in_the_audit_trail_and_on_the_activity_page() {
+    let srv = spawn_with(|_| {}).await;
+    let p = enrolled(&srv, "alice").await;
+    let rs = srv.service_client("introspect");
+    let t = p
+        .new_token(&srv, "deploy", &["api:read"], "10.1.0.0/16")
+        .await;
+    introspect(&srv, &rs, &t, Some("10.1.2.3")).await;
+    introspect(&srv, &rs, &t, Some("10.1.2.3")).await; // coalesced with the first
+    introspect(&srv, &rs, &t, Some("10.9.9.9")).await; // refused
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["audit", "list", "--user", "alice", "--json"])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in [
+        "signin.success",
+        "mfa.enrolled",
+        "pat.created",
+        "pat.used",
+        "pat.refused",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "pat.used").count(),
+        1,
+        "uses from one address within a minute are one event"
+    );
+    let refused = events.iter().find(|e| e["kind"] == "pat.refused").unwrap();
+    assert_eq!(refused["details"]["reason"], "address_not_allowed");
+    assert_eq!(refused["ip"], "10.9.9.9");
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains(&t) && !text.contains(PW),
+        "no secrets in the trail"
+    );
+
+    let page = p
+        .http
+        .get(srv.url("/account/activity"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("API token used") && page.contains("new address"));
+    assert!(page.contains("API token refused"));
+
+    // Operators list and revoke from the CLI.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["token", "list", "--user", "alice", "--json"])
+        .env("DATABASE_URL", &srv.db.url)
+        .output()
+        .unwrap();
+    let row: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(row["name"], "deploy");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["token", "revoke", row["id"].as_str().unwrap()])
+        .env("DATABASE_URL", &srv.db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        introspect(&srv, &rs, &t, Some("10.1.2.3")).await["active"],
+        false
+    );
+    srv.stop().await;
+}
