@@ -29,23 +29,30 @@ pub fn origin(req: &HttpRequest) -> (Option<String>, Option<String>) {
 /// Counts of tokens issued since the last flush, by client and grant.
 #[derive(Default)]
 pub struct IssuedCounter {
-    counts: Mutex<HashMap<(String, &'static str), u64>>,
+    // Keyed by client first so the hot path looks up with a `&str` and allocates only
+    // the first time a client is seen in a window.
+    counts: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
 }
 
 impl IssuedCounter {
     pub fn note(&self, client_id: &str, grant: &'static str) {
         let mut c = self.counts.lock();
-        if let Some(n) = c.get_mut(&(client_id.to_string(), grant)) {
-            *n += 1;
-        } else {
-            c.insert((client_id.to_string(), grant), 1);
-        }
+        let per_grant = match c.get_mut(client_id) {
+            Some(m) => m,
+            None => c.entry(client_id.to_string()).or_default(),
+        };
+        *per_grant.entry(grant).or_insert(0) += 1;
     }
 
     /// Take the counts, leaving zero behind.
     pub fn take(&self) -> Vec<((String, &'static str), u64)> {
         std::mem::take(&mut *self.counts.lock())
             .into_iter()
+            .flat_map(|(client, grants)| {
+                grants
+                    .into_iter()
+                    .map(move |(grant, n)| ((client.clone(), grant), n))
+            })
             .collect()
     }
 
@@ -61,7 +68,7 @@ impl IssuedCounter {
             if let Err(err) = audit::record(conn, &e, now) {
                 let mut c = self.counts.lock();
                 for ((client, grant), count) in taken {
-                    *c.entry((client, grant)).or_insert(0) += count;
+                    *c.entry(client).or_default().entry(grant).or_insert(0) += count;
                 }
                 return Err(err);
             }

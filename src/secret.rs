@@ -26,10 +26,12 @@ pub fn random_token(prefix: &str, bytes: usize) -> String {
 /// Hex SHA-256 of a high-entropy credential: the only form in which we store it.
 pub fn hash(credential: &str) -> String {
     let digest = Sha256::digest(credential.as_bytes());
+    // A table instead of `write!` per byte: this runs on every token request.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
     for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
     }
     out
 }

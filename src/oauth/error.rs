@@ -73,7 +73,7 @@ impl OAuthError {
         };
         OAuthError {
             code,
-            description: description.into(),
+            description,
             status,
             extra_headers: Vec::new(),
         }
