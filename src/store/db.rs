@@ -156,8 +156,8 @@ pub fn migrate(pool: &DbPool) -> Result<usize, DbSetupError> {
 /// Arbitrary constant naming our advisory lock ("PCLS").
 const MIGRATION_LOCK: i64 = 0x50434C53;
 
-/// Several instances may start at once against one PostgreSQL: an advisory lock makes
-/// them apply migrations one at a time (diesel itself does not lock).
+/// Several instances may start at once against one database: a lock makes them apply
+/// migrations one at a time (diesel itself does not lock).
 pub fn migrate_conn(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
     let err = |e: &dyn std::fmt::Display| DbSetupError::Migrate(e.to_string());
     match conn {
@@ -173,10 +173,13 @@ pub fn migrate_conn(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
             unlocked.map_err(|e| err(&e))?;
             Ok(applied)
         }
+        // SQLite has no advisory lock: the write lock of one `BEGIN IMMEDIATE` around
+        // the whole run serialises instances started together on one file (each
+        // migration nests as a savepoint); the later one waits out the busy timeout,
+        // then finds nothing pending.
         AnyConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len())
-            .map_err(|e| err(&e)),
+            .immediate_transaction(|c| c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()))
+            .map_err(|e: Box<dyn std::error::Error + Send + Sync>| err(&e)),
     }
 }
 
@@ -204,5 +207,43 @@ where
             }
             result
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::migration::MigrationSource;
+
+    /// Instances started together on one new SQLite file: every one must come up, and the
+    /// migrations must be applied exactly once (without the lock, two processes both
+    /// applied the same `ALTER TABLE` and one failed with "duplicate column").
+    #[test]
+    fn concurrent_migrations_on_one_sqlite_file_apply_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("race.db").display());
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut conn = connect(&url).map_err(|e| e.to_string())?;
+                    barrier.wait();
+                    migrate_conn(&mut conn).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        let applied: Vec<usize> = runs
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect();
+        let total = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+            .unwrap()
+            .len();
+        assert_eq!(applied.iter().sum::<usize>(), total, "{applied:?}");
+        assert!(
+            applied.contains(&total),
+            "one instance applied them all: {applied:?}"
+        );
     }
 }
