@@ -168,3 +168,118 @@ async fn chromium_signs_in_allows_and_reaches_the_redirect_uri_with_a_working_co
     srv.stop().await;
     Ok(())
 }
+
+/// The text between `start` and the next `end` in `html`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = html.find(start)? + start.len();
+    let len = html[from..].find(end)?;
+    Some(&html[from..from + len])
+}
+
+#[actix_web::test]
+async fn chromium_turns_on_two_factor_and_creates_a_token_shown_once() -> Result<()> {
+    if !browser_available() {
+        return Ok(());
+    }
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let shots = screenshots_dir()?;
+    let browser = ChromeDriver::start().await?;
+
+    browser.navigate(&srv.url("/login")).await?;
+    browser.wait_for("input[name=password]").await?;
+    sign_in(&browser, "alice", PASSWORD).await?;
+    browser.wait_for_url(&srv.url("/account")).await?;
+
+    // Without two-factor sign-in the token form is not offered, and the page says why.
+    browser.navigate(&srv.url("/account/tokens")).await?;
+    browser.wait_for("a[href='/account/security']").await?;
+    assert!(!browser.source().await?.contains("name=\"code\""));
+
+    // Enrolment, scan-free: the key is on the page as text beside the QR code.
+    browser.navigate(&srv.url("/account/security")).await?;
+    let setup = browser
+        .wait_for("form[action='/account/security/enroll'] button")
+        .await?;
+    browser.click(&setup).await?;
+    browser.wait_for("#totp-secret").await?;
+    let page = browser.source().await?;
+    assert!(page.contains("<svg"), "a QR code rendered on the page");
+    let b32 = between(&page, "<code id=\"totp-secret\">", "</code>")
+        .context("the base32 key on the page")?;
+    let secret = portcullis::mfa::totp::from_base32(b32).context("a base32 key")?;
+    browser
+        .screenshot(&shots.join("two_factor_setup.png"))
+        .await?;
+    let code = portcullis::mfa::totp::code_at(&secret, srv.clock_now());
+    let field = browser.find("#code").await?;
+    browser.send_keys(&field, &code).await?;
+    let turn_on = browser
+        .find("form[action='/account/security/confirm'] button")
+        .await?;
+    browser.click(&turn_on).await?;
+    browser.wait_for("#recovery-codes").await?;
+    let page = browser.source().await?;
+    assert_eq!(page.matches("<li><code>").count(), 10, "ten recovery codes");
+    browser
+        .screenshot(&shots.join("recovery_codes.png"))
+        .await?;
+
+    // The code just used is spent: the token form needs the next one.
+    srv.clock.advance(30);
+    browser.navigate(&srv.url("/account/tokens")).await?;
+    let name = browser.wait_for("#name").await?;
+    browser.send_keys(&name, "nightly backup").await?;
+    let read = browser.find("input[name='scope.api:read']").await?;
+    browser.click(&read).await?;
+    let ips = browser.find("#allowed_ips").await?;
+    browser.send_keys(&ips, "127.0.0.1\n10.0.0.0/8").await?;
+    let code = portcullis::mfa::totp::code_at(&secret, srv.clock_now());
+    let field = browser.find("#code").await?;
+    browser.send_keys(&field, &code).await?;
+    browser.screenshot(&shots.join("token_form.png")).await?;
+    let create = browser
+        .find("form[action='/account/tokens'] button[type=submit]")
+        .await?;
+    browser.click(&create).await?;
+
+    browser.wait_for("#new-token").await?;
+    let page = browser.source().await?;
+    assert!(page.contains("will not be shown again"));
+    let token = format!(
+        "pcp_{}",
+        between(&page, "value=\"pcp_", "\"").context("the token in a read-only field")?
+    );
+    assert!(token.len() > 40, "a whole token: {token}");
+    browser.screenshot(&shots.join("token_created.png")).await?;
+
+    // The list shows the token by name and never the token itself.
+    browser.navigate(&srv.url("/account/tokens")).await?;
+    browser
+        .wait_for("form[action='/account/tokens/revoke']")
+        .await?;
+    let page = browser.source().await?;
+    assert!(page.contains("nightly backup") && !page.contains(&token));
+    browser.screenshot(&shots.join("tokens_list.png")).await?;
+    browser.quit().await?;
+
+    // A resource server accepts it from an allowed address, refuses it from another.
+    let rs = srv.service_client("introspect");
+    for (ip, active) in [("10.1.2.3", true), ("192.0.2.7", false)] {
+        let res = srv
+            .post_form(
+                "/introspect",
+                Some((&rs.0, &rs.1)),
+                &[("token", token.as_str()), ("client_ip", ip)],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await?;
+        assert_eq!(body["active"], active, "from {ip}: {body}");
+        if active {
+            assert_eq!(body["scope"], "api:read");
+        }
+    }
+    srv.stop().await;
+    Ok(())
+}
