@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::oauth::ip_allow::{self, Net};
+
 /// What the command line and environment gave; every field is optional so that the
 /// config file and the defaults can fill the gaps.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -115,6 +117,15 @@ pub struct SettingsArgs {
         value_name = "DAYS"
     )]
     pub audit_retention_days: Option<i64>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges,
+    /// comma-separated. Without it the client address is always the TCP peer.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_TRUSTED_PROXIES",
+        value_name = "CIDR,..."
+    )]
+    pub trusted_proxies: Option<String>,
     /// Key that seals TOTP secrets at rest: 32 bytes, base64 (default: generated into
     /// <keys-dir>/data.key).
     #[arg(
@@ -165,6 +176,7 @@ struct FileSettings {
     pat_max_days: Option<i64>,
     pat_allow_never: Option<bool>,
     audit_retention_days: Option<i64>,
+    trusted_proxies: Option<String>,
 }
 
 /// Validated settings. A value of this type is always usable.
@@ -190,6 +202,8 @@ pub struct Settings {
     pub pat_max_days: i64,
     pub pat_allow_never: bool,
     pub audit_retention_days: i64,
+    /// Peers whose `X-Forwarded-For` is believed (see `audit::client_ip`).
+    pub trusted_proxies: Vec<Net>,
     pub data_key: Option<Redacted>,
     pub data_keys_old: Option<Redacted>,
 }
@@ -409,7 +423,20 @@ impl Settings {
                 "must be at least 1 day",
             ));
         }
+        let trusted_proxies = ip_allow::parse_list(
+            args.trusted_proxies
+                .as_deref()
+                .or(file.trusted_proxies.as_deref())
+                .unwrap_or(""),
+        )
+        .map_err(|entry| {
+            bad(
+                "trusted proxies (--trusted-proxies / PORTCULLIS_TRUSTED_PROXIES)",
+                format!("{entry:?} is not an IP address or CIDR range"),
+            )
+        })?;
         Ok(Settings {
+            trusted_proxies,
             api_scopes,
             pat_max_days,
             pat_allow_never: args

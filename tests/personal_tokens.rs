@@ -200,6 +200,16 @@ async fn introspect(
 }
 
 async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> reqwest::Response {
+    exchange_via(srv, token, scope, None).await
+}
+
+/// The exchange as sent through a reverse proxy that appends `forwarded_for`.
+async fn exchange_via(
+    srv: &TestServer,
+    token: &str,
+    scope: Option<&str>,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
     let mut form = vec![
         (
             "grant_type",
@@ -214,7 +224,11 @@ async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> reqwest
     if let Some(s) = scope {
         form.push(("scope", s));
     }
-    srv.post_form("/token", None, &form).await
+    let mut req = srv.http.post(srv.url("/token")).form(&form);
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap()
 }
 
 #[actix_web::test]
@@ -626,4 +640,32 @@ async fn every_step_is_in_the_audit_trail_and_on_the_activity_page() {
         false
     );
     srv.stop().await;
+}
+
+/// Behind a reverse proxy the allow-list must see the person's address, not the proxy's;
+/// but only a configured proxy may say what that address is.
+#[actix_web::test]
+async fn the_allow_list_believes_forwarded_addresses_only_from_trusted_proxies() {
+    for (trusted, allowed_through_proxy) in [(None, false), (Some("127.0.0.0/8"), true)] {
+        let srv = spawn_with(|a| a.trusted_proxies = trusted.map(str::to_string)).await;
+        let p = enrolled(&srv, "alice").await;
+        let t = p
+            .new_token(&srv, "behind-proxy", &["api:read"], "198.51.100.0/24")
+            .await;
+        let res = exchange_via(&srv, &t, None, Some("198.51.100.7")).await;
+        if allowed_through_proxy {
+            assert_eq!(res.status(), 200, "the forwarded address is in the list");
+        } else {
+            assert_eq!(
+                oauth_error(res).await.1,
+                "invalid_grant",
+                "no proxy trusted"
+            );
+        }
+        // A client that prepends a forged entry gets nowhere: only the hop the proxy
+        // appended counts.
+        let res = exchange_via(&srv, &t, None, Some("198.51.100.7, 203.0.113.5")).await;
+        assert_eq!(oauth_error(res).await.1, "invalid_grant");
+        srv.stop().await;
+    }
 }

@@ -36,10 +36,7 @@ pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 }
 
 fn client_addr(req: &HttpRequest) -> String {
-    // The peer address: forwarding headers are not trusted, since any client can set them.
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::audit::client_ip(req).map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 pub async fn login_post(
