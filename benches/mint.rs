@@ -98,6 +98,7 @@ fn client_authentication(c: &mut Criterion) {
         redirect_uris: vec![],
         scope: Scope::parse("bench:read").expect("scope"),
         resources: vec![],
+        post_logout_redirect_uris: vec![],
         created_at: 0,
     });
     let presented = Presented::Basic {

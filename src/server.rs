@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::endpoints::{authorize, discovery, health, introspect, revoke, token, userinfo};
 use crate::keys::{KeyDir, Keys, signer};
-use crate::pages::{self, account, activity, consent, login, security, tokens};
+use crate::pages::{self, account, activity, consent, login, logout, security, tokens};
 use crate::state::AppState;
 use crate::store::db;
 
@@ -258,8 +258,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/account/activity", web::get().to(activity::activity_get))
     .service(
         web::resource("/logout")
-            .route(web::get().to(account::logout_get))
-            .route(web::post().to(account::logout_post)),
+            .route(web::get().to(logout::logout_get))
+            .route(web::post().to(logout::logout_post)),
     )
     .route("/assets/portcullis.css", web::get().to(pages::stylesheet))
     .route("/healthz", web::get().to(health::healthz))

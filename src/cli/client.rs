@@ -33,6 +33,10 @@ pub enum ClientCommand {
         /// RFC 8707 resource the client may ask tokens for (repeat for several).
         #[arg(long = "resource", value_name = "URI")]
         resources: Vec<String>,
+        /// Where sign-out (RP-initiated logout) may send people afterwards; matched
+        /// exactly (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -75,6 +79,7 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "token_endpoint_auth_method": methods.first().copied().unwrap_or("none"),
         "token_endpoint_auth_methods": methods,
         "resources": c.resources,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "public": c.is_public(),
         "client_id_issued_at": c.created_at,
     });
@@ -113,6 +118,7 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
     println!("scope:         {}", c.scope);
     println!("redirect URIs: {}", c.redirect_uris.join(" "));
     println!("resources:     {}", c.resources.join(" "));
+    println!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
     println!("created:       {}", human_time(c.created_at));
 }
 
@@ -126,6 +132,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             public,
             auth_methods,
             resources,
+            post_logout_redirect_uris,
             json,
         } => {
             let req = ClientRequest {
@@ -136,6 +143,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 public,
                 auth_methods,
                 resources,
+                post_logout_redirect_uris,
             }
             .validate()?;
             let (client, secret) = registrar::register(conn, &req, now())?;

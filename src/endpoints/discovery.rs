@@ -39,6 +39,8 @@ pub fn render(issuer: &str) -> Bytes {
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        // OpenID Connect RP-Initiated Logout 1.0 §2.1.
+        "end_session_endpoint": format!("{issuer}/logout"),
         "revocation_endpoint_auth_methods_supported": auth,
         "introspection_endpoint": format!("{issuer}/introspect"),
         "introspection_endpoint_auth_methods_supported": secret_auth,

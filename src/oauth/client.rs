@@ -99,6 +99,8 @@ pub struct Client {
     pub scope: Scope,
     /// RFC 8707 resource indicators this client may ask tokens for.
     pub resources: Vec<String>,
+    /// Where RP-initiated logout may send people afterwards (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     pub created_at: i64,
 }
 
@@ -154,6 +156,7 @@ pub struct ClientRequest {
     pub public: bool,
     pub auth_methods: Vec<String>,
     pub resources: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// A validated registration, ready to be stored.
@@ -166,6 +169,7 @@ pub struct ValidClientRequest {
     pub redirect_uris: Vec<String>,
     pub scope: Scope,
     pub resources: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 pub fn validate_resource(r: &str) -> bool {
@@ -220,13 +224,9 @@ impl ClientRequest {
         if self.public && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(RegistrationError::PublicClientCredentials);
         }
-        let mut redirect_uris = Vec::new();
-        for u in self.redirect_uris {
-            redirect_uri::validate(&u)?;
-            if !redirect_uris.contains(&u) {
-                redirect_uris.push(u);
-            }
-        }
+        let redirect_uris = unique_redirect_uris(self.redirect_uris)?;
+        // Same rules as redirect URIs: absolute, no fragment, https except loopback.
+        let post_logout_redirect_uris = unique_redirect_uris(self.post_logout_redirect_uris)?;
         if grant_types.contains(&GrantType::RefreshToken)
             && !grant_types.contains(&GrantType::AuthorizationCode)
         {
@@ -253,8 +253,20 @@ impl ClientRequest {
             redirect_uris,
             scope,
             resources,
+            post_logout_redirect_uris,
         })
     }
+}
+
+fn unique_redirect_uris(uris: Vec<String>) -> Result<Vec<String>, RedirectUriError> {
+    let mut out = Vec::new();
+    for u in uris {
+        redirect_uri::validate(&u)?;
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

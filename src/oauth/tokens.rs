@@ -3,7 +3,7 @@
 use jsonwebtoken::{Header, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::Material;
+use crate::keys::{KeySet, Material};
 
 /// `aud` is a string for one audience and an array for several (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +76,27 @@ pub fn sign_id_token(key: &Material, claims: &IdClaims) -> jsonwebtoken::errors:
     header.typ = Some("JWT".into());
     header.kid = Some(key.kid.clone());
     encode(&header, claims, &key.encoding)
+}
+
+/// An ID token we issued, presented back as `id_token_hint` (RP-Initiated Logout 1.0
+/// §2): our key by `kid` with that key's algorithm, our issuer. Expiry is not checked,
+/// since the spec expects hints from sessions whose ID token has long expired; tokens
+/// outlive their key's publication only until it is dropped from the key set.
+pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<IdClaims> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let key = keys.find(header.kid.as_deref()?)?;
+    // An access token (`at+jwt`) is not an ID token.
+    if header.alg != key.alg.jwt() || header.typ.as_deref() != Some("JWT") {
+        return None;
+    }
+    let mut v = jsonwebtoken::Validation::new(key.alg.jwt());
+    v.set_issuer(&[issuer]);
+    v.validate_aud = false;
+    v.validate_exp = false;
+    v.set_required_spec_claims(&["iss", "sub", "aud"]);
+    jsonwebtoken::decode::<IdClaims>(token, &key.decoding, &v)
+        .ok()
+        .map(|d| d.claims)
 }
 
 /// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 hash of the access

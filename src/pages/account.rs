@@ -1,14 +1,10 @@
-//! The person's own pages: connected apps (consents) and signing out.
+//! The person's own page: connected apps (consents), each revocable.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::templates::{AccountPage, AppLine, LogoutPage, SignedOutPage};
-use super::{
-    csrf, page_builder, render, see_other, session, signed_in, signed_in_form, stale_form,
-    unavailable_page,
-};
-use crate::endpoints::form;
+use super::templates::{AccountPage, AppLine};
+use super::{csrf, page_builder, render, see_other, signed_in, signed_in_form, unavailable_page};
 use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
@@ -85,32 +81,4 @@ pub async fn revoke_post(
         return unavailable_page();
     }
     see_other("/account", StatusCode::SEE_OTHER).finish()
-}
-
-pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let token = csrf::ensure(&req, state.settings.secure_cookies());
-    let mut b = page_builder(StatusCode::OK);
-    if let Some(c) = token.new_cookie {
-        b.cookie(c);
-    }
-    render(b, &LogoutPage { csrf: &token.token })
-}
-
-pub async fn logout_post(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let Ok(form) = form::read(&req, payload).await else {
-        return stale_form();
-    };
-    if !csrf::verify(&req, state.settings.secure_cookies(), form.get("csrf")) {
-        return stale_form();
-    }
-    let Ok(cookie) = session::end(&state, &req).await else {
-        return unavailable_page();
-    };
-    let mut b = page_builder(StatusCode::OK);
-    b.cookie(cookie);
-    render(b, &SignedOutPage)
 }

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod consent;
 pub mod csrf;
 pub mod login;
+pub mod logout;
 pub mod second_factor;
 pub mod security;
 pub mod session;

@@ -57,6 +57,11 @@ pub struct SignedOutPage;
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
     pub csrf: &'a str,
+    /// The app that asked for the sign-out, if one did.
+    pub app: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
 }
 
 /// Scopes in plain words for the consent page.

@@ -20,6 +20,7 @@ struct ClientRow {
     resources: String,
     created_at: i64,
     updated_at: i64,
+    post_logout_redirect_uris: String,
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
@@ -51,6 +52,9 @@ impl ClientRow {
             redirect_uris: words(&self.redirect_uris).map(String::from).collect(),
             scope: Scope::parse(&self.scopes).unwrap_or_default(),
             resources: words(&self.resources).map(String::from).collect(),
+            post_logout_redirect_uris: words(&self.post_logout_redirect_uris)
+                .map(String::from)
+                .collect(),
             created_at: self.created_at,
         }
     }
@@ -74,6 +78,7 @@ pub fn insert(
         resources: join(&req.resources),
         created_at: now,
         updated_at: now,
+        post_logout_redirect_uris: join(&req.post_logout_redirect_uris),
     };
     diesel::insert_into(clients::table)
         .values(&row)

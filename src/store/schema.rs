@@ -14,6 +14,7 @@ diesel::table! {
         resources -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        post_logout_redirect_uris -> Text,
     }
 }
 

@@ -1,0 +1,174 @@
+//! Signing out, including OpenID Connect RP-Initiated Logout 1.0: an app sends the person
+//! here (GET or POST, §2) with `id_token_hint`, `client_id`, `post_logout_redirect_uri`
+//! and `state`. We ask the person to confirm before ending the session (a link alone
+//! must not sign anyone out: that would be logout CSRF, §6), and afterwards send them
+//! only to a URI that the client registered for this, matched exactly (§3). A request
+//! we cannot tie to a client, or a URI it did not register, gets an error page and is
+//! never redirected.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::templates::{LogoutPage, SignedOutPage};
+use super::{csrf, error_page, page_builder, render, see_other, session, stale_form};
+use crate::endpoints::form::{self, Form};
+use crate::oauth::client::Client;
+use crate::oauth::tokens::verify_id_token_hint;
+use crate::state::AppState;
+
+/// A validated sign-out request.
+#[derive(Default)]
+struct Request {
+    client: Option<std::sync::Arc<Client>>,
+    /// A registered post-logout URI of `client`, as given.
+    return_to: Option<String>,
+    state: Option<String>,
+}
+
+impl Request {
+    /// Where to send the person afterwards: the URI with `state` added (§3).
+    fn destination(&self) -> Option<String> {
+        let mut url = url::Url::parse(self.return_to.as_deref()?).ok()?;
+        if let Some(s) = &self.state {
+            url.query_pairs_mut().append_pair("state", s);
+        }
+        Some(url.into())
+    }
+}
+
+fn invalid(message: &str) -> HttpResponse {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-out link is not valid",
+        message,
+    )
+}
+
+/// Check the parameters. `Err` is the page to show instead.
+async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpResponse> {
+    let hinted = match params.get("id_token_hint") {
+        Some(hint) => Some(
+            verify_id_token_hint(&state.keys.current(), &state.issuer, hint).ok_or_else(|| {
+                invalid("The app sent a sign-in token that this server did not issue.")
+            })?,
+        ),
+        None => None,
+    };
+    // §2: when both are given, client_id must be the ID token's audience.
+    let client_id = match (params.get("client_id"), &hinted) {
+        (Some(id), Some(h)) if h.aud != id => {
+            return Err(invalid(
+                "The app's identity does not match its sign-in token.",
+            ));
+        }
+        (Some(id), _) => Some(id.to_string()),
+        (None, Some(h)) => Some(h.aud.clone()),
+        (None, None) => None,
+    };
+    let client = match client_id {
+        Some(id) => Some(
+            state
+                .find_client(&id)
+                .await
+                .map_err(|_| super::unavailable_page())?
+                .ok_or_else(|| invalid("The app that sent you here is not registered."))?,
+        ),
+        None => None,
+    };
+    let return_to = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let Some(c) = &client else {
+                return Err(invalid(
+                    "The app did not say who it is, so it cannot be sent back to.",
+                ));
+            };
+            if !c.post_logout_redirect_uris.iter().any(|u| u == uri) {
+                return Err(invalid(
+                    "The address to return to is not registered for this app.",
+                ));
+            }
+            Some(uri.to_string())
+        }
+    };
+    Ok(Request {
+        client,
+        return_to,
+        state: params.get("state").map(str::to_string),
+    })
+}
+
+async fn confirm_or_leave(req: &HttpRequest, state: &AppState, params: &Form) -> HttpResponse {
+    let request = match validate(state, params).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    match session::current(state, req).await {
+        Ok(Some(_)) => {}
+        // Nobody to sign out: nothing to confirm.
+        Ok(None) => {
+            return match request.destination() {
+                Some(to) => see_other(&to, StatusCode::SEE_OTHER).finish(),
+                None => render(page_builder(StatusCode::OK), &SignedOutPage),
+            };
+        }
+        Err(_) => return super::unavailable_page(),
+    }
+    let token = csrf::ensure(req, state.settings.secure_cookies());
+    let mut b = page_builder(StatusCode::OK);
+    if let Some(c) = token.new_cookie {
+        b.cookie(c);
+    }
+    render(
+        b,
+        &LogoutPage {
+            csrf: &token.token,
+            app: request.client.as_ref().map(|c| c.name.as_str()),
+            client_id: request.client.as_ref().map(|c| c.client_id.as_str()),
+            post_logout_redirect_uri: request.return_to.as_deref(),
+            state: request.state.as_deref(),
+        },
+    )
+}
+
+pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match form::parse(req.query_string().as_bytes()) {
+        Ok(params) => confirm_or_leave(&req, &state, &params).await,
+        Err(_) => invalid("A parameter is repeated."),
+    }
+}
+
+/// The confirmation form comes back here with its CSRF token; an app's POST (§2) has
+/// none and is treated like a GET: the person still confirms.
+pub async fn logout_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(params) = form::read(&req, payload).await else {
+        return invalid("The request could not be read.");
+    };
+    if params.get("csrf").is_none() {
+        return confirm_or_leave(&req, &state, &params).await;
+    }
+    if !csrf::verify(&req, state.settings.secure_cookies(), params.get("csrf")) {
+        return stale_form();
+    }
+    // The hidden fields came back through the browser: check them again.
+    let request = match validate(&state, &params).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let Ok(cookie) = session::end(&state, &req).await else {
+        return super::unavailable_page();
+    };
+    let mut b = match request.destination() {
+        Some(to) => see_other(&to, StatusCode::SEE_OTHER),
+        None => page_builder(StatusCode::OK),
+    };
+    b.cookie(cookie);
+    if request.return_to.is_some() {
+        return b.finish();
+    }
+    render(b, &SignedOutPage)
+}
