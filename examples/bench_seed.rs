@@ -150,6 +150,7 @@ fn bench_user(conn: &mut db::AnyConnection, now: i64) -> anyhow::Result<User> {
         updated_at: now,
         name: Some("Bench User".into()),
         email_verified: true,
+        api_scopes: None,
     };
     users::insert(conn, &user)?;
     Ok(user)

@@ -669,3 +669,86 @@ async fn the_allow_list_believes_forwarded_addresses_only_from_trusted_proxies()
         srv.stop().await;
     }
 }
+
+fn cli(srv: &TestServer, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .output()
+        .unwrap()
+}
+
+/// Least privilege per person: the operator limits which API scopes someone may give
+/// tokens; the page offers only those, a forged form field adds nothing, and narrowing
+/// the grant narrows (or revokes) the tokens they already have.
+#[actix_web::test]
+async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let rs = srv.service_client("introspect");
+    let both = p
+        .new_token(&srv, "both", &["api:read", "api:write"], "")
+        .await;
+    let write_only = p.new_token(&srv, "write", &["api:write"], "").await;
+
+    let out = cli(&srv, &["user", "set-api-scopes", "alice", "api:read admin"]);
+    assert!(!out.status.success(), "a scope outside the catalogue");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"admin\""));
+    let out = cli(&srv, &["user", "set-api-scopes", "alice", "api:read"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let body = introspect(&srv, &rs, &both, None).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "api:read", "narrowed to what alice may have");
+    let body = introspect(&srv, &rs, &write_only, None).await;
+    assert_eq!(body["active"], false, "nothing left: revoked");
+
+    let page = p
+        .http
+        .get(srv.url("/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"scope.api:read\""));
+    assert!(!page.contains("name=\"scope.api:write\""), "not offered");
+    // The form is the person's to forge: api:write is dropped all the same.
+    let forged = p
+        .new_token(&srv, "forged", &["api:read", "api:write"], "")
+        .await;
+    let body = introspect(&srv, &rs, &forged, None).await;
+    assert_eq!(body["scope"], "api:read");
+
+    let out = cli(&srv, &["user", "set-api-scopes", "alice", ""]);
+    assert!(out.status.success());
+    let page = p
+        .http
+        .get(srv.url("/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("no API permissions") && !page.contains("name=\"code\""));
+    let out = cli(&srv, &["user", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["api_scopes"], "");
+    let out = cli(&srv, &["user", "set-api-scopes", "alice", "--all"]);
+    assert!(out.status.success());
+    let out = cli(&srv, &["user", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed["api_scopes"],
+        Value::Null,
+        "the whole catalogue again"
+    );
+    srv.stop().await;
+}

@@ -63,7 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(c) => client::run(c, &mut open_migrated(&settings)?),
-        Command::User(c) => user::run(c, &mut open_migrated(&settings)?),
+        Command::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
         Command::Keys(c) => keys::run(c, &settings),
         Command::Token(c) => token::run(c, &mut open_migrated(&settings)?),
         Command::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),

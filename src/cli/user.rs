@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{human_time, now};
 use crate::password;
 use crate::store::id::Id;
-use crate::store::{AnyConnection, db, refresh, sessions, users};
+use crate::store::{AnyConnection, db, pat, refresh, sessions, users};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -24,6 +24,10 @@ pub enum UserCommand {
         /// Full name (the OpenID Connect `name` claim).
         #[arg(long)]
         name: Option<String>,
+        /// API scopes the person may give personal tokens, space-separated, from the
+        /// catalogue (--api-scopes of the server); default: the whole catalogue.
+        #[arg(long = "api-scopes", value_name = "SCOPES")]
+        api_scopes: Option<String>,
         /// Read the password from standard input (the only way: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -37,6 +41,16 @@ pub enum UserCommand {
     },
     /// Delete a user.
     Delete { username: String },
+    /// Limit the API scopes a person may give personal tokens (space-separated, "" for
+    /// none), or give back the whole catalogue with --all. Their live tokens are narrowed
+    /// to match; a token left with no scope is revoked.
+    SetApiScopes {
+        username: String,
+        #[arg(value_name = "SCOPES", required_unless_present = "all")]
+        scopes: Option<String>,
+        #[arg(long, conflicts_with = "scopes")]
+        all: bool,
+    },
     /// Set a user's password, read from standard input.
     SetPassword {
         username: String,
@@ -86,17 +100,44 @@ fn validate_email(e: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(cmd: UserCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
+/// A space-separated list of API scopes, each from the catalogue, without repeats.
+fn api_scope_list(s: &str, catalogue: &[(String, String)]) -> anyhow::Result<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for w in s.split_whitespace() {
+        if !catalogue.iter().any(|(n, _)| n == w) {
+            let known: Vec<&str> = catalogue.iter().map(|(n, _)| n.as_str()).collect();
+            anyhow::bail!(
+                "api scopes: {w:?} is not in the API scope catalogue ({})",
+                known.join(" ")
+            );
+        }
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// `catalogue`: the API scopes of the configuration (`--api-scopes`).
+pub fn run(
+    cmd: UserCommand,
+    conn: &mut AnyConnection,
+    catalogue: &[(String, String)],
+) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Create {
             username,
             email,
             email_verified,
             name,
+            api_scopes,
             password_stdin: _,
             json,
         } => {
             validate_username(&username)?;
+            let api_scopes = api_scopes
+                .map(|s| api_scope_list(&s, catalogue))
+                .transpose()?;
             if let Some(e) = &email {
                 validate_email(e)?;
             }
@@ -115,6 +156,7 @@ pub fn run(cmd: UserCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 updated_at: t,
                 name: name.filter(|n| !n.trim().is_empty()),
                 email_verified: email_verified && email.is_some(),
+                api_scopes,
             };
             users::insert(conn, &user)?;
             if json {
@@ -131,7 +173,14 @@ pub fn run(cmd: UserCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 if json {
                     println!(
                         "{}",
-                        json!({ "id": u.id.to_string(), "username": u.username, "email": u.email, "created_at": u.created_at })
+                        json!({
+                            "id": u.id.to_string(),
+                            "username": u.username,
+                            "email": u.email,
+                            "created_at": u.created_at,
+                            // null: every scope of the catalogue.
+                            "api_scopes": u.api_scopes,
+                        })
                     );
                 } else {
                     println!(
@@ -149,6 +198,46 @@ pub fn run(cmd: UserCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 anyhow::bail!("no user {username:?}");
             }
             println!("deleted user {username}");
+        }
+        UserCommand::SetApiScopes {
+            username,
+            scopes,
+            all,
+        } => {
+            let granted = match (all, scopes) {
+                (true, _) => None,
+                (false, s) => Some(api_scope_list(s.as_deref().unwrap_or(""), catalogue)?),
+            };
+            let t = now();
+            let (narrowed, revoked) = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+                let Some(user) = users::find_by_username(conn, &username)? else {
+                    anyhow::bail!("no user {username:?}");
+                };
+                users::set_api_scopes(conn, user.id, granted.as_deref(), t)?;
+                let changed = match &granted {
+                    Some(g) => {
+                        let allowed: Vec<&str> = g.split(' ').filter(|s| !s.is_empty()).collect();
+                        pat::narrow_for_user(conn, user.id, &allowed, t)?
+                    }
+                    None => (0, 0),
+                };
+                let e = crate::store::audit::Event::new("user.api_scopes_changed", "success")
+                    .user(user.id)
+                    .detail("by", "operator")
+                    .detail("api_scopes", granted.as_deref().unwrap_or("*"))
+                    .detail("tokens_narrowed", changed.0)
+                    .detail("tokens_revoked", changed.1);
+                crate::store::audit::record(conn, &e, t)?;
+                Ok(changed)
+            })?;
+            let what = match &granted {
+                None => "the whole catalogue".to_string(),
+                Some(g) if g.is_empty() => "no API scopes".to_string(),
+                Some(g) => g.clone(),
+            };
+            println!(
+                "{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}"
+            );
         }
         UserCommand::SetPassword { username, .. } => {
             if users::find_by_username(conn, &username)?.is_none() {

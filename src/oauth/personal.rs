@@ -10,6 +10,20 @@ use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::pat::{self as store, PersonalToken};
+use crate::store::users::User;
+
+/// The catalogue entries (name, description) this person may give personal tokens: the
+/// whole catalogue, or the part the operator granted them (`user set-api-scopes`). A
+/// granted name that is no longer in the catalogue grants nothing.
+pub fn entitled<'a>(catalogue: &'a [(String, String)], user: &User) -> Vec<&'a (String, String)> {
+    match &user.api_scopes {
+        None => catalogue.iter().collect(),
+        Some(granted) => catalogue
+            .iter()
+            .filter(|(name, _)| granted.split(' ').any(|g| g == name))
+            .collect(),
+    }
+}
 
 /// `client_id` of tokens exchanged from personal tokens (no OAuth client is involved).
 pub const PAT_CLIENT_ID: &str = "portcullis:personal-token";

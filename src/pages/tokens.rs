@@ -11,6 +11,7 @@ use crate::cli::{human_time, parse_time};
 use crate::endpoints::form::Form;
 use crate::mfa::pat;
 use crate::oauth::ip_allow;
+use crate::oauth::personal::entitled;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
@@ -70,10 +71,8 @@ async fn show(
     let page = TokensPage {
         csrf: &token,
         tokens: lines,
-        scopes: state
-            .settings
-            .api_scopes
-            .iter()
+        scopes: entitled(&state.settings.api_scopes, user)
+            .into_iter()
             .map(|(n, d)| ScopeLine {
                 name: n.clone(),
                 description: d.clone(),
@@ -107,16 +106,15 @@ struct NewToken {
     allowed_ips: String,
 }
 
-fn validate(state: &AppState, form: &Form, now: i64) -> Result<NewToken, String> {
+fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewToken, String> {
     let name = form.get("name").unwrap_or("").trim().to_string();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err("Give the token a name of 1 to 64 characters.".into());
     }
-    // Only scopes of the configured catalogue: a token never carries more.
-    let scopes: Vec<&str> = state
-        .settings
-        .api_scopes
-        .iter()
+    // Only scopes of the catalogue this person is entitled to: a token never carries
+    // more, whatever the form says.
+    let scopes: Vec<&str> = entitled(&state.settings.api_scopes, user)
+        .into_iter()
         .map(|(n, _)| n.as_str())
         .filter(|n| form.get(&format!("scope.{n}")).is_some())
         .collect();
@@ -177,7 +175,7 @@ pub async fn create_post(
         Err(res) => return res,
     };
     let now = state.clock.now();
-    let new = match validate(&state, &form, now) {
+    let new = match validate(&state, &user, &form, now) {
         Ok(n) => n,
         Err(msg) => return show(&req, &state, &user, Some(msg), Some(&form)).await,
     };

@@ -84,6 +84,35 @@ pub fn revoke(
     Ok(Some(t))
 }
 
+/// Narrow the person's live tokens to the `allowed` scopes: each keeps what it has that
+/// is still allowed, and one left with nothing is revoked. Returns (narrowed, revoked).
+pub fn narrow_for_user(
+    conn: &mut AnyConnection,
+    user: Id,
+    allowed: &[&str],
+    now: i64,
+) -> QueryResult<(usize, usize)> {
+    let (mut narrowed, mut revoked) = (0, 0);
+    for t in list_for_user(conn, user)? {
+        if !t.is_live(now) {
+            continue;
+        }
+        let kept: Vec<&str> = t.scope.split(' ').filter(|s| allowed.contains(s)).collect();
+        if kept.is_empty() {
+            diesel::update(pt::table.find(t.id))
+                .set(pt::revoked_at.eq(now))
+                .execute(conn)?;
+            revoked += 1;
+        } else if kept.len() < t.scope.split(' ').count() {
+            diesel::update(pt::table.find(t.id))
+                .set(pt::scope.eq(kept.join(" ")))
+                .execute(conn)?;
+            narrowed += 1;
+        }
+    }
+    Ok((narrowed, revoked))
+}
+
 /// Remember that the token was used from `ip`; true the first time for that address.
 pub fn first_use_from(conn: &mut AnyConnection, id: Id, ip: &str, now: i64) -> QueryResult<bool> {
     use super::schema::personal_token_addresses as a;

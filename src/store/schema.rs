@@ -31,6 +31,7 @@ diesel::table! {
         updated_at -> BigInt,
         name -> Nullable<Text>,
         email_verified -> Bool,
+        api_scopes -> Nullable<Text>,
     }
 }
 

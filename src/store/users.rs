@@ -17,6 +17,9 @@ pub struct User {
     pub updated_at: i64,
     pub name: Option<String>,
     pub email_verified: bool,
+    /// API scopes this person may give personal tokens, space-separated; `None`: the
+    /// whole catalogue (see `oauth::personal::entitled`).
+    pub api_scopes: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
@@ -59,4 +62,17 @@ pub fn set_password_hash(
 
 pub fn find(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<User>> {
     users::table.find(id).first::<User>(conn).optional()
+}
+
+/// Set what the person may give personal tokens (`None`: the whole catalogue).
+pub fn set_api_scopes(
+    conn: &mut AnyConnection,
+    id: Id,
+    scopes: Option<&str>,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::api_scopes.eq(scopes), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
 }

@@ -244,6 +244,7 @@ pub fn create_user(
         updated_at: t,
         name: Some(format!("{username} Example")),
         email_verified: email.is_some(),
+        api_scopes: None,
     };
     portcullis::store::users::insert(&mut conn, &user).expect("insert user");
     user.id.to_string()
