@@ -535,6 +535,30 @@ async fn tokens_work_at_introspection_and_exchange_within_their_allow_list_until
         false
     );
 
+    // Revoking a personal token recalls, at introspection, the JWTs exchanged from it.
+    let recalled = p.new_token(&srv, "recalled", &["api:read"], "").await;
+    let res = exchange(&srv, &recalled, None).await;
+    assert_eq!(res.status(), 200);
+    let jwt = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(introspect(&srv, &rs, &jwt, None).await["active"], true);
+    let id = introspect(&srv, &rs, &recalled, None).await["jti"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = post_page(
+        &srv,
+        &p.http,
+        "/account/tokens",
+        "/account/tokens/revoke",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(introspect(&srv, &rs, &jwt, None).await["active"], false);
+
     // Expiry (30 days), by the clock.
     assert_eq!(
         introspect(&srv, &rs, &local, Some("127.0.0.1")).await["active"],

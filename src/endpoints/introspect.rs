@@ -9,6 +9,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID};
 use crate::secret;
 use crate::state::AppState;
+use crate::store::pat as pat_store;
 use crate::store::{refresh, revoked};
 
 fn answer(body: Value) -> HttpResponse {
@@ -39,10 +40,17 @@ pub async fn introspect_ep(
         bearer::verify_access_token(&state.keys.current(), &state.issuer, &token, now)
     {
         let jti = claims.jti.clone();
-        if state
-            .db(move |conn| revoked::is_revoked(conn, &jti))
-            .await?
-        {
+        let exchanged_from = personal::exchanged_from(&jti);
+        let revoked = state
+            .db(move |conn| {
+                Ok(revoked::is_revoked(conn, &jti)?
+                    || match exchanged_from {
+                        Some(pat) => !pat_store::is_unrevoked(conn, pat)?,
+                        None => false,
+                    })
+            })
+            .await?;
+        if revoked {
             return Ok(inactive());
         }
         // Tokens exchanged from personal tokens name no registered client.

@@ -9,6 +9,7 @@ use crate::mfa::pat;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
+use crate::store::id::Id;
 use crate::store::pat::{self as store, PersonalToken};
 use crate::store::users::User;
 
@@ -23,6 +24,20 @@ pub fn entitled<'a>(catalogue: &'a [(String, String)], user: &User) -> Vec<&'a (
             .filter(|(name, _)| granted.split(' ').any(|g| g == name))
             .collect(),
     }
+}
+
+/// The `jti` of a JWT exchanged from personal token `pat`: the token's id, a dot, and a
+/// fresh random id. Introspection reads the id back to answer `active: false` once the
+/// personal token is revoked (offline verifiers cannot know; they accept the JWT until it
+/// expires, at most the access-token lifetime).
+pub fn exchanged_jti(pat: Id) -> String {
+    format!("{}.{}", pat.0.simple(), crate::oauth::tokens::new_jti())
+}
+
+/// The personal token a JWT was exchanged from, if its `jti` says so.
+pub fn exchanged_from(jti: &str) -> Option<Id> {
+    let (pat, _) = jti.split_once('.')?;
+    uuid::Uuid::try_parse(pat).ok().map(Id)
 }
 
 /// `client_id` of tokens exchanged from personal tokens (no OAuth client is involved).

@@ -84,6 +84,16 @@ pub fn revoke(
     Ok(Some(t))
 }
 
+/// Is the token still there and not revoked? (Expiry is the caller's to check.)
+pub fn is_unrevoked(conn: &mut AnyConnection, id: Id) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        pt::table
+            .filter(pt::id.eq(id))
+            .filter(pt::revoked_at.is_null()),
+    ))
+    .get_result(conn)
+}
+
 /// Narrow the person's live tokens to the `allowed` scopes: each keeps what it has that
 /// is still allowed, and one left with nothing is revoked. Returns (narrowed, revoked).
 pub fn narrow_for_user(

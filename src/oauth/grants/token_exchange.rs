@@ -6,9 +6,8 @@
 use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
 use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID};
+use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID, exchanged_jti};
 use crate::oauth::scope::Scope;
-use crate::oauth::tokens::new_jti;
 use crate::state::AppState;
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -90,7 +89,7 @@ pub async fn grant(
         &token.user_id.to_string(),
         &scope,
         aud,
-        new_jti(),
+        exchanged_jti(token.id),
         now,
         ttl,
     )?;
