@@ -83,15 +83,32 @@ struct SqlitePragmas;
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        if let AnyConnection::Sqlite(c) = conn {
-            c.batch_execute(
+        let AnyConnection::Sqlite(c) = conn else {
+            return Ok(());
+        };
+        // While another process or connection is switching a new file to WAL, SQLite can
+        // answer "database is locked" at once, without calling the busy handler (seen
+        // with four connections opening one new file together). Retry for as long as the
+        // busy timeout would have waited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match c.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
+            ) {
+                Ok(()) => return Ok(()),
+                Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(diesel::r2d2::Error::QueryError(e)),
+            }
         }
-        Ok(())
     }
+}
+
+fn is_locked(e: &diesel::result::Error) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("database is busy")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,8 +244,8 @@ mod tests {
             .map(|_| {
                 let (url, barrier) = (url.clone(), barrier.clone());
                 std::thread::spawn(move || {
-                    let mut conn = connect(&url).map_err(|e| e.to_string())?;
                     barrier.wait();
+                    let mut conn = connect(&url).map_err(|e| e.to_string())?;
                     migrate_conn(&mut conn).map_err(|e| e.to_string())
                 })
             })
