@@ -659,6 +659,80 @@ async fn forms_without_a_csrf_token_are_refused() {
     srv.stop().await;
 }
 
+/// The value of cookie `name` among a response's Set-Cookie headers.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+/// Cookie injection (a sibling subdomain, or a man in the middle on http) can plant a
+/// double-submit pair of the attacker's choosing; once signed in, the token is bound to
+/// the session instead, which the attacker cannot know, and it changes at sign-in.
+#[actix_web::test]
+async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let s = start(&app, &["openid"], &[]);
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = raw.get(&s.url).send().await.unwrap();
+    let pre = set_cookie(&res, "portcullis_csrf").expect("a double-submit cookie");
+    let page = res.text().await.unwrap();
+    assert_eq!(field(&page, "csrf").as_deref(), Some(pre.as_str()));
+    let res = raw
+        .post(srv.url("/login"))
+        .header("cookie", format!("portcullis_csrf={pre}"))
+        .form(&[
+            ("csrf", pre.as_str()),
+            ("authz", &field(&page, "authz").unwrap()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the consent page");
+    let session = set_cookie(&res, "portcullis_session").expect("a session");
+    let page = res.text().await.unwrap();
+    let bound = field(&page, "csrf").unwrap();
+    assert_ne!(bound, pre, "a new token once signed in");
+    let authz = field(&page, "authz").unwrap();
+
+    let planted = "A".repeat(43);
+    let consent = |csrf: &str, cookie: String| {
+        raw.post(srv.url("/consent"))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf), ("authz", &authz), ("decision", "allow")])
+            .send()
+    };
+    for (csrf, cookie) in [
+        (
+            planted.as_str(),
+            format!("portcullis_session={session}; portcullis_csrf={planted}"),
+        ),
+        (
+            pre.as_str(),
+            format!("portcullis_session={session}; portcullis_csrf={pre}"),
+        ),
+    ] {
+        let res = consent(csrf, cookie).await.unwrap();
+        assert_eq!(res.status(), 403, "{csrf}");
+    }
+    let res = consent(&bound, format!("portcullis_session={session}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    srv.stop().await;
+}
+
 #[actix_web::test]
 async fn prompt_none_without_a_session_is_login_required() {
     let srv = spawn().await;

@@ -159,7 +159,7 @@ pub async fn proceed(
                 status,
             );
         }
-        return consent_page(req, state, &areq, &user);
+        return consent_page(&areq, &session, &user);
     }
     issue_code(state, &areq, &session, &user, status).await
 }
@@ -246,15 +246,12 @@ pub fn login_page_with(
     render(b, &page)
 }
 
-fn consent_page(
-    req: &HttpRequest,
-    state: &AppState,
-    areq: &AuthorizationRequest,
-    user: &User,
-) -> HttpResponse {
-    let token = csrf::ensure(req, state.settings.secure_cookies());
+/// The consent form's CSRF token is bound to `session`, which may be one this very
+/// response starts (sign-in, then consent, without a round trip).
+fn consent_page(areq: &AuthorizationRequest, session: &Session, user: &User) -> HttpResponse {
+    let csrf = csrf::for_session(&session.token_hash);
     let page = ConsentPage {
-        csrf: &token.token,
+        csrf: &csrf,
         authz: areq.params.encode(),
         client_name: areq.client.name.clone(),
         username: user.username.clone(),
@@ -267,9 +264,5 @@ fn consent_page(
             })
             .collect(),
     };
-    let mut b = page_builder(StatusCode::OK);
-    if let Some(c) = token.new_cookie {
-        b.cookie(c);
-    }
-    render(b, &page)
+    render(page_builder(StatusCode::OK), &page)
 }

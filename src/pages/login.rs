@@ -149,16 +149,15 @@ pub async fn login_post(
     };
     if needs_mfa {
         // The password was right; the session stays pending until the second factor.
+        // Its form is bound to the pending session this response starts.
+        let csrf = csrf::for_session(&session.token_hash);
         let page = LoginMfaPage {
-            csrf: &token.token,
+            csrf: &csrf,
             authz: form.get("authz").map(str::to_string),
             error: None,
         };
         let mut b = page_builder(StatusCode::OK);
         b.cookie(cookie);
-        if let Some(c) = token.new_cookie {
-            b.cookie(c);
-        }
         return render(b, &page);
     }
     let (ip, ua) = crate::audit::origin(&req);
