@@ -1182,3 +1182,115 @@ async fn an_app_signs_the_person_out_and_gets_them_back_only_to_a_registered_uri
     assert_eq!(res.headers()["location"], AFTER_LOGOUT);
     srv.stop().await;
 }
+
+/// UserInfo and introspection agree on which tokens still stand: a token asked for
+/// another resource is not for UserInfo (RFC 9068 §4, RFC 8707), and tokens of a
+/// deleted person or a deleted client end for both.
+#[actix_web::test]
+async fn userinfo_and_introspection_agree_on_audience_deleted_users_and_clients() {
+    let srv = spawn_with(|a| a.client_cache_ttl = Some(0)).await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let (id, secret) = srv.register(ClientRequest {
+        name: "Photo Printer".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid profile".into()),
+        resources: vec!["https://api.example".into()],
+        ..Default::default()
+    });
+    let app = App {
+        oauth: oauth2::Client::new(ClientId::new(id.clone()))
+            .set_client_secret(ClientSecret::new(secret.clone().unwrap()))
+            .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(srv.url("/token")).unwrap())
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap()),
+        id,
+        secret,
+    };
+    let rs = srv.service_client("introspect");
+    let browser = Browser::new();
+    let mut tokens = Vec::new();
+    for resource in [None, Some("https://api.example")] {
+        let s = start(&app, &["openid", "profile"], &[]);
+        let params = if resource.is_none() {
+            sign_in_and_allow(&srv, &browser, &s).await
+        } else {
+            // Signed in, consent remembered: straight back with a code.
+            location_params(&browser.get(&s.url).await).1
+        };
+        let mut req = app
+            .oauth
+            .exchange_code(AuthorizationCode::new(params["code"].clone()))
+            .set_pkce_verifier(s.verifier);
+        if let Some(r) = resource {
+            req = req.add_extra_param("resource", r);
+        }
+        let t = req.request_async(&srv.http).await.expect("code exchange");
+        tokens.push(t.access_token().secret().clone());
+    }
+    let userinfo = |t: &str| srv.http.get(srv.url("/userinfo")).bearer_auth(t).send();
+    let introspect = |t: String| active_at_introspection(&srv, &rs, t);
+    let (for_us, for_api) = (&tokens[0], &tokens[1]);
+    assert_eq!(userinfo(for_us).await.unwrap().status(), 200);
+    let res = userinfo(for_api).await.unwrap();
+    assert_eq!(res.status(), 401, "a token for https://api.example only");
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!(
+        introspect(for_api.clone()).await,
+        true,
+        "still good for its API"
+    );
+
+    // A deleted client: both endpoints refuse its tokens.
+    let other = app_with_token(&srv, &browser).await;
+    assert_eq!(userinfo(&other.1).await.unwrap().status(), 200);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["client", "delete", &other.0])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(userinfo(&other.1).await.unwrap().status(), 401);
+    assert_eq!(introspect(other.1.clone()).await, false);
+
+    // A deleted person: both endpoints refuse their tokens.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["user", "delete", "alice"])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(userinfo(for_us).await.unwrap().status(), 401);
+    assert_eq!(introspect(for_us.clone()).await, false);
+    assert_eq!(introspect(for_api.clone()).await, false);
+    srv.stop().await;
+}
+
+async fn active_at_introspection(
+    srv: &TestServer,
+    rs: &(String, String),
+    token: String,
+) -> serde_json::Value {
+    let res = srv
+        .post_form("/introspect", Some((&rs.0, &rs.1)), &[("token", &token)])
+        .await;
+    res.json::<serde_json::Value>().await.unwrap()["active"].clone()
+}
+
+/// A second app that alice signs in to; returns its client id and an access token.
+async fn app_with_token(srv: &TestServer, browser: &Browser) -> (String, String) {
+    let other = app(srv, false, "openid");
+    let s = start(&other, &["openid"], &[]);
+    let res = browser.get(&s.url).await;
+    let page = res.text().await.unwrap();
+    let res = browser.consent(srv, &page, "allow").await;
+    let (_, params) = location_params(&res);
+    let t = exchange(srv, &other, &params["code"], s.verifier).await;
+    (other.id, t.access_token().secret().clone())
+}

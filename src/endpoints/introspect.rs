@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 
 use crate::oauth::bearer;
 use crate::oauth::error::OAuthError;
-use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID};
+use crate::oauth::liveness;
+use crate::oauth::personal::{self, Checked};
 use crate::secret;
 use crate::state::AppState;
-use crate::store::pat as pat_store;
-use crate::store::{refresh, revoked};
+use crate::store::refresh;
 
 fn answer(body: Value) -> HttpResponse {
     HttpResponse::Ok()
@@ -39,24 +39,11 @@ pub async fn introspect_ep(
     if let Ok(claims) =
         bearer::verify_access_token(&state.keys.current(), &state.issuer, &token, now)
     {
-        let jti = claims.jti.clone();
-        let exchanged_from = personal::exchanged_from(&jti);
-        let revoked = state
-            .db(move |conn| {
-                Ok(revoked::is_revoked(conn, &jti)?
-                    || match exchanged_from {
-                        Some(pat) => !pat_store::is_unrevoked(conn, pat)?,
-                        None => false,
-                    })
-            })
+        let checked = claims.clone();
+        let live = state
+            .db(move |conn| liveness::recorded_live(conn, &checked))
             .await?;
-        if revoked {
-            return Ok(inactive());
-        }
-        // Tokens exchanged from personal tokens name no registered client.
-        if claims.client_id != PAT_CLIENT_ID
-            && state.find_client(&claims.client_id).await?.is_none()
-        {
+        if !live || !liveness::client_live(&state, &claims).await? {
             return Ok(inactive());
         }
         let mut body = json!({

@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
 use crate::oauth::bearer::{self, BearerError};
+use crate::oauth::liveness;
 use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use crate::store::id::Id;
-use crate::store::{revoked, users};
+use crate::store::users;
 
 pub async fn userinfo_get(
     req: HttpRequest,
@@ -48,6 +49,14 @@ pub async fn userinfo_post(
 async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
     let now = state.clock.now();
     let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer, token, now)?;
+    // RFC 9068 §4: we are a resource server here, and the token must be meant for us.
+    // Tokens with `openid` for the default audience name the issuer too (see
+    // `grants::mint_access_token`); one asked for another resource does not.
+    if !claims.aud.contains(&state.issuer) {
+        return Err(BearerError::invalid_token(
+            "the access token is not meant for this server",
+        ));
+    }
     let scope = Scope::parse(claims.scope.as_deref().unwrap_or("")).unwrap_or_default();
     if !scope.contains("openid") {
         return Err(BearerError::insufficient_scope("openid"));
@@ -56,17 +65,22 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerEr
     let user_id = uuid::Uuid::parse_str(&claims.sub)
         .map(Id)
         .map_err(|_| BearerError::invalid_token("the token does not belong to a user"))?;
-    let jti = claims.jti.clone();
+    let client_live = liveness::client_live(state, &claims)
+        .await
+        .map_err(|_| BearerError::unavailable())?;
+    let checked = claims.clone();
     let found = state
         .db(move |conn| {
-            if revoked::is_revoked(conn, &jti)? {
+            if !liveness::recorded_live(conn, &checked)? {
                 return Ok(None);
             }
             users::find(conn, user_id)
         })
         .await
         .map_err(|_| BearerError::unavailable())?;
-    let user = found.ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
+    let user = found
+        .filter(|_| client_live)
+        .ok_or_else(|| BearerError::invalid_token("the access token is invalid"))?;
     let mut out = Map::new();
     out.insert("sub".into(), Value::String(user.id.to_string()));
     if scope.contains("profile") {

@@ -8,6 +8,7 @@ pub mod client_cache;
 pub mod error;
 pub mod grants;
 pub mod ip_allow;
+pub mod liveness;
 pub mod personal;
 pub mod pkce;
 pub mod redirect_uri;

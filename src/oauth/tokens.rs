@@ -21,6 +21,27 @@ impl Audience {
             Audience::Many(v)
         }
     }
+
+    pub fn contains(&self, aud: &str) -> bool {
+        match self {
+            Audience::One(a) => a == aud,
+            Audience::Many(v) => v.iter().any(|a| a == aud),
+        }
+    }
+
+    /// This audience and `aud`, unless it already has it.
+    pub fn with(self, aud: &str) -> Audience {
+        if self.contains(aud) {
+            return self;
+        }
+        match self {
+            Audience::One(a) => Audience::Many(vec![a, aud.to_string()]),
+            Audience::Many(mut v) => {
+                v.push(aud.to_string());
+                Audience::from_vec(v)
+            }
+        }
+    }
 }
 
 /// RFC 9068 §2.2 claims.

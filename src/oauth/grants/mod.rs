@@ -111,6 +111,14 @@ pub fn mint_access_token(
     now: i64,
     ttl: i64,
 ) -> Result<Minted, OAuthError> {
+    // Our UserInfo endpoint accepts only tokens naming the issuer (RFC 9068 §4). An
+    // `openid` token for the default audience is for it too; a token asked for other
+    // resources (RFC 8707) stays limited to them, so they cannot replay it there.
+    let aud = if scope.contains("openid") && aud.contains(&state.default_audience) {
+        aud.with(&state.issuer)
+    } else {
+        aud
+    };
     let scope = (!scope.is_empty()).then(|| scope.to_string());
     let claims = AccessClaims {
         iss: state.issuer.clone(),

@@ -1,0 +1,40 @@
+//! Whether one of our access tokens still stands once its signature and expiry check
+//! out: the checks that need our records. Introspection and UserInfo both ask here, so
+//! that the two never disagree about a token.
+
+use diesel::QueryResult;
+
+use super::error::OAuthError;
+use super::personal::{self, PAT_CLIENT_ID};
+use super::tokens::AccessClaims;
+use crate::state::AppState;
+use crate::store::id::Id;
+use crate::store::{AnyConnection, pat, revoked, users};
+
+/// The database's part, run inside `state.db`: the token was not revoked (by itself,
+/// with its refresh-token family, or by a code replay); the personal token it was
+/// exchanged from, if any, was not revoked; the person it was issued to still exists.
+pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryResult<bool> {
+    if revoked::is_revoked(conn, &claims.jti)? {
+        return Ok(false);
+    }
+    if let Some(from) = personal::exchanged_from(&claims.jti)
+        && !pat::is_unrevoked(conn, from)?
+    {
+        return Ok(false);
+    }
+    // Client-credentials tokens name the client (not a UUID); the others a person.
+    match uuid::Uuid::try_parse(&claims.sub) {
+        Ok(user) => users::find(conn, Id(user)).map(|u| u.is_some()),
+        Err(_) => Ok(true),
+    }
+}
+
+/// The client's part, from the client cache: a deleted client's tokens end with it
+/// (within the cache lifetime). Exchanged personal tokens name no registered client.
+pub async fn client_live(state: &AppState, claims: &AccessClaims) -> Result<bool, OAuthError> {
+    if claims.client_id == PAT_CLIENT_ID {
+        return Ok(true);
+    }
+    Ok(state.find_client(&claims.client_id).await?.is_some())
+}
