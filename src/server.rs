@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, guard, web};
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -196,14 +196,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/.well-known/openid-configuration",
             "/.well-known/oauth-authorization-server",
         ])
-        .route(web::get().to(discovery::metadata))
-        .route(web::head().to(discovery::metadata)),
+        .route(get_or_head().to(discovery::metadata)),
     )
-    .service(
-        web::resource("/jwks.json")
-            .route(web::get().to(discovery::jwks))
-            .route(web::head().to(discovery::jwks)),
-    )
+    .service(web::resource("/jwks.json").route(get_or_head().to(discovery::jwks)))
     .service(
         web::resource("/revoke")
             .route(web::post().to(revoke::revoke_ep))
@@ -216,24 +211,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/authorize")
-            .route(web::get().to(authorize::authorize_get))
+            .route(get_or_head().to(authorize::authorize_get))
             .route(web::post().to(authorize::authorize_post)),
     )
     .service(
         web::resource("/userinfo")
-            .route(web::get().to(userinfo::userinfo_get))
+            .route(get_or_head().to(userinfo::userinfo_get))
             .route(web::post().to(userinfo::userinfo_post)),
     )
     .service(
         web::resource("/login")
-            .route(web::get().to(login::login_get))
+            .route(get_or_head().to(login::login_get))
             .route(web::post().to(login::login_post)),
     )
     .route("/login/mfa", web::post().to(login::mfa_post))
     .route("/consent", web::post().to(consent::consent_post))
-    .route("/account", web::get().to(account::account_get))
+    .route("/account", get_or_head().to(account::account_get))
     .route("/account/revoke", web::post().to(account::revoke_post))
-    .route("/account/security", web::get().to(security::security_get))
+    .route(
+        "/account/security",
+        get_or_head().to(security::security_get),
+    )
     .route(
         "/account/security/enroll",
         web::post().to(security::enroll_post),
@@ -248,23 +246,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/account/tokens")
-            .route(web::get().to(tokens::tokens_get))
+            .route(get_or_head().to(tokens::tokens_get))
             .route(web::post().to(tokens::create_post)),
     )
     .route(
         "/account/tokens/revoke",
         web::post().to(tokens::revoke_post),
     )
-    .route("/account/activity", web::get().to(activity::activity_get))
+    .route(
+        "/account/activity",
+        get_or_head().to(activity::activity_get),
+    )
     .service(
         web::resource("/logout")
-            .route(web::get().to(logout::logout_get))
+            .route(get_or_head().to(logout::logout_get))
             .route(web::post().to(logout::logout_post)),
     )
-    .route("/assets/portcullis.css", web::get().to(pages::stylesheet))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
+    .route(
+        "/assets/portcullis.css",
+        get_or_head().to(pages::stylesheet),
+    )
+    .route("/healthz", get_or_head().to(health::healthz))
+    .route("/readyz", get_or_head().to(health::readyz))
     .default_service(web::to(not_found));
+}
+
+/// RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET (actix
+/// sends the headers of the GET answer without its body).
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn not_found() -> HttpResponse {

@@ -200,5 +200,22 @@ async fn health_and_readiness() {
     let res = srv.http.get(srv.url("/nope")).send().await.unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["x-frame-options"], "DENY");
+    // RFC 9110 §9.1: HEAD wherever GET is served, with the headers and no body.
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/jwks.json",
+        "/.well-known/openid-configuration",
+        "/assets/portcullis.css",
+        "/login",
+        "/logout",
+    ] {
+        let res = srv.http.head(srv.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "HEAD {path}");
+        assert!(
+            res.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
     srv.stop().await;
 }
