@@ -897,8 +897,9 @@ async fn pages_send_anti_framing_headers_and_escape_what_they_reflect() {
     });
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let url = format!(
-        "{}?response_type=code&client_id={id}&scope=openid&code_challenge_method=S256&code_challenge={}&state=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&login_hint=%22%3E%3Cimg%20src%3Dx%3E",
+        "{}?response_type=code&client_id={id}&redirect_uri={}&scope=openid&code_challenge_method=S256&code_challenge={}&state=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&login_hint=%22%3E%3Cimg%20src%3Dx%3E",
         srv.url("/authorize"),
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
         challenge.as_str()
     );
     let browser = Browser::new();
@@ -1293,4 +1294,31 @@ async fn app_with_token(srv: &TestServer, browser: &Browser) -> (String, String)
     let (_, params) = location_params(&res);
     let t = exchange(srv, &other, &params["code"], s.verifier).await;
     (other.id, t.access_token().secret().clone())
+}
+
+/// OpenID Connect Core §3.1.2.1 makes redirect_uri REQUIRED; plain OAuth may omit it
+/// when the client registered exactly one (RFC 6749 §3.1.2.3).
+#[actix_web::test]
+async fn openid_requests_must_name_the_redirect_uri() {
+    let srv = spawn().await;
+    let app = app(&srv, false, "openid profile");
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = |scope: &str| {
+        format!(
+            "{}?response_type=code&client_id={}&scope={scope}&code_challenge_method=S256&code_challenge={}&state=st",
+            srv.url("/authorize"),
+            app.id,
+            challenge.as_str()
+        )
+    };
+    let browser = Browser::new();
+    let res = browser.get(&url("openid")).await;
+    assert_eq!(res.status(), 302);
+    let (loc, params) = location_params(&res);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    assert_eq!(params["error"], "invalid_request");
+    assert_eq!(params["state"], "st");
+    let res = browser.get(&url("profile")).await;
+    assert_eq!(res.status(), 200, "OAuth without openid: the login page");
+    srv.stop().await;
 }

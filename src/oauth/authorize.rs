@@ -247,6 +247,14 @@ pub fn validate(
     if scope.is_empty() {
         return Err(fail("invalid_scope", "no scope was requested"));
     }
+    // OpenID Connect Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID request (plain
+    // OAuth may omit it when one is registered, RFC 6749 §3.1.2.3).
+    if scope.contains("openid") && !redirect_uri_given {
+        return Err(fail(
+            "invalid_request",
+            "redirect_uri is required in OpenID Connect requests",
+        ));
+    }
     let mut prompt = Prompt::default();
     if let Some(p) = params.get("prompt") {
         for v in p.split(' ').filter(|v| !v.is_empty()) {
@@ -276,7 +284,13 @@ pub fn validate(
         return Err(fail("invalid_request", "nonce is too long"));
     }
     if state.as_ref().is_some_and(|s| s.len() > 2048) {
-        return Err(fail("invalid_request", "state is too long"));
+        // Not echoed: the redirect would carry all of it.
+        return Err(AuthorizeError::Redirect(RedirectError {
+            redirect_uri: redirect_uri.clone(),
+            state: None,
+            error: "invalid_request",
+            description: "state is too long",
+        }));
     }
     let login_hint = params
         .get("login_hint")
