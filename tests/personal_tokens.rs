@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestServer, create_user, field, http_client, oauth_error, spawn, spawn_with};
 use portcullis::mfa::totp;
+use portcullis::oauth::client::ClientRequest;
 use serde_json::Value;
 
 const PW: &str = "correct horse battery staple";
@@ -774,5 +775,89 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
         Value::Null,
         "the whole catalogue again"
     );
+    srv.stop().await;
+}
+
+/// A client named in an exchange becomes the JWT's client_id: it must authenticate and
+/// be registered for the grant. RFC 8693 parameters we do not support are refused, not
+/// ignored.
+#[actix_web::test]
+async fn the_exchange_names_only_authenticated_registered_clients() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let t = p.new_token(&srv, "script", &["api:read"], "").await;
+    let form = |extra: &[(&'static str, &'static str)]| {
+        let mut f = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange".to_string(),
+            ),
+            ("subject_token", t.clone()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token".to_string(),
+            ),
+        ];
+        f.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        f
+    };
+    let post = |creds: Option<(String, String)>, f: Vec<(&'static str, String)>| {
+        let mut req = srv.http.post(srv.url("/token")).form(&f);
+        if let Some((id, secret)) = creds {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send()
+    };
+
+    // A service registered for other grants only.
+    let (svc, svc_secret) = srv.service_client("api:read");
+    let res = post(Some((svc.clone(), svc_secret.clone())), form(&[]))
+        .await
+        .unwrap();
+    assert_eq!(oauth_error(res).await.1, "unauthorized_client");
+    // A public client proves nothing by sending its id.
+    let (public, _) = srv.register(ClientRequest {
+        name: "cli".into(),
+        public: true,
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        scope: Some("api:read".into()),
+        ..Default::default()
+    });
+    let mut f = form(&[]);
+    f.push(("client_id", public));
+    let res = post(None, f).await.unwrap();
+    assert_eq!(oauth_error(res).await.1, "unauthorized_client");
+    // Registered for the exchange: the JWT names it.
+    let (named, named_secret) = srv.register(ClientRequest {
+        name: "exchanger".into(),
+        grant_types: vec!["urn:ietf:params:oauth:grant-type:token-exchange".into()],
+        scope: Some("api:read".into()),
+        ..Default::default()
+    });
+    let res = post(Some((named.clone(), named_secret.unwrap())), form(&[]))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let claims = srv
+        .verify(body["access_token"].as_str().unwrap(), &srv.base)
+        .await
+        .unwrap();
+    assert_eq!(claims["client_id"], named.as_str());
+
+    let res = post(None, form(&[("audience", "https://evil.example")]))
+        .await
+        .unwrap();
+    assert_eq!(oauth_error(res).await.1, "invalid_target");
+    for extra in [
+        ("actor_token", "garbage"),
+        (
+            "actor_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+    ] {
+        let res = post(None, form(&[extra])).await.unwrap();
+        assert_eq!(oauth_error(res).await.1, "invalid_request", "{extra:?}");
+    }
     srv.stop().await;
 }

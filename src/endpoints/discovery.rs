@@ -28,8 +28,7 @@ const CLAIMS: &[&str] = &[
 ];
 
 pub fn render(issuer: &str) -> Bytes {
-    let mut grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-    grants.push(crate::oauth::grants::token_exchange::GRANT_TYPE);
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let auth: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     let secret_auth: Vec<&str> = AuthMethod::SECRET.iter().map(|m| m.as_str()).collect();
     let doc = json!({

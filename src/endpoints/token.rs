@@ -38,6 +38,9 @@ pub async fn token_ep(
         subject_token: text("subject_token"),
         subject_token_type: text("subject_token_type"),
         requested_token_type: text("requested_token_type"),
+        audience: text("audience"),
+        actor_token: text("actor_token"),
+        actor_token_type: text("actor_token_type"),
     };
     // RFC 8693 exchange of a personal token: the person's script has no client of its
     // own; a caller that does present credentials must present good ones.

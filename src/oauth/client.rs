@@ -13,6 +13,9 @@ pub enum GrantType {
     AuthorizationCode,
     ClientCredentials,
     RefreshToken,
+    /// RFC 8693, for personal tokens. Open to callers without a client; a client that
+    /// identifies itself must be registered for it.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -20,6 +23,7 @@ impl GrantType {
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
+        GrantType::TokenExchange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +31,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::TokenExchange => crate::oauth::grants::token_exchange::GRANT_TYPE,
         }
     }
 }
@@ -140,6 +145,8 @@ pub enum RegistrationError {
     MissingRedirectUri(&'static str),
     #[error("client_credentials is only for confidential clients")]
     PublicClientCredentials,
+    #[error("a client named in a token exchange must authenticate: not for --public clients")]
+    PublicTokenExchange,
     #[error(
         "refresh_token needs the authorization_code grant too (refresh tokens come from sign-ins)"
     )]
@@ -223,6 +230,9 @@ impl ClientRequest {
         }
         if self.public && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(RegistrationError::PublicClientCredentials);
+        }
+        if self.public && grant_types.contains(&GrantType::TokenExchange) {
+            return Err(RegistrationError::PublicTokenExchange);
         }
         let redirect_uris = unique_redirect_uris(self.redirect_uris)?;
         // Same rules as redirect URIs: absolute, no fragment, https except loopback.

@@ -28,6 +28,9 @@ pub struct TokenRequest {
     pub subject_token: Option<String>,
     pub subject_token_type: Option<String>,
     pub requested_token_type: Option<String>,
+    pub audience: Option<String>,
+    pub actor_token: Option<String>,
+    pub actor_token_type: Option<String>,
 }
 
 /// RFC 6749 §5.1.

@@ -4,7 +4,7 @@
 //! caller of the exchange.
 
 use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
-use crate::oauth::client::Client;
+use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID, exchanged_jti};
 use crate::oauth::scope::Scope;
@@ -21,6 +21,35 @@ pub async fn grant(
     req: &TokenRequest,
     caller_ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
+    // A client named in the exchange ends up as the JWT's client_id, so it must have
+    // proved who it is (a public client cannot) and be registered for this grant.
+    if let Some(c) = client {
+        if c.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "a public client cannot be named in a token exchange; send no client_id",
+            ));
+        }
+        if !c.allows_grant(GrantType::TokenExchange) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client is not allowed the token-exchange grant",
+            ));
+        }
+    }
+    // RFC 8693 §2.1: no delegation (actor tokens) and no `audience` targets here; say
+    // so rather than issue something other than what was asked for (§2.2.2).
+    if req.actor_token.is_some() || req.actor_token_type.is_some() {
+        return Err(OAuthError::invalid_request(
+            "actor tokens (delegation) are not supported",
+        ));
+    }
+    if req.audience.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "audience is not supported; use resource with an authenticated client",
+        ));
+    }
     let subject = req
         .subject_token
         .as_deref()
