@@ -40,6 +40,7 @@ fn claims() -> AccessClaims {
         jti: new_jti(),
         client_id: "Vd1qk3fG7mQ2xYp9sL0aBw".into(),
         scope: Some("bench:read".into()),
+        nbf: None,
     }
 }
 

@@ -501,3 +501,69 @@ async fn the_cache_accepts_a_new_secret_at_once() {
     );
     srv.stop().await;
 }
+
+/// A client that declares a body and never sends it is cut off (408) instead of holding
+/// a connection for good; actix itself only times out slow headers.
+#[actix_web::test]
+async fn a_body_that_never_arrives_gets_408() {
+    let srv = spawn().await;
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        s.write_all(
+            b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type",
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    srv.stop().await;
+}
+
+/// Tokens signed with our own key but not valid yet (`nbf`), or issued in the future,
+/// are refused (RFC 7519 §4.1.5-6); the same token without them is accepted.
+#[actix_web::test]
+async fn tokens_not_yet_valid_are_inactive() {
+    let srv = spawn().await;
+    let (rs, rs_secret) = srv.service_client("introspect");
+    let kid = srv.jwks().await.keys[0].common.key_id.clone().unwrap();
+    let pem = std::fs::read(srv.keys_dir.path().join(format!("{kid}.pem"))).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid);
+    header.typ = Some("at+jwt".into());
+    let now = srv.clock_now();
+    let sign = |extra: serde_json::Value| {
+        let mut claims = serde_json::json!({
+            "iss": srv.base, "sub": "svc", "aud": srv.base, "exp": now + 300,
+            "iat": now, "jti": format!("j{}", extra), "client_id": rs,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    for (extra, active) in [
+        (serde_json::json!({}), true),
+        (serde_json::json!({ "nbf": now + 3600 }), false),
+        (serde_json::json!({ "iat": now + 3600 }), false),
+    ] {
+        let res = srv
+            .post_form(
+                "/introspect",
+                Some((&rs, &rs_secret)),
+                &[("token", &sign(extra.clone()))],
+            )
+            .await;
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["active"], active, "{extra}");
+    }
+    srv.stop().await;
+}

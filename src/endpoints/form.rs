@@ -29,6 +29,9 @@ impl Form {
     }
 }
 
+/// How long a form body may take to arrive once the headers are in.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn too_large() -> OAuthError {
     OAuthError::invalid_request("request body too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
@@ -59,15 +62,26 @@ pub async fn read_raw(req: &HttpRequest, mut payload: web::Payload) -> Result<St
     if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(too_large());
+    // actix times out slow headers, not slow bodies: a client that declares a length
+    // and never sends it would hold the connection for good.
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+            if body.len() + chunk.len() > MAX_FORM_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            OAuthError::invalid_request("the request body did not arrive in time")
+                .with_status(actix_web::http::StatusCode::REQUEST_TIMEOUT)
+        })??;
     String::from_utf8(body.to_vec())
         .map_err(|_| OAuthError::invalid_request("the body is not valid UTF-8"))
 }

@@ -92,13 +92,14 @@ fn no_store(body: impl serde::Serialize) -> HttpResponse {
         .json(body)
 }
 
-/// Anything but POST (RFC 6749 §3.2: the client MUST use POST).
+/// Anything but POST at the token, revocation and introspection endpoints (RFC 6749
+/// §3.2, RFC 7009 §2.1, RFC 7662 §2.1).
 pub async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "POST"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
             "error": "invalid_request",
-            "error_description": "the token endpoint accepts POST only",
+            "error_description": "this endpoint accepts POST only",
         }))
 }

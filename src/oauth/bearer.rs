@@ -147,6 +147,9 @@ pub fn extract_token(headers: &HeaderMap, form_token: Option<&str>) -> Result<St
     }
 }
 
+/// Seconds of clock difference tolerated between instances.
+const CLOCK_SKEW: i64 = 60;
+
 /// Check one of our access tokens: a key of ours by `kid`, the algorithm of that key
 /// (never the one the header asks for), `typ: at+jwt`, our issuer, not expired.
 /// Revocation and audience are the caller's to check.
@@ -180,6 +183,12 @@ pub fn verify_access_token(
     let data = decode::<AccessClaims>(token, &key.decoding, &v).map_err(|_| bad())?;
     if data.claims.exp <= now {
         return Err(BearerError::invalid_token("the access token has expired"));
+    }
+    // RFC 7519 §4.1.5-6: not yet valid, or issued in the future beyond clock skew.
+    if data.claims.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW)
+        || data.claims.iat > now + CLOCK_SKEW
+    {
+        return Err(bad());
     }
     Ok(data.claims)
 }

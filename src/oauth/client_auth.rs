@@ -72,7 +72,7 @@ pub fn extract(
         let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(OAuthError::invalid_client(
-                "the token endpoint accepts Basic authentication only",
+                "clients authenticate with HTTP Basic or in the form body, not with this scheme",
             ));
         }
         let decoded = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;

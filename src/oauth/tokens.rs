@@ -56,6 +56,9 @@ pub struct AccessClaims {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scope: Option<String>,
+    /// Never set by us; read so that a token carrying one is held to it (RFC 7519 §4.1.5).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nbf: Option<i64>,
 }
 
 /// RFC 9068 §2.1: the `typ` header of an access token.

@@ -132,6 +132,7 @@ pub fn mint_access_token(
         jti,
         client_id: client_id.to_string(),
         scope: scope.clone(),
+        nbf: None,
     };
     let keys = state.keys.current();
     let token = sign_access_token(keys.signing(), &claims).map_err(OAuthError::server)?;
