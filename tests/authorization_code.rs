@@ -1249,23 +1249,13 @@ async fn userinfo_and_introspection_agree_on_audience_deleted_users_and_clients(
     // A deleted client: both endpoints refuse its tokens.
     let other = app_with_token(&srv, &browser).await;
     assert_eq!(userinfo(&other.1).await.unwrap().status(), 200);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["client", "delete", &other.0])
-        .env("DATABASE_URL", &srv.db.url)
-        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
-        .output()
-        .unwrap();
+    let out = srv.cli(&["client", "delete", &other.0]);
     assert!(out.status.success());
     assert_eq!(userinfo(&other.1).await.unwrap().status(), 401);
     assert_eq!(introspect(other.1.clone()).await, false);
 
     // A deleted person: both endpoints refuse their tokens.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["user", "delete", "alice"])
-        .env("DATABASE_URL", &srv.db.url)
-        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
-        .output()
-        .unwrap();
+    let out = srv.cli(&["user", "delete", "alice"]);
     assert!(out.status.success());
     assert_eq!(userinfo(for_us).await.unwrap().status(), 401);
     assert_eq!(introspect(for_us.clone()).await, false);

@@ -587,12 +587,7 @@ async fn every_step_is_in_the_audit_trail_and_on_the_activity_page() {
     introspect(&srv, &rs, &t, Some("10.1.2.3")).await; // coalesced with the first
     introspect(&srv, &rs, &t, Some("10.9.9.9")).await; // refused
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["audit", "list", "--user", "alice", "--json"])
-        .env("DATABASE_URL", &srv.db.url)
-        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
-        .output()
-        .unwrap();
+    let out = srv.cli(&["audit", "list", "--user", "alice", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -640,11 +635,7 @@ async fn every_step_is_in_the_audit_trail_and_on_the_activity_page() {
     assert!(page.contains("API token refused"));
 
     // Operators list and revoke from the CLI.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["token", "list", "--user", "alice", "--json"])
-        .env("DATABASE_URL", &srv.db.url)
-        .output()
-        .unwrap();
+    let out = srv.cli(&["token", "list", "--user", "alice", "--json"]);
     let row: Value = serde_json::from_str(
         String::from_utf8(out.stdout)
             .unwrap()
@@ -654,11 +645,7 @@ async fn every_step_is_in_the_audit_trail_and_on_the_activity_page() {
     )
     .unwrap();
     assert_eq!(row["name"], "deploy");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["token", "revoke", row["id"].as_str().unwrap()])
-        .env("DATABASE_URL", &srv.db.url)
-        .output()
-        .unwrap();
+    let out = srv.cli(&["token", "revoke", row["id"].as_str().unwrap()]);
     assert!(out.status.success());
     assert_eq!(
         introspect(&srv, &rs, &t, Some("10.1.2.3")).await["active"],
@@ -695,15 +682,6 @@ async fn the_allow_list_believes_forwarded_addresses_only_from_trusted_proxies()
     }
 }
 
-fn cli(srv: &TestServer, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .env("DATABASE_URL", &srv.db.url)
-        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
-        .output()
-        .unwrap()
-}
-
 /// Least privilege per person: the operator limits which API scopes someone may give
 /// tokens; the page offers only those, a forged form field adds nothing, and narrowing
 /// the grant narrows (or revokes) the tokens they already have.
@@ -717,10 +695,10 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
         .await;
     let write_only = p.new_token(&srv, "write", &["api:write"], "").await;
 
-    let out = cli(&srv, &["user", "set-api-scopes", "alice", "api:read admin"]);
+    let out = srv.cli(&["user", "set-api-scopes", "alice", "api:read admin"]);
     assert!(!out.status.success(), "a scope outside the catalogue");
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"admin\""));
-    let out = cli(&srv, &["user", "set-api-scopes", "alice", "api:read"]);
+    let out = srv.cli(&["user", "set-api-scopes", "alice", "api:read"]);
     assert!(
         out.status.success(),
         "{}",
@@ -751,7 +729,7 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
     let body = introspect(&srv, &rs, &forged, None).await;
     assert_eq!(body["scope"], "api:read");
 
-    let out = cli(&srv, &["user", "set-api-scopes", "alice", ""]);
+    let out = srv.cli(&["user", "set-api-scopes", "alice", ""]);
     assert!(out.status.success());
     let page = p
         .http
@@ -763,12 +741,12 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
         .await
         .unwrap();
     assert!(page.contains("no API permissions") && !page.contains("name=\"code\""));
-    let out = cli(&srv, &["user", "list", "--json"]);
+    let out = srv.cli(&["user", "list", "--json"]);
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["api_scopes"], "");
-    let out = cli(&srv, &["user", "set-api-scopes", "alice", "--all"]);
+    let out = srv.cli(&["user", "set-api-scopes", "alice", "--all"]);
     assert!(out.status.success());
-    let out = cli(&srv, &["user", "list", "--json"]);
+    let out = srv.cli(&["user", "list", "--json"]);
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         listed["api_scopes"],

@@ -154,6 +154,17 @@ impl TestServer {
         (id, secret.expect("confidential"))
     }
 
+    /// Run the `portcullis` binary against this server's database and keys, as an
+    /// operator would beside the running server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("PORTCULLIS_KEYS_DIR", self.keys_dir.path())
+            .output()
+            .expect("the portcullis binary runs")
+    }
+
     pub fn clock_now(&self) -> i64 {
         use portcullis::clock::Clock;
         self.clock.now()
