@@ -1312,3 +1312,52 @@ async fn openid_requests_must_name_the_redirect_uri() {
     assert_eq!(res.status(), 200, "OAuth without openid: the login page");
     srv.stop().await;
 }
+
+/// RFC 8707 §2 at the authorization endpoint: `resource` may repeat, and each must be a
+/// resource the client is registered for.
+#[actix_web::test]
+async fn authorization_requests_check_resource_indicators() {
+    let srv = spawn().await;
+    let (id, _) = srv.register(ClientRequest {
+        name: "Photo Printer".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("profile".into()),
+        resources: vec![
+            "https://photos.example".into(),
+            "https://prints.example".into(),
+        ],
+        ..Default::default()
+    });
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = |resources: &[&str]| {
+        let mut u = url::Url::parse(&srv.url("/authorize")).unwrap();
+        u.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", "profile")
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256");
+        for r in resources {
+            u.query_pairs_mut().append_pair("resource", r);
+        }
+        u.to_string()
+    };
+    let browser = Browser::new();
+    let res = browser
+        .get(&url(&["https://photos.example", "https://prints.example"]))
+        .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "two registered resources: the login page"
+    );
+    for bad in ["https://evil.example", "https://photos.example#x", "photos"] {
+        let res = browser.get(&url(&["https://photos.example", bad])).await;
+        assert_eq!(res.status(), 302, "{bad}");
+        let (loc, params) = location_params(&res);
+        assert!(loc.starts_with(REDIRECT));
+        assert_eq!(params["error"], "invalid_target", "{bad}");
+    }
+    srv.stop().await;
+}

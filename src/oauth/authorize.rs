@@ -15,15 +15,22 @@ use super::scope::Scope;
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+    /// RFC 8707 `resource`, the one parameter that may repeat.
+    resources: Vec<String>,
     repeated: Option<String>,
 }
 
 impl Params {
-    /// RFC 6749 §3.1: parameters without a value are omitted; none may repeat.
+    /// RFC 6749 §3.1: parameters without a value are omitted; none may repeat, except
+    /// `resource` (RFC 8707 §2).
     pub fn parse(encoded: &str) -> Params {
         let mut p = Params::default();
         for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
             if v.is_empty() {
+                continue;
+            }
+            if k == "resource" {
+                p.resources.push(v.into_owned());
                 continue;
             }
             if p.get(&k).is_some() {
@@ -48,6 +55,11 @@ impl Params {
         for (k, v) in &self.pairs {
             if !drop.contains(&k.as_str()) {
                 ser.append_pair(k, v);
+            }
+        }
+        if !drop.contains(&"resource") {
+            for r in &self.resources {
+                ser.append_pair("resource", r);
             }
         }
         ser.finish()
@@ -254,6 +266,16 @@ pub fn validate(
             "invalid_request",
             "redirect_uri is required in OpenID Connect requests",
         ));
+    }
+    // RFC 8707 §2: each resource an absolute URI without fragment that this client is
+    // registered for; the token endpoint checks the same again when it sets `aud`.
+    for r in &params.resources {
+        if !super::client::validate_resource(r) || !client.resources.iter().any(|c| c == r) {
+            return Err(fail(
+                "invalid_target",
+                "the client is not registered for the requested resource",
+            ));
+        }
     }
     let mut prompt = Prompt::default();
     if let Some(p) = params.get("prompt") {
