@@ -100,6 +100,7 @@ fn client_authentication(c: &mut Criterion) {
         scope: Scope::parse("bench:read").expect("scope"),
         resources: vec![],
         post_logout_redirect_uris: vec![],
+        id_token_alg: portcullis::keys::KeyAlg::RS256,
         created_at: 0,
     });
     let presented = Presented::Basic {

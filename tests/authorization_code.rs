@@ -225,7 +225,10 @@ async fn full_flow_login_consent_exchange_id_token_and_userinfo() {
     assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
     assert!(id["auth_time"].as_i64().is_some());
     assert!(id["sid"].as_str().is_some());
-    assert_eq!(id["at_hash"], portcullis::oauth::tokens::at_hash(&access));
+    assert_eq!(
+        id["at_hash"],
+        portcullis::oauth::tokens::at_hash(portcullis::keys::KeyAlg::RS256, &access)
+    );
     // at_hash computed independently: left half of SHA-256, base64url.
     {
         use base64::Engine;
@@ -1358,6 +1361,79 @@ async fn authorization_requests_check_resource_indicators() {
         let (loc, params) = location_params(&res);
         assert!(loc.starts_with(REDIRECT));
         assert_eq!(params["error"], "invalid_target", "{bad}");
+    }
+    srv.stop().await;
+}
+
+/// A client registered with id_token_signed_response_alg ES256 gets ES256 ID tokens once
+/// the key set has an ES256 key, and a clear server_error before; others stay RS256.
+#[actix_web::test]
+async fn id_tokens_use_the_algorithm_the_client_registered() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let (id, secret) = srv.register(ClientRequest {
+        name: "Photo Printer".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        id_token_alg: Some("ES256".into()),
+        ..Default::default()
+    });
+    let es = App {
+        oauth: oauth2::Client::new(ClientId::new(id.clone()))
+            .set_client_secret(ClientSecret::new(secret.clone().unwrap()))
+            .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(srv.url("/token")).unwrap())
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap()),
+        id,
+        secret,
+    };
+    let rs = app(&srv, false, "openid");
+    let browser = Browser::new();
+
+    let s = start(&es, &["openid"], &[]);
+    let params = sign_in_and_allow(&srv, &browser, &s).await;
+    let res = token_post(
+        &srv,
+        &es,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", s.verifier.secret()),
+        ],
+    )
+    .await;
+    let (status, error, _) = oauth_error(res).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (500, "server_error"),
+        "no ES256 key yet"
+    );
+
+    let out = srv.cli(&["keys", "rotate", "--alg", "ES256"]);
+    assert!(out.status.success());
+    // What the key watcher does every 2 s, now.
+    srv.state().keys.refresh(srv.clock_now()).unwrap();
+    srv.state().rebuild_precomputed();
+    for (app, alg) in [(&es, "ES256"), (&rs, "RS256")] {
+        let s = start(app, &["openid"], &[]);
+        let res = browser.get(&s.url).await;
+        let params = if res.status() == 302 {
+            location_params(&res).1
+        } else {
+            let page = res.text().await.unwrap();
+            let res = browser.consent(&srv, &page, "allow").await;
+            location_params(&res).1
+        };
+        let t = exchange(&srv, app, &params["code"], s.verifier).await;
+        let id_token = t.extra_fields().id_token.clone().unwrap();
+        let header = jsonwebtoken::decode_header(&id_token).unwrap();
+        assert_eq!(format!("{:?}", header.alg), alg);
+        let claims = srv.verify(&id_token, &app.id).await.expect("verifies");
+        assert_eq!(
+            claims["at_hash"],
+            portcullis::oauth::tokens::at_hash(alg.parse().unwrap(), t.access_token().secret())
+        );
     }
     srv.stop().await;
 }

@@ -37,6 +37,10 @@ pub enum ClientCommand {
         /// exactly (repeat for several).
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// Algorithm of this client's ID tokens (id_token_signed_response_alg): RS256
+        /// (default), ES256 or EdDSA; the key set needs an active key of it.
+        #[arg(long = "id-token-signed-response-alg", value_name = "ALG")]
+        id_token_alg: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +84,7 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "token_endpoint_auth_methods": methods,
         "resources": c.resources,
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "id_token_signed_response_alg": c.id_token_alg.as_str(),
         "public": c.is_public(),
         "client_id_issued_at": c.created_at,
     });
@@ -119,6 +124,7 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
     println!("redirect URIs: {}", c.redirect_uris.join(" "));
     println!("resources:     {}", c.resources.join(" "));
     println!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
+    println!("ID token alg:  {}", c.id_token_alg.as_str());
     println!("created:       {}", human_time(c.created_at));
 }
 
@@ -133,6 +139,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             auth_methods,
             resources,
             post_logout_redirect_uris,
+            id_token_alg,
             json,
         } => {
             let req = ClientRequest {
@@ -144,6 +151,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 auth_methods,
                 resources,
                 post_logout_redirect_uris,
+                id_token_alg,
             }
             .validate()?;
             let (client, secret) = registrar::register(conn, &req, now())?;

@@ -48,7 +48,8 @@ pub fn render(issuer: &str) -> Bytes {
         "response_modes_supported": ["query"],
         "grant_types_supported": grants,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        // Per client (id_token_signed_response_alg); RS256 unless registered otherwise.
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": auth,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,

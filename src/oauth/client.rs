@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use super::redirect_uri::{self, RedirectUriError};
 use super::scope::{Scope, ScopeSyntaxError};
+use crate::keys::KeyAlg;
 
 /// Grant types this server implements. Registration refuses anything else, and
 /// discovery advertises exactly this list.
@@ -106,6 +107,8 @@ pub struct Client {
     pub resources: Vec<String>,
     /// Where RP-initiated logout may send people afterwards (exact match).
     pub post_logout_redirect_uris: Vec<String>,
+    /// `id_token_signed_response_alg` (OpenID Connect Registration §2); RS256 by default.
+    pub id_token_alg: KeyAlg,
     pub created_at: i64,
 }
 
@@ -145,6 +148,8 @@ pub enum RegistrationError {
     MissingRedirectUri(&'static str),
     #[error("client_credentials is only for confidential clients")]
     PublicClientCredentials,
+    #[error("ID token algorithm {0:?}: use RS256, ES256 or EdDSA")]
+    IdTokenAlg(String),
     #[error("a client named in a token exchange must authenticate: not for --public clients")]
     PublicTokenExchange,
     #[error(
@@ -164,6 +169,8 @@ pub struct ClientRequest {
     pub auth_methods: Vec<String>,
     pub resources: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// `RS256` (the default), `ES256` or `EdDSA`.
+    pub id_token_alg: Option<String>,
 }
 
 /// A validated registration, ready to be stored.
@@ -177,6 +184,7 @@ pub struct ValidClientRequest {
     pub scope: Scope,
     pub resources: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    pub id_token_alg: KeyAlg,
 }
 
 pub fn validate_resource(r: &str) -> bool {
@@ -255,7 +263,14 @@ impl ClientRequest {
                 resources.push(r);
             }
         }
+        let id_token_alg = match self.id_token_alg.as_deref() {
+            None => KeyAlg::RS256,
+            Some(a) => a
+                .parse()
+                .map_err(|_| RegistrationError::IdTokenAlg(a.to_string()))?,
+        };
         Ok(ValidClientRequest {
+            id_token_alg,
             name,
             public: self.public,
             auth_methods,

@@ -3,7 +3,7 @@
 use jsonwebtoken::{Header, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeySet, Material};
+use crate::keys::{KeyAlg, KeySet, Material};
 
 /// `aud` is a string for one audience and an array for several (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,11 +123,15 @@ pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<
         .map(|d| d.claims)
 }
 
-/// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 hash of the access
-/// token, base64url-encoded (SHA-256 because ID tokens are signed RS256).
-pub fn at_hash(access_token: &str) -> String {
+/// OpenID Connect Core §3.1.3.6: the left half of the hash of the access token,
+/// base64url-encoded, with the hash of the ID token's algorithm: SHA-256 for RS256 and
+/// ES256; SHA-512 for EdDSA over Ed25519 (OpenID's convention for that curve).
+pub fn at_hash(alg: KeyAlg, access_token: &str) -> String {
     use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d[..16])
+    use sha2::{Digest, Sha256, Sha512};
+    let enc = |half: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half);
+    match alg {
+        KeyAlg::EdDSA => enc(&Sha512::digest(access_token.as_bytes())[..32]),
+        KeyAlg::RS256 | KeyAlg::ES256 => enc(&Sha256::digest(access_token.as_bytes())[..16]),
+    }
 }

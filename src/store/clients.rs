@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::db::AnyConnection;
 use super::schema::clients;
+use crate::keys::KeyAlg;
 use crate::oauth::client::{Client, ValidClientRequest};
 use crate::oauth::scope::Scope;
 
@@ -21,6 +22,7 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     post_logout_redirect_uris: String,
+    id_token_alg: String,
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
@@ -55,6 +57,7 @@ impl ClientRow {
             post_logout_redirect_uris: words(&self.post_logout_redirect_uris)
                 .map(String::from)
                 .collect(),
+            id_token_alg: self.id_token_alg.parse().unwrap_or(KeyAlg::RS256),
             created_at: self.created_at,
         }
     }
@@ -79,6 +82,7 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         post_logout_redirect_uris: join(&req.post_logout_redirect_uris),
+        id_token_alg: req.id_token_alg.as_str().to_string(),
     };
     diesel::insert_into(clients::table)
         .values(&row)

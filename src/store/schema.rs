@@ -15,6 +15,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         post_logout_redirect_uris -> Text,
+        id_token_alg -> Text,
     }
 }
 

@@ -3,7 +3,6 @@
 
 use super::refresh_token::{OFFLINE_ACCESS, issue_refresh};
 use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience};
-use crate::keys::KeyAlg;
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
@@ -157,9 +156,15 @@ pub async fn grant(
     )?;
     let id_token = if scope.contains("openid") {
         let keys = state.keys.current();
-        let key = keys
-            .active(KeyAlg::RS256)
-            .ok_or_else(|| OAuthError::server("no active RS256 key for ID tokens"))?;
+        // The client's id_token_signed_response_alg; the key set must hold an active
+        // key of it (`keys rotate --alg`), or the exchange fails loudly.
+        let alg = client.id_token_alg;
+        let key = keys.active(alg).ok_or_else(|| {
+            OAuthError::server(format!(
+                "no active {} key for this client's ID tokens",
+                alg.as_str()
+            ))
+        })?;
         let claims = IdClaims {
             iss: state.issuer.clone(),
             sub: subject,
@@ -168,7 +173,7 @@ pub async fn grant(
             iat: now,
             auth_time: row.auth_time,
             nonce: row.nonce.clone(),
-            at_hash: at_hash(&minted.token),
+            at_hash: at_hash(alg, &minted.token),
             sid: row.session_id.map(|s| s.to_string()),
         };
         Some(sign_id_token(key, &claims).map_err(OAuthError::server)?)
