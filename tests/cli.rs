@@ -267,3 +267,31 @@ fn bad_configuration_is_one_line_naming_the_setting() {
     assert!(err.contains("DATABASE_URL"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+#[test]
+fn user_create_can_limit_the_api_scopes_a_person_may_grant() {
+    let env = Env::new();
+    let create = |name: &str, scopes: &str| {
+        env.run_with_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                name,
+                "--allowed-api-scopes",
+                scopes,
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        )
+    };
+    let out = create("carol", "api:read api:write");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = create("dave", "api:admin");
+    assert!(!out.status.success(), "a scope outside the catalogue");
+    assert!(stderr(&out).contains("api:admin"), "{}", stderr(&out));
+    let list: serde_json::Value =
+        serde_json::from_str(env.ok(&["user", "list", "--json"]).trim()).unwrap();
+    assert_eq!(list["username"], "carol");
+    assert_eq!(list["api_scopes"], "api:read api:write");
+}

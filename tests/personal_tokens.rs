@@ -694,6 +694,13 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
         .new_token(&srv, "both", &["api:read", "api:write"], "")
         .await;
     let write_only = p.new_token(&srv, "write", &["api:write"], "").await;
+    let res = exchange(&srv, &both, None).await;
+    assert_eq!(res.status(), 200);
+    let jwt = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(introspect(&srv, &rs, &jwt, None).await["active"], true);
 
     let out = srv.cli(&["user", "set-api-scopes", "alice", "api:read admin"]);
     assert!(!out.status.success(), "a scope outside the catalogue");
@@ -710,6 +717,11 @@ async fn a_person_gives_tokens_only_the_api_scopes_they_are_entitled_to() {
     assert_eq!(body["scope"], "api:read", "narrowed to what alice may have");
     let body = introspect(&srv, &rs, &write_only, None).await;
     assert_eq!(body["active"], false, "nothing left: revoked");
+    assert_eq!(
+        introspect(&srv, &rs, &jwt, None).await["active"],
+        false,
+        "a JWT exchanged before carries api:write, which the token no longer has"
+    );
 
     let page = p
         .http

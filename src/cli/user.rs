@@ -25,9 +25,10 @@ pub enum UserCommand {
         #[arg(long)]
         name: Option<String>,
         /// API scopes the person may give personal tokens, space-separated, from the
-        /// catalogue (--api-scopes of the server); default: the whole catalogue.
-        #[arg(long = "api-scopes", value_name = "SCOPES")]
-        api_scopes: Option<String>,
+        /// catalogue (the server's --api-scopes); default: the whole catalogue. (Not
+        /// `--api-scopes`: that global flag sets the catalogue itself.)
+        #[arg(long = "allowed-api-scopes", value_name = "SCOPES")]
+        allowed_api_scopes: Option<String>,
         /// Read the password from standard input (the only way: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -130,12 +131,12 @@ pub fn run(
             email,
             email_verified,
             name,
-            api_scopes,
+            allowed_api_scopes,
             password_stdin: _,
             json,
         } => {
             validate_username(&username)?;
-            let api_scopes = api_scopes
+            let api_scopes = allowed_api_scopes
                 .map(|s| api_scope_list(&s, catalogue))
                 .transpose()?;
             if let Some(e) = &email {

@@ -13,15 +13,26 @@ use crate::store::{AnyConnection, pat, revoked, users};
 
 /// The database's part, run inside `state.db`: the token was not revoked (by itself,
 /// with its refresh-token family, or by a code replay); the personal token it was
-/// exchanged from, if any, was not revoked; the person it was issued to still exists.
+/// exchanged from, if any, was not revoked and still has every scope it carries; the
+/// person it was issued to still exists.
 pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryResult<bool> {
     if revoked::is_revoked(conn, &claims.jti)? {
         return Ok(false);
     }
-    if let Some(from) = personal::exchanged_from(&claims.jti)
-        && !pat::is_unrevoked(conn, from)?
-    {
-        return Ok(false);
+    if let Some(from) = personal::exchanged_from(&claims.jti) {
+        let Some(pat_scope) = pat::unrevoked_scope(conn, from)? else {
+            return Ok(false);
+        };
+        // The personal token may have been narrowed since (`user set-api-scopes`): the
+        // JWT must not carry more than it has now.
+        let now: Vec<&str> = pat_scope.split(' ').collect();
+        let carried = claims.scope.as_deref().unwrap_or("");
+        if carried
+            .split(' ')
+            .any(|s| !s.is_empty() && !now.contains(&s))
+        {
+            return Ok(false);
+        }
     }
     // Client-credentials tokens name the client (not a UUID); the others a person.
     match uuid::Uuid::try_parse(&claims.sub) {

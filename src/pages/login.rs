@@ -35,8 +35,17 @@ pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     }
 }
 
+/// The throttling key of the caller's address. IPv6 is keyed by its /64: one
+/// subscriber usually holds a whole /64 and could otherwise rotate addresses freely.
 fn client_addr(req: &HttpRequest) -> String {
-    crate::audit::client_ip(req).map_or_else(|| "unknown".into(), |ip| ip.to_string())
+    match crate::audit::client_ip(req) {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".into(),
+    }
 }
 
 pub async fn login_post(
@@ -316,3 +325,24 @@ pub async fn mfa_post(
 }
 
 const EXPIRED: &str = "Your sign-in took too long. Please sign in again.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn from(addr: &str) -> String {
+        let req = TestRequest::default()
+            .peer_addr(addr.parse().unwrap())
+            .to_http_request();
+        client_addr(&req)
+    }
+
+    #[test]
+    fn ipv6_callers_are_throttled_by_their_64() {
+        assert_eq!(from("[2001:db8:1:2:aaaa::1]:5000"), "2001:db8:1:2::/64");
+        assert_eq!(from("[2001:db8:1:2:bbbb::9]:6000"), "2001:db8:1:2::/64");
+        assert_ne!(from("[2001:db8:1:3::1]:1"), "2001:db8:1:2::/64");
+        assert_eq!(from("192.0.2.1:1"), "192.0.2.1");
+    }
+}

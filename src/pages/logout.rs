@@ -94,7 +94,11 @@ async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpRespon
     Ok(Request {
         client,
         return_to,
-        state: params.get("state").map(str::to_string),
+        // As at /authorize: a state too long to send back whole is not sent back.
+        state: params
+            .get("state")
+            .filter(|s| s.len() <= 2048)
+            .map(str::to_string),
     })
 }
 

@@ -84,14 +84,15 @@ pub fn revoke(
     Ok(Some(t))
 }
 
-/// Is the token still there and not revoked? (Expiry is the caller's to check.)
-pub fn is_unrevoked(conn: &mut AnyConnection, id: Id) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        pt::table
-            .filter(pt::id.eq(id))
-            .filter(pt::revoked_at.is_null()),
-    ))
-    .get_result(conn)
+/// The scope of the token if it is still there and not revoked. (Expiry is the
+/// caller's to check.)
+pub fn unrevoked_scope(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<String>> {
+    pt::table
+        .filter(pt::id.eq(id))
+        .filter(pt::revoked_at.is_null())
+        .select(pt::scope)
+        .first(conn)
+        .optional()
 }
 
 /// Narrow the person's live tokens to the `allowed` scopes: each keeps what it has that

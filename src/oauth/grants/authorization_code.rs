@@ -42,6 +42,16 @@ pub async fn grant(
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let aud = resolve_audience(state, client, &req.resources)?;
+    // Before the code is spent: a client whose ID-token algorithm has no active key
+    // cannot be served now, and should be able to retry with the same code once an
+    // operator adds one (`keys rotate --alg`).
+    let id_alg = client.id_token_alg;
+    if state.keys.current().active(id_alg).is_none() {
+        return Err(OAuthError::server(format!(
+            "no active {} key for this client's ID tokens",
+            id_alg.as_str()
+        )));
+    }
     let now = state.clock.now();
     let ttl = state.settings.access_token_ttl;
     let jti = new_jti();
