@@ -1437,3 +1437,23 @@ async fn id_tokens_use_the_algorithm_the_client_registered() {
     }
     srv.stop().await;
 }
+
+/// Pages answer an unreadable form with the status of why (RFC 9110 §15.5.14).
+#[actix_web::test]
+async fn an_oversized_form_gets_413_on_the_pages_too() {
+    let srv = spawn().await;
+    let big = format!("username={}", "a".repeat(64 * 1024));
+    for path in ["/login", "/consent", "/logout", "/authorize"] {
+        let res = srv
+            .http
+            .post(srv.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{path}");
+        assert_eq!(res.headers()["x-frame-options"], "DENY", "{path}");
+    }
+    srv.stop().await;
+}

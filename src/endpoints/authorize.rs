@@ -31,11 +31,7 @@ pub async fn authorize_post(
     // OpenID Connect Core §3.1.2.1: POST carries the same parameters as a form.
     match super::form::read_raw(&req, payload).await {
         Ok(body) => start(&req, &state, Params::parse(&body), true).await,
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in link is not valid",
-            "The request could not be read.",
-        ),
+        Err(e) => crate::pages::unreadable_form(&e),
     }
 }
 

@@ -17,12 +17,9 @@ pub async fn consent_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = form::read(&req, payload).await else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Something went wrong",
-            "The form could not be read.",
-        );
+    let form = match form::read(&req, payload).await {
+        Ok(f) => f,
+        Err(e) => return super::unreadable_form(&e),
     };
     if !csrf::verify(&req, state.settings.secure_cookies(), form.get("csrf")) {
         return error_page(

@@ -53,12 +53,9 @@ pub async fn login_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = form::read(&req, payload).await else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "The form could not be read.",
-        );
+    let form = match form::read(&req, payload).await {
+        Ok(f) => f,
+        Err(e) => return super::unreadable_form(&e),
     };
     let secure = state.settings.secure_cookies();
     if !csrf::verify(&req, secure, form.get("csrf")) {
@@ -205,12 +202,9 @@ pub async fn mfa_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(form) = form::read(&req, payload).await else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "The form could not be read.",
-        );
+    let form = match form::read(&req, payload).await {
+        Ok(f) => f,
+        Err(e) => return super::unreadable_form(&e),
     };
     let secure = state.settings.secure_cookies();
     if !csrf::verify(&req, secure, form.get("csrf")) {

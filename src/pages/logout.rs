@@ -149,8 +149,9 @@ pub async fn logout_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(params) = form::read(&req, payload).await else {
-        return invalid("The request could not be read.");
+    let params = match form::read(&req, payload).await {
+        Ok(p) => p,
+        Err(e) => return super::unreadable_form(&e),
     };
     if params.get("csrf").is_none() {
         return confirm_or_leave(&req, &state, &params).await;

@@ -91,6 +91,16 @@ pub async fn signed_in(
     }
 }
 
+/// The page for a form body we could not read, with the status of why: too large
+/// (413), too slow to arrive (408), or malformed (400).
+pub fn unreadable_form(err: &crate::oauth::error::OAuthError) -> HttpResponse {
+    let status = match err.status {
+        s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) => s,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error_page(status, "Please try again", "The form could not be read.")
+}
+
 /// The page shown when a form's CSRF token does not match.
 pub fn stale_form() -> HttpResponse {
     error_page(
@@ -121,7 +131,7 @@ pub async fn signed_in_form(
 ) -> Result<(crate::endpoints::form::Form, crate::store::users::User), HttpResponse> {
     let form = crate::endpoints::form::read(req, payload)
         .await
-        .map_err(|_| stale_form())?;
+        .map_err(|e| unreadable_form(&e))?;
     if !csrf::verify(req, state.settings.secure_cookies(), form.get("csrf")) {
         return Err(stale_form());
     }
