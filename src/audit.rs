@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use std::net::{IpAddr, SocketAddr};
 
-use actix_web::http::header::{HeaderName, USER_AGENT};
+use actix_web::http::header::{USER_AGENT, X_FORWARDED_FOR};
 use actix_web::{HttpRequest, web};
 use parking_lot::Mutex;
 
@@ -83,8 +83,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
                 .and_then(|h| h.parse::<IpAddr>().ok())
         })
 }
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Counts of tokens issued since the last flush, by client and grant.
 #[derive(Default)]

@@ -170,6 +170,10 @@ pub fn resolve_redirect(
     Ok((client, uri, given))
 }
 
+/// The longest `state` we send back to a client (here and at sign-out); a longer one
+/// would make the redirect's Location header unbounded.
+pub const MAX_STATE_LEN: usize = 2048;
+
 /// Step two: everything else, with errors sent back to the (now trusted) redirect URI.
 pub fn validate(
     params: Params,
@@ -305,7 +309,7 @@ pub fn validate(
     if nonce.as_ref().is_some_and(|n| n.len() > 512) {
         return Err(fail("invalid_request", "nonce is too long"));
     }
-    if state.as_ref().is_some_and(|s| s.len() > 2048) {
+    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
         // Not echoed: the redirect would carry all of it.
         return Err(AuthorizeError::Redirect(RedirectError {
             redirect_uri: redirect_uri.clone(),

@@ -6,6 +6,7 @@ use diesel::QueryResult;
 
 use super::error::OAuthError;
 use super::personal::{self, PAT_CLIENT_ID};
+use super::scope::Scope;
 use super::tokens::AccessClaims;
 use crate::state::AppState;
 use crate::store::id::Id;
@@ -25,12 +26,9 @@ pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryRe
         };
         // The personal token may have been narrowed since (`user set-api-scopes`): the
         // JWT must not carry more than it has now.
-        let now: Vec<&str> = pat_scope.split(' ').collect();
-        let carried = claims.scope.as_deref().unwrap_or("");
-        if carried
-            .split(' ')
-            .any(|s| !s.is_empty() && !now.contains(&s))
-        {
+        let carried = Scope::parse(claims.scope.as_deref().unwrap_or(""));
+        let now = Scope::parse(&pat_scope);
+        if !matches!((carried, now), (Ok(c), Ok(n)) if c.is_subset_of(&n)) {
             return Ok(false);
         }
     }

@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::templates::{LogoutPage, SignedOutPage};
 use super::{csrf, error_page, page_builder, render, see_other, session, stale_form};
 use crate::endpoints::form::{self, Form};
+use crate::oauth::authorize::MAX_STATE_LEN;
 use crate::oauth::client::Client;
 use crate::oauth::tokens::verify_id_token_hint;
 use crate::state::AppState;
@@ -97,7 +98,7 @@ async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpRespon
         // As at /authorize: a state too long to send back whole is not sent back.
         state: params
             .get("state")
-            .filter(|s| s.len() <= 2048)
+            .filter(|s| s.len() <= MAX_STATE_LEN)
             .map(str::to_string),
     })
 }

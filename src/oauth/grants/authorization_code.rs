@@ -3,6 +3,7 @@
 
 use super::refresh_token::{OFFLINE_ACCESS, issue_refresh};
 use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience};
+use crate::keys::{KeySet, Material};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
@@ -26,6 +27,17 @@ enum Outcome {
     Refused(&'static str),
 }
 
+/// The active key of the client's ID-token algorithm (`id_token_signed_response_alg`).
+fn id_token_key<'k>(keys: &'k KeySet, client: &Client) -> Result<&'k Material, OAuthError> {
+    let alg = client.id_token_alg;
+    keys.active(alg).ok_or_else(|| {
+        OAuthError::server(format!(
+            "no active {} key for this client's ID tokens",
+            alg.as_str()
+        ))
+    })
+}
+
 pub async fn grant(
     state: &AppState,
     client: &Client,
@@ -45,13 +57,7 @@ pub async fn grant(
     // Before the code is spent: a client whose ID-token algorithm has no active key
     // cannot be served now, and should be able to retry with the same code once an
     // operator adds one (`keys rotate --alg`).
-    let id_alg = client.id_token_alg;
-    if state.keys.current().active(id_alg).is_none() {
-        return Err(OAuthError::server(format!(
-            "no active {} key for this client's ID tokens",
-            id_alg.as_str()
-        )));
-    }
+    id_token_key(&state.keys.current(), client)?;
     let now = state.clock.now();
     let ttl = state.settings.access_token_ttl;
     let jti = new_jti();
@@ -168,13 +174,8 @@ pub async fn grant(
         let keys = state.keys.current();
         // The client's id_token_signed_response_alg; the key set must hold an active
         // key of it (`keys rotate --alg`), or the exchange fails loudly.
-        let alg = client.id_token_alg;
-        let key = keys.active(alg).ok_or_else(|| {
-            OAuthError::server(format!(
-                "no active {} key for this client's ID tokens",
-                alg.as_str()
-            ))
-        })?;
+        let key = id_token_key(&keys, client)?;
+        let alg = key.alg;
         let claims = IdClaims {
             iss: state.issuer.clone(),
             sub: subject,
