@@ -20,11 +20,11 @@ use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis::domain::scope::Scope;
 use portcullis::keys::material::{KeyAlg, Material, from_pem, generate};
 use portcullis::keys::signer;
 use portcullis::oauth::client::{AuthMethod, Client, GrantType};
 use portcullis::oauth::client_auth::{self, Presented};
-use portcullis::oauth::scope::Scope;
 use portcullis::oauth::tokens::{AccessClaims, Audience, new_jti, sign_access_token};
 use portcullis::secret;
 use sha2::{Digest, Sha256};

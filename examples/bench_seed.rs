@@ -21,6 +21,7 @@ use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::clock::{Clock, SystemClock};
+use portcullis::domain::scope::Scope;
 use portcullis::oauth::grants::refresh_token::issue_refresh;
 use portcullis::oauth::tokens::new_jti;
 use portcullis::store::codes::{self, CodeRow};
@@ -91,7 +92,7 @@ fn run() -> anyhow::Result<()> {
                             session_id: None,
                             redirect_uri: REDIRECT_URI.into(),
                             redirect_uri_given: true,
-                            scope: SCOPE.into(),
+                            scope: Scope::parse(SCOPE)?,
                             nonce: None,
                             code_challenge: challenge.clone(),
                             auth_time: now,
@@ -110,7 +111,7 @@ fn run() -> anyhow::Result<()> {
                         id: Id::new_v7(),
                         client_id: client_id.clone(),
                         user_id: user.id,
-                        scope: SCOPE.into(),
+                        scope: Scope::parse(SCOPE)?,
                         auth_time: now,
                         created_at: now,
                         expires_at: now + SEED_TTL,

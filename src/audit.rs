@@ -14,7 +14,7 @@ use actix_web::http::header::{USER_AGENT, X_FORWARDED_FOR};
 use actix_web::{HttpRequest, web};
 use parking_lot::Mutex;
 
-use crate::oauth::ip_allow::Net;
+use crate::domain::net::Net;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};

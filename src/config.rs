@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::oauth::ip_allow::{self, Net};
+use crate::domain::net::{self, Net};
 
 /// What the command line and environment gave; every field is optional so that the
 /// config file and the defaults can fill the gaps.
@@ -153,6 +153,15 @@ pub struct SettingsArgs {
         value_name = "N"
     )]
     pub login_max_failures: Option<u32>,
+    /// Seconds after a sign-in during which credential changes (two-factor, recovery
+    /// codes, API tokens) need no re-authentication.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_SUDO_TTL",
+        value_name = "SECONDS"
+    )]
+    pub sudo_ttl: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +186,7 @@ struct FileSettings {
     pat_allow_never: Option<bool>,
     audit_retention_days: Option<i64>,
     trusted_proxies: Option<String>,
+    sudo_ttl: Option<i64>,
 }
 
 /// Validated settings. A value of this type is always usable.
@@ -195,6 +205,8 @@ pub struct Settings {
     pub session_idle_ttl: i64,
     pub session_lifetime: i64,
     pub login_max_failures: u32,
+    /// Credential changes need a sign-in at most this many seconds old.
+    pub sudo_ttl: i64,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
     /// (name, description) of the scopes personal tokens may carry.
@@ -228,7 +240,7 @@ fn parse_api_scopes(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
         let (name, desc) = item.split_once('=').unwrap_or((item, item));
         let name = name.trim();
         let scope =
-            crate::oauth::scope::Scope::parse(name).map_err(|e| bad(setting, e.to_string()))?;
+            crate::domain::scope::Scope::parse(name).map_err(|e| bad(setting, e.to_string()))?;
         if scope.iter().count() != 1 {
             return Err(bad(setting, format!("{name:?} must be one scope name")));
         }
@@ -386,6 +398,13 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let sudo_ttl = args.sudo_ttl.or(file.sudo_ttl).unwrap_or(900);
+        if !(0..=86_400).contains(&sudo_ttl) {
+            return Err(bad(
+                "sudo ttl (--sudo-ttl / PORTCULLIS_SUDO_TTL)",
+                "must be between 0 and 86400 seconds",
+            ));
+        }
         let refresh_idle_ttl = args
             .refresh_idle_ttl
             .or(file.refresh_idle_ttl)
@@ -423,7 +442,7 @@ impl Settings {
                 "must be at least 1 day",
             ));
         }
-        let trusted_proxies = ip_allow::parse_list(
+        let trusted_proxies = net::parse_list(
             args.trusted_proxies
                 .as_deref()
                 .or(file.trusted_proxies.as_deref())
@@ -451,6 +470,7 @@ impl Settings {
             session_idle_ttl,
             session_lifetime,
             login_max_failures,
+            sudo_ttl,
             bind,
             issuer,
             database_url,

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod endpoints;
 pub mod keys;
 pub mod mfa;

@@ -46,6 +46,38 @@ pub fn verify(presented: &str, stored_hash: &str) -> bool {
     ct_eq(hash(presented).as_bytes(), stored_hash.as_bytes())
 }
 
+/// A secret key for message authentication (HMAC-SHA-256): values we hand out and must
+/// recognise later without storing them (device cookies, session-bound CSRF tokens).
+#[derive(Clone)]
+pub struct MacKey(aws_lc_rs::hmac::Key);
+
+impl std::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacKey([redacted])")
+    }
+}
+
+impl MacKey {
+    pub fn new(bytes: [u8; 32]) -> MacKey {
+        MacKey(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            &bytes,
+        ))
+    }
+
+    /// The tag of `message`, base64url without padding (43 characters).
+    pub fn tag(&self, message: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&self.0, message))
+    }
+
+    /// Is `tag` the tag of `message`? Constant-time.
+    pub fn verify(&self, message: &[u8], tag: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(tag)
+            .is_ok_and(|t| aws_lc_rs::hmac::verify(&self.0, message, &t).is_ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +89,17 @@ mod tests {
         assert!(a.starts_with("pcs_"));
         assert_eq!(a.len(), 4 + 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn mac_tags_verify_only_for_their_message_and_key() {
+        let k = MacKey::new([1; 32]);
+        let t = k.tag(b"alice");
+        assert_eq!(t.len(), 43);
+        assert!(k.verify(b"alice", &t));
+        assert!(!k.verify(b"alicf", &t));
+        assert!(!MacKey::new([2; 32]).verify(b"alice", &t));
+        assert!(!k.verify(b"alice", "not base64!"));
     }
 
     #[test]

@@ -83,11 +83,12 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
         data_keys,
     ));
     let data = web::Data::from(state.clone());
+    let hsts = state.settings.secure_cookies();
 
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(security_headers())
+            .wrap(security_headers(hsts))
             .configure(routes)
     })
     .listen(listener)?
@@ -172,9 +173,16 @@ async fn purge_periodically(state: Arc<AppState>) {
 }
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
-/// must never be framed or sniffed either.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// must never be framed or sniffed either. With an https issuer, browsers are told to
+/// use https only for a year (RFC 6797); without one we are not behind TLS and must not.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new();
+    let headers = if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    };
+    headers
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((
@@ -243,6 +251,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/security/disable",
         web::post().to(security::disable_post),
+    )
+    .route(
+        "/account/security/recovery-codes",
+        web::post().to(security::recovery_codes_post),
     )
     .service(
         web::resource("/account/tokens")

@@ -15,7 +15,9 @@ use crate::oauth::client::Client;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::client_cache::ClientCache;
 use crate::oauth::error::OAuthError;
-use crate::store::{AnyConnection, DbPool, clients};
+use crate::oauth::registrar;
+use crate::secret::MacKey;
+use crate::store::{AnyConnection, DbPool};
 use crate::throttle::Throttle;
 
 /// Responses that depend only on configuration and the key set, rendered once.
@@ -33,18 +35,17 @@ pub struct AppState {
     pub clock: SharedClock,
     pub clients: ClientCache,
     pub precomputed: ArcSwap<Precomputed>,
-    /// Failed sign-ins per username and per client address.
-    pub login_by_user: Throttle,
+    /// Password attempts per client address (the per-username and second-factor
+    /// counters are in the database, shared by all instances: `pages::limits`).
     pub login_by_ip: Throttle,
-    /// Failed second-factor codes per user.
-    pub mfa_by_user: Throttle,
     pub issued: IssuedCounter,
     /// Seals TOTP secrets at rest.
     pub data_keys: Arc<DataKeys>,
+    /// Signs device cookies (`pages::device`).
+    pub device_key: MacKey,
+    /// Binds CSRF tokens to sessions (`pages::csrf`).
+    pub csrf_key: MacKey,
 }
-
-/// Failed sign-ins are counted over this window.
-pub const LOGIN_WINDOW: i64 = 15 * 60;
 
 impl AppState {
     pub fn new(
@@ -60,13 +61,17 @@ impl AppState {
             .clone()
             .unwrap_or_else(|| issuer.clone());
         let clients = ClientCache::new(settings.client_cache_ttl);
-        let login_by_user = Throttle::new(settings.login_max_failures, LOGIN_WINDOW);
-        let login_by_ip = Throttle::new(settings.login_max_failures * 4, LOGIN_WINDOW);
+        let login_by_ip = Throttle::new(
+            settings
+                .login_max_failures
+                .saturating_mul(crate::pages::limits::PER_ADDRESS_FACTOR),
+            crate::pages::limits::WINDOW,
+        );
         let state = AppState {
-            mfa_by_user: Throttle::new(5, LOGIN_WINDOW),
             issued: IssuedCounter::default(),
+            device_key: data_keys.derive(crate::pages::device::KEY_LABEL),
+            csrf_key: data_keys.derive(crate::pages::csrf::KEY_LABEL),
             data_keys: Arc::new(data_keys),
-            login_by_user,
             login_by_ip,
             settings,
             issuer,
@@ -133,7 +138,7 @@ impl AppState {
         }
         let owned = id.to_string();
         let found = self
-            .db(move |conn| clients::find(conn, &owned))
+            .db(move |conn| registrar::find(conn, &owned))
             .await?
             .map(Arc::new);
         if let Some(c) = &found {
@@ -160,7 +165,7 @@ impl AppState {
         // truth (a secret may have been rotated a moment ago).
         let owned = id.to_string();
         let found = self
-            .db(move |conn| clients::find(conn, &owned))
+            .db(move |conn| registrar::find(conn, &owned))
             .await?
             .map(Arc::new);
         match &found {

@@ -1,6 +1,7 @@
-//! Counting failures per key (a username, a client address) in a fixed window, to slow
-//! down password guessing. Per instance: with N instances an attacker gets N times the
-//! budget, which is why the per-username limit is small.
+//! Attempt counting per key in a fixed window, in this instance's memory (the per-address
+//! sign-in limit; the limits that must hold across instances live in
+//! `store::throttle`). The same discipline as there: `reserve` counts an attempt before
+//! it is checked, under one lock, and `release` gives it back on success.
 
 use std::collections::HashMap;
 
@@ -23,20 +24,11 @@ impl Throttle {
         }
     }
 
-    /// `Err(seconds)` to wait when `key` has used up its failures.
-    pub fn check(&self, key: &str, now: i64) -> Result<(), i64> {
-        let entries = self.entries.lock();
-        match entries.get(key) {
-            Some((start, n)) if now < start + self.window && *n >= self.limit => {
-                Err((start + self.window - now).max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn fail(&self, key: &str, now: i64) {
+    /// Count an attempt for `key`. `Err(seconds)` to wait when the window's attempts
+    /// are used up (the refused attempt is not counted).
+    pub fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
         let mut entries = self.entries.lock();
-        if entries.len() >= MAX_KEYS {
+        if entries.len() >= MAX_KEYS && !entries.contains_key(key) {
             let window = self.window;
             entries.retain(|_, (start, _)| now < *start + window);
         }
@@ -44,11 +36,18 @@ impl Throttle {
         if now >= e.0 + self.window {
             *e = (now, 0);
         }
+        if e.1 >= self.limit {
+            return Err((e.0 + self.window - now).max(1));
+        }
         e.1 += 1;
+        Ok(())
     }
 
-    pub fn reset(&self, key: &str) {
-        self.entries.lock().remove(key);
+    /// Give back an attempt that succeeded.
+    pub fn release(&self, key: &str) {
+        if let Some(e) = self.entries.lock().get_mut(key) {
+            e.1 = e.1.saturating_sub(1);
+        }
     }
 }
 
@@ -57,15 +56,30 @@ mod tests {
     use super::Throttle;
 
     #[test]
-    fn blocks_after_the_limit_until_the_window_ends() {
+    fn reserves_up_to_the_limit_until_the_window_ends() {
         let t = Throttle::new(2, 60);
-        t.fail("u", 0);
-        assert!(t.check("u", 1).is_ok());
-        t.fail("u", 1);
-        assert_eq!(t.check("u", 10), Err(50));
-        assert!(t.check("u", 60).is_ok());
-        assert!(t.check("other", 10).is_ok());
-        t.reset("u");
-        assert!(t.check("u", 10).is_ok());
+        assert!(t.reserve("u", 0).is_ok());
+        assert!(t.reserve("u", 1).is_ok());
+        assert_eq!(t.reserve("u", 10), Err(50));
+        assert!(t.reserve("other", 10).is_ok());
+        t.release("u");
+        assert!(t.reserve("u", 10).is_ok());
+        assert_eq!(t.reserve("u", 11), Err(49));
+        assert!(t.reserve("u", 60).is_ok(), "a new window");
+    }
+
+    #[test]
+    fn concurrent_reservations_never_exceed_the_limit() {
+        let t = std::sync::Arc::new(Throttle::new(5, 900));
+        let granted: usize = (0..50)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || t.reserve("k", 0).is_ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum();
+        assert_eq!(granted, 5);
     }
 }

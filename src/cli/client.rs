@@ -166,7 +166,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List { json } => {
-            let all = clients::list(conn)?;
+            let all = registrar::list(conn)?;
             if json {
                 for c in &all {
                     println!("{}", to_json(c, None));
@@ -194,7 +194,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Show { id, json } => {
-            let c = clients::find(conn, &id)?
+            let c = registrar::find(conn, &id)?
                 .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
             if json {
                 println!("{}", to_json(&c, None));

@@ -40,10 +40,10 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                     println!(
                         "{}",
                         json!({
-                            "id": p.id.to_string(), "name": p.name, "scope": p.scope,
+                            "id": p.id.to_string(), "name": p.name, "scope": p.scope.to_string(),
                             "state": state, "created_at": p.created_at, "expires_at": p.expires_at,
                             "revoked_at": p.revoked_at, "last_used_at": p.last_used_at,
-                            "last_used_ip": p.last_used_ip, "allowed_ips": p.allowed_ips,
+                            "last_used_ip": p.last_used_ip, "allowed_ips": p.allowed_ips.to_string(),
                         })
                     );
                 } else {
@@ -52,7 +52,7 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                         p.id,
                         state,
                         p.name,
-                        p.scope,
+                        p.scope.to_string(),
                         p.expires_at.map_or_else(|| "never".into(), human_time)
                     );
                 }

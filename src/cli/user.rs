@@ -6,6 +6,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{human_time, now};
+use crate::domain::scope::Scope;
 use crate::password;
 use crate::store::id::Id;
 use crate::store::{AnyConnection, db, pat, refresh, sessions, users};
@@ -101,22 +102,21 @@ fn validate_email(e: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A space-separated list of API scopes, each from the catalogue, without repeats.
-fn api_scope_list(s: &str, catalogue: &[(String, String)]) -> anyhow::Result<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for w in s.split_whitespace() {
-        if !catalogue.iter().any(|(n, _)| n == w) {
-            let known: Vec<&str> = catalogue.iter().map(|(n, _)| n.as_str()).collect();
-            anyhow::bail!(
-                "api scopes: {w:?} is not in the API scope catalogue ({})",
-                known.join(" ")
-            );
-        }
-        if !out.contains(&w) {
-            out.push(w);
-        }
+/// A space-separated list of API scopes, each from the catalogue.
+fn api_scope_list(s: &str, catalogue: &[(String, String)]) -> anyhow::Result<Scope> {
+    let scope = Scope::parse(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map_err(|e| anyhow::anyhow!("api scopes: {e}"))?;
+    if let Some(w) = scope
+        .iter()
+        .find(|w| !catalogue.iter().any(|(n, _)| n == w))
+    {
+        let known: Vec<&str> = catalogue.iter().map(|(n, _)| n.as_str()).collect();
+        anyhow::bail!(
+            "api scopes: {w:?} is not in the API scope catalogue ({})",
+            known.join(" ")
+        );
     }
-    Ok(out.join(" "))
+    Ok(scope)
 }
 
 /// `catalogue`: the API scopes of the configuration (`--api-scopes`).
@@ -180,7 +180,7 @@ pub fn run(
                             "email": u.email,
                             "created_at": u.created_at,
                             // null: every scope of the catalogue.
-                            "api_scopes": u.api_scopes,
+                            "api_scopes": u.api_scopes.as_ref().map(Scope::to_string),
                         })
                     );
                 } else {
@@ -214,18 +214,18 @@ pub fn run(
                 let Some(user) = users::find_by_username(conn, &username)? else {
                     anyhow::bail!("no user {username:?}");
                 };
-                users::set_api_scopes(conn, user.id, granted.as_deref(), t)?;
+                users::set_api_scopes(conn, user.id, granted.as_ref(), t)?;
                 let changed = match &granted {
-                    Some(g) => {
-                        let allowed: Vec<&str> = g.split(' ').filter(|s| !s.is_empty()).collect();
-                        pat::narrow_for_user(conn, user.id, &allowed, t)?
-                    }
+                    Some(g) => pat::narrow_for_user(conn, user.id, g, t)?,
                     None => (0, 0),
                 };
                 let e = crate::store::audit::Event::new("user.api_scopes_changed", "success")
                     .user(user.id)
                     .detail("by", "operator")
-                    .detail("api_scopes", granted.as_deref().unwrap_or("*"))
+                    .detail(
+                        "api_scopes",
+                        granted.as_ref().map_or("*".into(), Scope::to_string),
+                    )
                     .detail("tokens_narrowed", changed.0)
                     .detail("tokens_revoked", changed.1);
                 crate::store::audit::record(conn, &e, t)?;
@@ -234,7 +234,7 @@ pub fn run(
             let what = match &granted {
                 None => "the whole catalogue".to_string(),
                 Some(g) if g.is_empty() => "no API scopes".to_string(),
-                Some(g) => g.clone(),
+                Some(g) => g.to_string(),
             };
             println!(
                 "{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}"

@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::oauth::authorize::{self, AuthorizationRequest, AuthorizeError, Params, RedirectError};
-use crate::oauth::scope::Scope;
 use crate::pages::templates::{ConsentPage, LoginPage, ScopeLine, describe_scope};
 use crate::pages::{csrf, error_page, page_builder, render, see_other, session, unavailable_page};
 use crate::secret;
@@ -141,7 +140,7 @@ pub async fn proceed(
         .db(move |conn| consents::find(conn, uid, &client_id))
         .await
     {
-        Ok(c) => c.and_then(|c| Scope::parse(&c.scope).ok()),
+        Ok(c) => c.map(|c| c.scope),
         Err(_) => return unavailable_page(),
     };
     let covered = granted.as_ref().is_some_and(|g| areq.scope.is_subset_of(g));
@@ -155,7 +154,7 @@ pub async fn proceed(
                 status,
             );
         }
-        return consent_page(&areq, &session, &user);
+        return consent_page(state, &areq, &session, &user);
     }
     issue_code(state, &areq, &session, &user, status).await
 }
@@ -177,7 +176,7 @@ pub async fn issue_code(
         session_id: Some(session.id),
         redirect_uri: areq.redirect_uri.clone(),
         redirect_uri_given: areq.redirect_uri_given,
-        scope: areq.scope.to_string(),
+        scope: areq.scope.clone(),
         nonce: areq.nonce.clone(),
         code_challenge: areq.code_challenge.as_str().to_string(),
         auth_time: session.auth_time,
@@ -214,8 +213,7 @@ pub fn login_page(
     error: Option<&'static str>,
     status: StatusCode,
 ) -> HttpResponse {
-    let secure = state.settings.secure_cookies();
-    let token = csrf::ensure(req, secure);
+    let token = csrf::ensure(state, req);
     let username = areq.and_then(|a| a.login_hint.clone()).unwrap_or_default();
     login_page_with(token, areq, error, status, username)
 }
@@ -244,8 +242,13 @@ pub fn login_page_with(
 
 /// The consent form's CSRF token is bound to `session`, which may be one this very
 /// response starts (sign-in, then consent, without a round trip).
-fn consent_page(areq: &AuthorizationRequest, session: &Session, user: &User) -> HttpResponse {
-    let csrf = csrf::for_session(&session.token_hash);
+fn consent_page(
+    state: &AppState,
+    areq: &AuthorizationRequest,
+    session: &Session,
+    user: &User,
+) -> HttpResponse {
+    let csrf = csrf::for_session(state, &session.token_hash);
     let page = ConsentPage {
         csrf: &csrf,
         authz: areq.params.encode(),

@@ -14,13 +14,31 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// A parsed form. RFC 6749 §3.1/§3.2: parameters without a value are treated as
 /// omitted, and a parameter must not appear more than once; `resource` (RFC 8707)
 /// is the one that may repeat.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Form {
     params: Vec<(String, String)>,
     pub resources: Vec<String>,
 }
 
+/// Forms carry passwords, codes, secrets and tokens: `Debug` shows the names only.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field(
+                "names",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("resources", &self.resources.len())
+            .finish()
+    }
+}
+
 impl Form {
+    /// Every parameter but `resource`, in the order sent.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params
             .iter()

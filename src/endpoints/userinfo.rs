@@ -5,9 +5,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use crate::domain::scope::Scope;
 use crate::oauth::bearer::{self, BearerError};
 use crate::oauth::liveness;
-use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use crate::store::id::Id;
 use crate::store::users;
@@ -57,7 +57,9 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerEr
             "the access token is not meant for this server",
         ));
     }
-    let scope = Scope::parse(claims.scope.as_deref().unwrap_or("")).unwrap_or_default();
+    // We signed this scope; one that does not parse is not ours to honour.
+    let scope = Scope::parse(claims.scope.as_deref().unwrap_or(""))
+        .map_err(|_| BearerError::invalid_token("the access token is invalid"))?;
     if !scope.contains("openid") {
         return Err(BearerError::insufficient_scope("openid"));
     }

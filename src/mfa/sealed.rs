@@ -16,6 +16,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
@@ -122,6 +123,17 @@ impl DataKeys {
             })?);
         }
         Ok(DataKeys::from_parts(current, old))
+    }
+
+    /// A key for one purpose (`label`), derived from the current data key with
+    /// HMAC-SHA-256, so that one configured secret yields independent keys (device
+    /// cookies, CSRF tokens) and none of them reveals the data key.
+    pub fn derive(&self, label: &str) -> crate::secret::MacKey {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.current.bytes);
+        let tag = hmac::sign(&key, label.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        crate::secret::MacKey::new(out)
     }
 
     /// The id of the key that `seal` uses, for logs.

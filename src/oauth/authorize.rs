@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::client::{Client, GrantType};
 use super::pkce::CodeChallenge;
-use super::scope::Scope;
+use crate::domain::scope::Scope;
 
 /// The request's parameters, from the query (GET) or the form body (POST).
 #[derive(Debug, Clone, Default)]

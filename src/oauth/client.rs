@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::redirect_uri::{self, RedirectUriError};
-use super::scope::{Scope, ScopeSyntaxError};
+use crate::domain::scope::{Scope, ScopeSyntaxError};
 use crate::keys::KeyAlg;
 
 /// Grant types this server implements. Registration refuses anything else, and
@@ -242,9 +242,15 @@ impl ClientRequest {
         if self.public && grant_types.contains(&GrantType::TokenExchange) {
             return Err(RegistrationError::PublicTokenExchange);
         }
-        let redirect_uris = unique_redirect_uris(self.redirect_uris)?;
+        let redirect_uris = unique_redirect_uris(
+            self.redirect_uris,
+            redirect_uri::AUTHORIZATION_RESPONSE_PARAMETERS,
+        )?;
         // Same rules as redirect URIs: absolute, no fragment, https except loopback.
-        let post_logout_redirect_uris = unique_redirect_uris(self.post_logout_redirect_uris)?;
+        let post_logout_redirect_uris = unique_redirect_uris(
+            self.post_logout_redirect_uris,
+            redirect_uri::LOGOUT_RESPONSE_PARAMETERS,
+        )?;
         if grant_types.contains(&GrantType::RefreshToken)
             && !grant_types.contains(&GrantType::AuthorizationCode)
         {
@@ -283,10 +289,13 @@ impl ClientRequest {
     }
 }
 
-fn unique_redirect_uris(uris: Vec<String>) -> Result<Vec<String>, RedirectUriError> {
+fn unique_redirect_uris(
+    uris: Vec<String>,
+    reserved: &[&str],
+) -> Result<Vec<String>, RedirectUriError> {
     let mut out = Vec::new();
     for u in uris {
-        redirect_uri::validate(&u)?;
+        redirect_uri::validate_for(&u, reserved)?;
         if !out.contains(&u) {
             out.push(u);
         }

@@ -10,8 +10,8 @@ use super::client::{AuthMethod, Client};
 use super::error::OAuthError;
 use crate::secret;
 
-/// The credentials a request presented, before we look at any client.
-#[derive(Debug)]
+/// The credentials a request presented, before we look at any client. `Debug` never
+/// shows a secret.
 pub enum Presented {
     Basic {
         client_id: String,
@@ -26,6 +26,24 @@ pub enum Presented {
         client_id: String,
     },
     Nothing,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Presented::Basic { client_id, .. } => {
+                write!(
+                    f,
+                    "Basic {{ client_id: {client_id:?}, secret: [redacted] }}"
+                )
+            }
+            Presented::Post { client_id, .. } => {
+                write!(f, "Post {{ client_id: {client_id:?}, secret: [redacted] }}")
+            }
+            Presented::IdOnly { client_id } => write!(f, "IdOnly {{ client_id: {client_id:?} }}"),
+            Presented::Nothing => f.write_str("Nothing"),
+        }
+    }
 }
 
 impl Presented {

@@ -6,8 +6,8 @@ use diesel::QueryResult;
 
 use super::error::OAuthError;
 use super::personal::{self, PAT_CLIENT_ID};
-use super::scope::Scope;
 use super::tokens::AccessClaims;
+use crate::domain::scope::Scope;
 use crate::state::AppState;
 use crate::store::id::Id;
 use crate::store::{AnyConnection, pat, revoked, users};
@@ -21,14 +21,13 @@ pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryRe
         return Ok(false);
     }
     if let Some(from) = personal::exchanged_from(&claims.jti) {
-        let Some(pat_scope) = pat::unrevoked_scope(conn, from)? else {
+        let Some(now_allowed) = pat::unrevoked_scope(conn, from)? else {
             return Ok(false);
         };
         // The personal token may have been narrowed since (`user set-api-scopes`): the
         // JWT must not carry more than it has now.
         let carried = Scope::parse(claims.scope.as_deref().unwrap_or(""));
-        let now = Scope::parse(&pat_scope);
-        if !matches!((carried, now), (Ok(c), Ok(n)) if c.is_subset_of(&n)) {
+        if !carried.is_ok_and(|c| c.is_subset_of(&now_allowed)) {
             return Ok(false);
         }
     }

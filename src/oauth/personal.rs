@@ -4,7 +4,6 @@
 //! per token and address per minute, so a busy token does not become a write storm.
 
 use super::error::OAuthError;
-use super::ip_allow;
 use crate::mfa::pat;
 use crate::secret;
 use crate::state::AppState;
@@ -21,7 +20,7 @@ pub fn entitled<'a>(catalogue: &'a [(String, String)], user: &User) -> Vec<&'a (
         None => catalogue.iter().collect(),
         Some(granted) => catalogue
             .iter()
-            .filter(|(name, _)| granted.split(' ').any(|g| g == name))
+            .filter(|(name, _)| granted.contains(name))
             .collect(),
     }
 }
@@ -75,7 +74,7 @@ pub async fn check(
                 Some("revoked")
             } else if t.expires_at.is_some_and(|e| e <= now) {
                 Some("expired")
-            } else if !ip_allow::allows(&t.allowed_ips, addr.as_deref()) {
+            } else if !t.allowed_ips.allows(addr.as_deref()) {
                 Some("address_not_allowed")
             } else {
                 None
@@ -92,17 +91,14 @@ pub async fn check(
                 audit::record(conn, &e, now)?;
                 return Ok(Checked::Refused(reason));
             }
-            let new_address = store::first_use_from(conn, t.id, &ip, now)?;
-            let recent = t.last_used_ip.as_deref() == Some(ip.as_str())
-                && t.last_used_at.is_some_and(|at| now - at < COALESCE_SECS);
-            if new_address || !recent {
-                store::touch(conn, t.id, &ip, now)?;
+            let used = store::note_use(conn, t.id, &ip, COALESCE_SECS, now)?;
+            if used.record {
                 let e = Event::new("pat.used", "success")
                     .user(t.user_id)
                     .from_addr(addr.clone(), None)
                     .detail("token_id", t.id.to_string())
                     .detail("token_name", t.name.clone())
-                    .detail("new_address", new_address)
+                    .detail("new_address", used.new_address)
                     .detail("via", via);
                 audit::record(conn, &e, now)?;
             }

@@ -13,6 +13,48 @@ pub enum RedirectUriError {
     InsecureHttp(String),
     #[error("redirect URI {0:?} contains whitespace or user information")]
     Unsafe(String),
+    #[error(
+        "redirect URI {0:?} has a query parameter {1:?}, which this server adds to its responses"
+    )]
+    ReservedParameter(String, String),
+}
+
+/// Parameters an authorization response adds to the redirect URI (RFC 6749 §4.1.2 and
+/// §4.1.2.1, RFC 9207, OpenID Connect Core and Session Management, and the implicit
+/// flow's names that must never appear either). A registered URI whose query already
+/// names one would send the client two values, or one the client put there itself.
+pub const AUTHORIZATION_RESPONSE_PARAMETERS: &[&str] = &[
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+    "session_state",
+    "access_token",
+    "id_token",
+    "token_type",
+    "expires_in",
+];
+
+/// What the sign-out redirect adds (RP-Initiated Logout 1.0 §3).
+pub const LOGOUT_RESPONSE_PARAMETERS: &[&str] = &["state"];
+
+/// Validate a redirect URI for registration, refusing a query that names a parameter
+/// of `reserved` (one of the lists above).
+pub fn validate_for(uri: &str, reserved: &[&str]) -> Result<(), RedirectUriError> {
+    validate(uri)?;
+    if let Ok(url) = Url::parse(uri)
+        && let Some((name, _)) = url
+            .query_pairs()
+            .find(|(k, _)| reserved.contains(&k.as_ref()))
+    {
+        return Err(RedirectUriError::ReservedParameter(
+            uri.into(),
+            name.into_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Validate a URI for registration. Custom schemes (for native apps, RFC 8252 §7.1)
@@ -59,6 +101,20 @@ mod tests {
         assert!(validate("http://[::1]/cb").is_ok());
         assert!(validate("http://localhost:3000/cb").is_ok());
         assert!(validate("com.example.app:/oauth2redirect").is_ok());
+    }
+
+    #[test]
+    fn refuses_queries_that_name_response_parameters() {
+        let r = AUTHORIZATION_RESPONSE_PARAMETERS;
+        assert!(validate_for("https://a.example/cb?tenant=1", r).is_ok());
+        for p in r {
+            assert!(
+                validate_for(&format!("https://a.example/cb?x=1&{p}=z"), r).is_err(),
+                "{p}"
+            );
+        }
+        assert!(validate_for("https://a.example/out?code=1", LOGOUT_RESPONSE_PARAMETERS).is_ok());
+        assert!(validate_for("https://a.example/out?state=1", LOGOUT_RESPONSE_PARAMETERS).is_err());
     }
 
     #[test]

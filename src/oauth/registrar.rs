@@ -2,8 +2,11 @@
 //! generated here and the secret leaves only once, in the return value.
 
 use super::client::{Client, ValidClientRequest};
+use super::redirect_uri;
+use crate::domain::scope::Scope;
 use crate::secret;
-use crate::store::{AnyConnection, clients};
+use crate::store::clients::{self, ClientRow};
+use crate::store::{AnyConnection, corrupt};
 
 /// Prefix of client secrets, so that secret scanners can recognise leaked ones.
 pub const SECRET_PREFIX: &str = "pcs_";
@@ -46,8 +49,95 @@ pub fn register(
         let (s, h) = new_secret();
         (Some(s), Some(h))
     };
-    let client = clients::insert(conn, &new_client_id(), hash, req, now)?;
-    Ok((client, secret))
+    let row = ClientRow {
+        client_id: new_client_id(),
+        name: req.name.clone(),
+        secret_hash: hash,
+        auth_methods: join(req.auth_methods.iter().map(|m| m.as_str())),
+        grant_types: join(req.grant_types.iter().map(|g| g.as_str())),
+        redirect_uris: join(&req.redirect_uris),
+        scopes: req.scope.to_string(),
+        resources: join(&req.resources),
+        created_at: now,
+        updated_at: now,
+        post_logout_redirect_uris: join(&req.post_logout_redirect_uris),
+        id_token_alg: req.id_token_alg.as_str().to_string(),
+    };
+    clients::insert(conn, &row)?;
+    Ok((Client::try_from(row)?, secret))
+}
+
+/// A registered client by id.
+pub fn find(conn: &mut AnyConnection, client_id: &str) -> diesel::QueryResult<Option<Client>> {
+    clients::find(conn, client_id)?
+        .map(Client::try_from)
+        .transpose()
+}
+
+/// Every registered client, oldest first.
+pub fn list(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<Client>> {
+    clients::list(conn)?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
+}
+
+fn join<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|s| s.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|w| !w.is_empty())
+}
+
+/// Every value was validated when written. One that no longer parses (a grant type a
+/// later version dropped, an edited row) makes the client unusable, never quietly
+/// narrower or wider: the request that needed it fails and the error is logged.
+impl TryFrom<ClientRow> for Client {
+    type Error = diesel::result::Error;
+
+    fn try_from(r: ClientRow) -> diesel::QueryResult<Client> {
+        let what = |field: &str| format!("client {} {field}", r.client_id);
+        let list = |text: &str| words(text).map(str::to_string).collect::<Vec<_>>();
+        let auth_methods = words(&r.auth_methods)
+            .map(|m| m.parse().map_err(|e| corrupt(&what("auth method"), e)))
+            .collect::<diesel::QueryResult<Vec<_>>>()?;
+        let grant_types = words(&r.grant_types)
+            .map(|g| g.parse().map_err(|e| corrupt(&what("grant type"), e)))
+            .collect::<diesel::QueryResult<Vec<_>>>()?;
+        let redirect_uris = list(&r.redirect_uris);
+        let post_logout_redirect_uris = list(&r.post_logout_redirect_uris);
+        for u in redirect_uris.iter().chain(&post_logout_redirect_uris) {
+            redirect_uri::validate(u).map_err(|e| corrupt(&what("redirect URI"), e))?;
+        }
+        let resources = list(&r.resources);
+        if let Some(bad) = resources
+            .iter()
+            .find(|r| !super::client::validate_resource(r))
+        {
+            return Err(corrupt(&what("resource"), bad));
+        }
+        Ok(Client {
+            scope: Scope::parse(&r.scopes).map_err(|e| corrupt(&what("scope"), e))?,
+            id_token_alg: r
+                .id_token_alg
+                .parse()
+                .map_err(|e| corrupt(&what("ID token algorithm"), e))?,
+            client_id: r.client_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            auth_methods,
+            grant_types,
+            redirect_uris,
+            resources,
+            post_logout_redirect_uris,
+            created_at: r.created_at,
+        })
+    }
 }
 
 /// Replace a confidential client's secret. `None` when there is no such confidential client.

@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::templates::{AccountPage, AppLine};
 use super::{csrf, page_builder, render, see_other, signed_in, signed_in_form, unavailable_page};
-use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::{consents, refresh};
@@ -22,15 +21,13 @@ pub async fn account_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     else {
         return unavailable_page();
     };
-    let token = csrf::ensure(&req, state.settings.secure_cookies());
+    let token = csrf::ensure(&state, &req);
     let apps = list
         .into_iter()
         .map(|(c, name)| AppLine {
             client_id: c.client_id,
             name,
-            scopes: Scope::parse(&c.scope)
-                .map(|s| s.iter().map(str::to_string).collect())
-                .unwrap_or_default(),
+            scopes: c.scope.iter().map(str::to_string).collect(),
             granted: crate::cli::human_time(c.updated_at),
         })
         .collect();
@@ -51,7 +48,7 @@ pub async fn revoke_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (form, user) = match signed_in_form(&state, &req, payload).await {
+    let (form, _, user) = match signed_in_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(res) => return res,
     };
@@ -59,26 +56,36 @@ pub async fn revoke_post(
         return see_other("/account", StatusCode::SEE_OTHER).finish();
     };
     let uid = user.id;
-    let cid = client_id.clone();
     let now = state.clock.now();
     let (ip, ua) = crate::audit::origin(&req);
     let revoked = state
         .db(move |conn| {
             crate::store::db::write_transaction(conn, |conn| {
-                consents::revoke(conn, uid, &cid)?;
+                // Only an app this person allowed: anything else is refused without an
+                // event, so the form cannot write made-up client ids into the trail.
+                if !consents::revoke(conn, uid, &client_id)? {
+                    return Ok(false);
+                }
                 // Withdrawing consent ends what the app holds, not only future prompts.
-                let n = refresh::revoke_for_user(conn, uid, Some(&cid), "consent revoked", now)?;
+                let n =
+                    refresh::revoke_for_user(conn, uid, Some(&client_id), "consent revoked", now)?;
                 let e = Event::new("consent.revoked", "success")
                     .user(uid)
-                    .client(cid.clone())
+                    .client(client_id.clone())
                     .from_addr(ip, ua)
                     .detail("families_revoked", n);
-                audit::record(conn, &e, now)
+                audit::record(conn, &e, now)?;
+                Ok(true)
             })
         })
         .await;
-    if revoked.is_err() {
-        return unavailable_page();
+    match revoked {
+        Ok(true) => see_other("/account", StatusCode::SEE_OTHER).finish(),
+        Ok(false) => super::error_page(
+            StatusCode::BAD_REQUEST,
+            "Nothing to remove",
+            "You have not allowed that app. Go back to your connected apps and try again.",
+        ),
+        Err(_) => unavailable_page(),
     }
-    see_other("/account", StatusCode::SEE_OTHER).finish()
 }

@@ -7,7 +7,6 @@ use super::{csrf, error_page, session, unavailable_page};
 use crate::endpoints::authorize::{self as authz, login_page};
 use crate::endpoints::form;
 use crate::oauth::authorize::{Params, RedirectError};
-use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::consents;
@@ -21,7 +20,7 @@ pub async fn consent_post(
         Ok(f) => f,
         Err(e) => return super::unreadable_form(&e),
     };
-    if !csrf::verify(&req, state.settings.secure_cookies(), form.get("csrf")) {
+    if !csrf::verify(&state, &req, form.get("csrf")) {
         return error_page(
             StatusCode::FORBIDDEN,
             "Please try again",
@@ -73,11 +72,11 @@ pub async fn consent_post(
     let (ip, ua) = crate::audit::origin(&req);
     let saved = state
         .db(move |conn| {
-            let before = consents::find(conn, uid, &client_id)?
-                .and_then(|c| Scope::parse(&c.scope).ok())
-                .unwrap_or_default();
-            let all = Scope::parse(&format!("{before} {requested}")).unwrap_or(requested);
-            consents::grant(conn, uid, &client_id, &all.to_string(), now)?;
+            let all = match consents::find(conn, uid, &client_id)? {
+                Some(before) => before.scope.union(&requested),
+                None => requested,
+            };
+            consents::grant(conn, uid, &client_id, &all, now)?;
             let e = Event::new("consent.granted", "success")
                 .user(uid)
                 .client(client_id.clone())

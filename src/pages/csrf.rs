@@ -1,10 +1,11 @@
 //! CSRF protection for our forms. Every form carries a token in a hidden field, and a
 //! POST is accepted only when it matches (constant-time) the token of the browser:
 //!
-//! - A browser with a session cookie has a token derived from that session (a hash of
-//!   the session token's hash, with its own label). It cannot be planted: an attacker
-//!   who can set cookies on our host still cannot know the victim's session, and it
-//!   changes at sign-in, when the session is replaced.
+//! - A browser with a session cookie has a token derived from that session: an HMAC of
+//!   the session token's hash under a key derived from the data key. It cannot be
+//!   planted (an attacker who can set cookies on our host still cannot know the victim's
+//!   session), it changes whenever the session token does, and a copy of the database
+//!   alone (which holds the hashes) does not yield it.
 //! - Before any session (the sign-in form), a double-submit cookie: a random token in a
 //!   cookie, repeated in the form. Another site can make the browser send the cookie but
 //!   cannot read it. On https the cookie has the `__Host-` prefix so that a sibling
@@ -15,7 +16,11 @@ use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
 
 use super::session;
-use crate::secret;
+use crate::secret::{self, MacKey};
+use crate::state::AppState;
+
+/// The label under which the CSRF key is derived from the data key.
+pub const KEY_LABEL: &str = "portcullis csrf v2";
 
 pub struct Csrf {
     pub token: String,
@@ -38,24 +43,24 @@ fn well_formed(t: &str) -> bool {
 }
 
 /// The token of a browser whose session token hashes to `session_token_hash`.
-pub fn for_session(session_token_hash: &str) -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"portcullis csrf v1\0")
-        .chain_update(session_token_hash.as_bytes())
-        .finalize();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+pub fn for_session(state: &AppState, session_token_hash: &str) -> String {
+    bound(&state.csrf_key, session_token_hash)
+}
+
+fn bound(key: &MacKey, session_token_hash: &str) -> String {
+    key.tag(session_token_hash.as_bytes())
 }
 
 /// The session-bound token, when the browser presents a session cookie.
-fn session_bound(req: &HttpRequest, secure: bool) -> Option<String> {
-    session::cookie_token(req, secure).map(|raw| for_session(&secret::hash(&raw)))
+fn session_bound(state: &AppState, req: &HttpRequest) -> Option<String> {
+    session::cookie_token(req, state.settings.secure_cookies())
+        .map(|raw| bound(&state.csrf_key, &secret::hash(&raw)))
 }
 
 /// The browser's token, or a new one to set.
-pub fn ensure(req: &HttpRequest, secure: bool) -> Csrf {
-    if let Some(token) = session_bound(req, secure) {
+pub fn ensure(state: &AppState, req: &HttpRequest) -> Csrf {
+    let secure = state.settings.secure_cookies();
+    if let Some(token) = session_bound(state, req) {
         return Csrf {
             token,
             new_cookie: None,
@@ -83,11 +88,14 @@ pub fn ensure(req: &HttpRequest, secure: bool) -> Csrf {
 }
 
 /// Does the form's token match the browser's?
-pub fn verify(req: &HttpRequest, secure: bool, form_token: Option<&str>) -> bool {
-    if let Some(expected) = session_bound(req, secure) {
+pub fn verify(state: &AppState, req: &HttpRequest, form_token: Option<&str>) -> bool {
+    if let Some(expected) = session_bound(state, req) {
         return form_token.is_some_and(|f| secret::ct_eq(expected.as_bytes(), f.as_bytes()));
     }
-    match (req.cookie(name(secure)), form_token) {
+    match (
+        req.cookie(name(state.settings.secure_cookies())),
+        form_token,
+    ) {
         (Some(c), Some(f)) => well_formed(f) && secret::ct_eq(c.value().as_bytes(), f.as_bytes()),
         _ => false,
     }

@@ -1,50 +1,32 @@
 //! The sign-in page: GET shows the form, POST checks the password.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::limits::{self, Checked};
 use super::templates::LoginMfaPage;
 use super::{
-    csrf, error_page, page_builder, render, second_factor, see_other, session, unavailable_page,
+    csrf, device, error_page, page_builder, render, second_factor, see_other, session, sudo,
+    unavailable_page,
 };
 use crate::endpoints::authorize::{self as authz, login_page, login_page_with};
 use crate::endpoints::form;
 use crate::oauth::authorize::Params;
-use crate::password;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
-use crate::store::sessions;
+use crate::store::db::write_transaction;
+use crate::store::sessions::{self, Session};
 use crate::store::users;
 
 /// Same message for an unknown user and a wrong password: nothing to enumerate.
 const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";
 
-/// A valid argon2id hash of a random password, so that an unknown username costs as
-/// much time as a wrong password.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    password::hash(&crate::secret::random_token("", 16)).unwrap_or_default()
-});
-
 pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match session::current(&state, &req).await {
         Ok(Some(_)) => see_other("/account", StatusCode::SEE_OTHER).finish(),
         Ok(None) => login_page(&req, &state, None, None, StatusCode::OK),
         Err(_) => unavailable_page(),
-    }
-}
-
-/// The throttling key of the caller's address. IPv6 is keyed by its /64: one
-/// subscriber usually holds a whole /64 and could otherwise rotate addresses freely.
-fn client_addr(req: &HttpRequest) -> String {
-    match crate::audit::client_ip(req) {
-        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Some(ip) => ip.to_string(),
-        None => "unknown".into(),
     }
 }
 
@@ -57,8 +39,7 @@ pub async fn login_post(
         Ok(f) => f,
         Err(e) => return super::unreadable_form(&e),
     };
-    let secure = state.settings.secure_cookies();
-    if !csrf::verify(&req, secure, form.get("csrf")) {
+    if !csrf::verify(&state, &req, form.get("csrf")) {
         return error_page(
             StatusCode::FORBIDDEN,
             "Please try again",
@@ -75,27 +56,7 @@ pub async fn login_post(
     };
     let username = form.get("username").unwrap_or("").trim().to_string();
     let pw = form.get("password").unwrap_or("").to_string();
-    let token = csrf::ensure(&req, secure);
-    let now = state.clock.now();
-    let ip_key = format!("ip:{}", client_addr(&req));
-    let user_key = format!("user:{username}");
-    let limited = state
-        .login_by_ip
-        .check(&ip_key, now)
-        .and(state.login_by_user.check(&user_key, now));
-    if let Err(wait) = limited {
-        let mut res = login_page_with(
-            token,
-            areq.as_ref(),
-            Some(TOO_MANY),
-            StatusCode::TOO_MANY_REQUESTS,
-            username,
-        );
-        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return res;
-    }
+    let token = csrf::ensure(&state, &req);
     if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
         return login_page_with(
             token,
@@ -105,23 +66,19 @@ pub async fn login_post(
             username,
         );
     }
-    // Password hashing is CPU-heavy: it runs on the blocking pool with the lookup.
-    let name = username.clone();
-    let checked = state
-        .db(move |conn| {
-            let user = users::find_by_username(conn, &name)?;
-            let hash = user
-                .as_ref()
-                .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-            let ok = password::verify(&pw, hash);
-            Ok(user.filter(|_| ok))
-        })
-        .await;
-    let user = match checked {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            state.login_by_ip.fail(&ip_key, now);
-            state.login_by_user.fail(&user_key, now);
+    let user = match limits::password(&state, &req, &username, pw).await {
+        Ok(Checked::Passed(u)) => u,
+        Ok(Checked::TooMany(wait)) => {
+            let res = login_page_with(
+                token,
+                areq.as_ref(),
+                Some(TOO_MANY),
+                StatusCode::TOO_MANY_REQUESTS,
+                username,
+            );
+            return sudo::too_many(res, wait);
+        }
+        Ok(Checked::Failed) => {
             let (ip, ua) = crate::audit::origin(&req);
             state
                 .audit(
@@ -141,7 +98,6 @@ pub async fn login_post(
         }
         Err(_) => return unavailable_page(),
     };
-    state.login_by_user.reset(&user_key);
     let uid = user.id;
     let Ok(needs_mfa) = state
         .db(move |conn| second_factor::enabled(conn, uid))
@@ -156,7 +112,7 @@ pub async fn login_post(
     if needs_mfa {
         // The password was right; the session stays pending until the second factor.
         // Its form is bound to the pending session this response starts.
-        let csrf = csrf::for_session(&session.token_hash);
+        let csrf = csrf::for_session(&state, &session.token_hash);
         let page = LoginMfaPage {
             csrf: &csrf,
             authz: form.get("authz").map(str::to_string),
@@ -175,6 +131,11 @@ pub async fn login_post(
                 .detail("second_factor", false),
         )
         .await;
+    let device = device::issue(
+        &state.device_key,
+        &user.username,
+        state.settings.secure_cookies(),
+    );
     let mut res = match areq {
         Some(areq) => {
             authz::proceed(
@@ -190,6 +151,7 @@ pub async fn login_post(
         None => see_other("/account", StatusCode::SEE_OTHER).finish(),
     };
     let _ = res.add_cookie(&cookie);
+    let _ = res.add_cookie(&device);
     res
 }
 
@@ -206,8 +168,7 @@ pub async fn mfa_post(
         Ok(f) => f,
         Err(e) => return super::unreadable_form(&e),
     };
-    let secure = state.settings.secure_cookies();
-    if !csrf::verify(&req, secure, form.get("csrf")) {
+    if !csrf::verify(&state, &req, form.get("csrf")) {
         return error_page(
             StatusCode::FORBIDDEN,
             "Please try again",
@@ -221,9 +182,9 @@ pub async fn mfa_post(
         },
         None => None,
     };
-    let token = csrf::ensure(&req, secure);
+    let token = csrf::ensure(&state, &req);
     let now = state.clock.now();
-    let Some(cookie) = session::cookie_token(&req, secure) else {
+    let Some(cookie) = session::cookie_token(&req, state.settings.secure_cookies()) else {
         return login_page(&req, &state, areq.as_ref(), Some(EXPIRED), StatusCode::OK);
     };
     let hash = crate::secret::hash(&cookie);
@@ -248,74 +209,87 @@ pub async fn mfa_post(
         }
         render(b, &page)
     };
-    let user_key = format!("mfa:{}", pending.user_id);
-    if let Err(wait) = state.mfa_by_user.check(&user_key, now) {
-        let mut res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
-        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return res;
-    }
     let code = form.get("code").unwrap_or("").to_string();
     let keys = state.data_keys.clone();
     let (ip, ua) = crate::audit::origin(&req);
     let (uid, sid) = (pending.user_id, pending.id);
+    // Signed in now: the session gets a new token (the privilege changed).
+    let (new_hash, new_cookie) = session::new_token(&state, &pending, now);
+    let stored_hash = new_hash.clone();
     let outcome = state
         .db(move |conn| {
-            crate::store::db::write_transaction(conn, |conn| {
-                let Some(factor) = second_factor::check(conn, &keys, uid, &code, true, true, now)?
-                else {
-                    let e = Event::new("signin.failure", "failure")
+            limits::second_factor(conn, uid, now, |conn| {
+                write_transaction(conn, |conn| {
+                    let opts = second_factor::Options::SIGN_IN;
+                    let Some(factor) = second_factor::check(conn, &keys, uid, &code, opts, now)?
+                    else {
+                        let e = Event::new("signin.failure", "failure")
+                            .user(uid)
+                            .from_addr(ip, ua)
+                            .detail("reason", "bad_second_factor");
+                        audit::record(conn, &e, now)?;
+                        return Ok(None);
+                    };
+                    if !sessions::complete_mfa(conn, sid, &stored_hash, now)? {
+                        return Ok(None);
+                    }
+                    let Some(user) = users::find(conn, uid)? else {
+                        return Ok(None);
+                    };
+                    if factor == second_factor::Factor::Recovery {
+                        let e = Event::new("mfa.recovery_code_used", "success")
+                            .user(uid)
+                            .from_addr(ip.clone(), ua.clone());
+                        audit::record(conn, &e, now)?;
+                    }
+                    let e = Event::new("signin.success", "success")
                         .user(uid)
                         .from_addr(ip, ua)
-                        .detail("reason", "bad_second_factor");
+                        .detail("second_factor", factor.as_str());
                     audit::record(conn, &e, now)?;
-                    return Ok(None);
-                };
-                if !sessions::complete_mfa(conn, sid, now)? {
-                    return Ok(None);
-                }
-                if factor == second_factor::Factor::Recovery {
-                    let e = Event::new("mfa.recovery_code_used", "success")
-                        .user(uid)
-                        .from_addr(ip.clone(), ua.clone());
-                    audit::record(conn, &e, now)?;
-                }
-                let e = Event::new("signin.success", "success")
-                    .user(uid)
-                    .from_addr(ip, ua)
-                    .detail("second_factor", factor.as_str());
-                audit::record(conn, &e, now)?;
-                Ok(Some(factor))
+                    Ok(Some(user))
+                })
             })
         })
         .await;
-    match outcome {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            state.mfa_by_user.fail(&user_key, now);
-            return mfa_page(token, Some(BAD_CODE), StatusCode::OK);
+    let user = match outcome {
+        Ok(Checked::Passed(user)) => user,
+        Ok(Checked::Failed) => return mfa_page(token, Some(BAD_CODE), StatusCode::OK),
+        Ok(Checked::TooMany(wait)) => {
+            let res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
+            return sudo::too_many(res, wait);
         }
         Err(_) => return unavailable_page(),
-    }
-    state.mfa_by_user.reset(&user_key);
-    let Ok(Some(current)) = session::current(&state, &req).await else {
-        return unavailable_page();
     };
-    match areq {
+    let session = Session {
+        token_hash: new_hash,
+        auth_time: now,
+        last_seen_at: now,
+        mfa_pending: false,
+        ..pending
+    };
+    let device = device::issue(
+        &state.device_key,
+        &user.username,
+        state.settings.secure_cookies(),
+    );
+    let mut res = match areq {
         Some(areq) => {
             authz::proceed(
                 &req,
                 &state,
                 areq,
-                Some(current),
+                Some((session, user)),
                 true,
                 StatusCode::SEE_OTHER,
             )
             .await
         }
         None => see_other("/account", StatusCode::SEE_OTHER).finish(),
-    }
+    };
+    let _ = res.add_cookie(&new_cookie);
+    let _ = res.add_cookie(&device);
+    res
 }
 
 const EXPIRED: &str = "Your sign-in took too long. Please sign in again.";
@@ -329,7 +303,7 @@ mod tests {
         let req = TestRequest::default()
             .peer_addr(addr.parse().unwrap())
             .to_http_request();
-        client_addr(&req)
+        limits::address_key(&req)
     }
 
     #[test]

@@ -119,7 +119,7 @@ async fn confirm_or_leave(req: &HttpRequest, state: &AppState, params: &Form) ->
         }
         Err(_) => return super::unavailable_page(),
     }
-    let token = csrf::ensure(req, state.settings.secure_cookies());
+    let token = csrf::ensure(state, req);
     let mut b = page_builder(StatusCode::OK);
     if let Some(c) = token.new_cookie {
         b.cookie(c);
@@ -157,7 +157,7 @@ pub async fn logout_post(
     if params.get("csrf").is_none() {
         return confirm_or_leave(&req, &state, &params).await;
     }
-    if !csrf::verify(&req, state.settings.secure_cookies(), params.get("csrf")) {
+    if !csrf::verify(&state, &req, params.get("csrf")) {
         return stale_form();
     }
     // The hidden fields came back through the browser: check them again.

@@ -7,11 +7,14 @@ pub mod account;
 pub mod activity;
 pub mod consent;
 pub mod csrf;
+pub mod device;
+pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod second_factor;
 pub mod security;
 pub mod session;
+pub mod sudo;
 pub mod templates;
 pub mod tokens;
 
@@ -128,13 +131,20 @@ pub async fn signed_in_form(
     state: &crate::state::AppState,
     req: &actix_web::HttpRequest,
     payload: actix_web::web::Payload,
-) -> Result<(crate::endpoints::form::Form, crate::store::users::User), HttpResponse> {
+) -> Result<
+    (
+        crate::endpoints::form::Form,
+        crate::store::sessions::Session,
+        crate::store::users::User,
+    ),
+    HttpResponse,
+> {
     let form = crate::endpoints::form::read(req, payload)
         .await
         .map_err(|e| unreadable_form(&e))?;
-    if !csrf::verify(req, state.settings.secure_cookies(), form.get("csrf")) {
+    if !csrf::verify(state, req, form.get("csrf")) {
         return Err(stale_form());
     }
-    let (_, user) = signed_in(state, req).await?;
-    Ok((form, user))
+    let (session, user) = signed_in(state, req).await?;
+    Ok((form, session, user))
 }

@@ -22,22 +22,48 @@ impl Factor {
     }
 }
 
-/// Check `code` for `user` inside the caller's unit of work. `enrolled`: whether the
-/// enrolment must be complete (false while confirming it). A TOTP code is accepted only
+/// What a code check accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// A recovery code is as good as an app code (only for signing in: the way back in
+    /// after losing the app).
+    pub recovery_codes: bool,
+    /// The enrolment must be finished (false: the code confirms a pending enrolment).
+    pub enrolled: bool,
+}
+
+impl Options {
+    /// The second sign-in step.
+    pub const SIGN_IN: Options = Options {
+        recovery_codes: true,
+        enrolled: true,
+    };
+    /// A fresh code from the app, before a sensitive change.
+    pub const APP_CODE: Options = Options {
+        recovery_codes: false,
+        enrolled: true,
+    };
+    /// The code that confirms a new enrolment.
+    pub const CONFIRM_ENROLMENT: Options = Options {
+        recovery_codes: false,
+        enrolled: false,
+    };
+}
+
+/// Check `code` for `user` inside the caller's unit of work. A TOTP code is accepted only
 /// for a time step later than the last one used, so it never works twice.
 pub fn check(
     conn: &mut AnyConnection,
     keys: &DataKeys,
     user: Id,
     code: &str,
-    allow_recovery: bool,
-    enrolled: bool,
+    opts: Options,
     now: i64,
 ) -> diesel::QueryResult<Option<Factor>> {
     let Some(t) = totp::find(conn, user)? else {
         return Ok(None);
     };
-    if t.enabled_at.is_some() != enrolled {
+    if t.enabled_at.is_some() != opts.enrolled {
         return Ok(None);
     }
     if let Some(secret) = keys.open(&t.secret_sealed)
@@ -52,7 +78,7 @@ pub fn check(
         }
         return Ok(Some(Factor::Totp));
     }
-    if allow_recovery
+    if opts.recovery_codes
         && let Some(normal) = recovery::normalize(code)
         && totp::use_recovery_code(conn, user, &secret::hash(&normal), now)?
     {

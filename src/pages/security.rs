@@ -1,28 +1,51 @@
 //! Two-factor sign-in (TOTP, RFC 6238): enrol with a QR code or a typed key, confirm
-//! with a code, receive recovery codes once; turn it off with a current code.
+//! with a code, receive recovery codes once; new recovery codes, or turning it off,
+//! with a current code. Every change here needs a recent sign-in (`sudo`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::second_factor;
+use super::limits::{self, Checked, Proof};
+use super::second_factor::{self, Options};
+use super::sudo::{self, Action};
 use super::templates::{Enrolment, RecoveryCodesPage, SecurityPage};
 use super::{csrf, render_with, signed_in, signed_in_form, unavailable_page};
 use crate::mfa::{qr, recovery, totp as otp};
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
-use crate::store::db::write_transaction;
 use crate::store::totp;
 use crate::store::users::User;
 
 const RECOVERY_CODES: usize = 10;
 
+const ENROL: Action = Action {
+    path: "/account/security/enroll",
+    purpose: "set up two-factor sign-in",
+};
+const CONFIRM: Action = Action {
+    path: "/account/security/confirm",
+    purpose: "turn on two-factor sign-in",
+};
+const DISABLE: Action = Action {
+    path: "/account/security/disable",
+    purpose: "turn off two-factor sign-in",
+};
+const NEW_RECOVERY: Action = Action {
+    path: "/account/security/recovery-codes",
+    purpose: "make new recovery codes",
+};
+
+const BAD_CODE: &str = "That code did not work, or was already used.";
+const TOO_MANY: &str = "Too many wrong codes. Please wait a few minutes.";
+
 async fn show(
-    req: &HttpRequest,
     state: &AppState,
     user: &User,
+    token: csrf::Csrf,
     enrolment: Option<Enrolment>,
     error: Option<&'static str>,
+    status: StatusCode,
 ) -> HttpResponse {
     let uid = user.id;
     let Ok((enabled, left)) = state
@@ -36,25 +59,57 @@ async fn show(
     else {
         return unavailable_page();
     };
-    let csrf::Csrf { token, new_cookie } = csrf::ensure(req, state.settings.secure_cookies());
     let page = SecurityPage {
-        csrf: &token,
+        csrf: &token.token,
         enabled,
         recovery_left: left,
         enrolment,
         error,
     };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render_with(new_cookie, status, &page)
+    render_with(token.new_cookie, status, &page)
+}
+
+/// The page again after a refused change: 400, or 429 with `Retry-After`.
+async fn refused(
+    state: &AppState,
+    user: &User,
+    token: csrf::Csrf,
+    enrolment: Option<Enrolment>,
+    checked: Checked<()>,
+) -> HttpResponse {
+    match checked {
+        Checked::TooMany(wait) => sudo::too_many(
+            show(
+                state,
+                user,
+                token,
+                enrolment,
+                Some(TOO_MANY),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await,
+            wait,
+        ),
+        _ => {
+            show(
+                state,
+                user,
+                token,
+                enrolment,
+                Some(BAD_CODE),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
 }
 
 pub async fn security_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match signed_in(&state, &req).await {
-        Ok((_, user)) => show(&req, &state, &user, None, None).await,
+        Ok((_, user)) => {
+            let token = csrf::ensure(&state, &req);
+            show(&state, &user, token, None, None, StatusCode::OK).await
+        }
         Err(res) => res,
     }
 }
@@ -72,16 +127,34 @@ fn enrolment_for(state: &AppState, user: &User, secret: &[u8]) -> Enrolment {
     }
 }
 
+/// The enrolment waiting for its confirming code, shown again.
+async fn pending_enrolment(state: &AppState, user: &User) -> Option<Enrolment> {
+    let uid = user.id;
+    let t = state.db(move |conn| totp::find(conn, uid)).await.ok()??;
+    if t.enabled_at.is_some() {
+        return None;
+    }
+    state
+        .data_keys
+        .open(&t.secret_sealed)
+        .map(|s| enrolment_for(state, user, &s))
+}
+
 /// Start an enrolment: a new secret, sealed at rest, shown to the person once here.
 pub async fn enroll_post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let user = match signed_in_form(&state, &req, payload).await {
-        Ok((_, user)) => user,
+    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
+        Ok(f) => f,
         Err(res) => return res,
     };
+    let sudo = match sudo::require(&state, &req, &session, &user, &form, &ENROL).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let token = sudo.csrf(&state, &req);
     let secret = otp::generate_secret();
     let Ok(sealed) = state.data_keys.seal(&secret) else {
         return unavailable_page();
@@ -97,20 +170,12 @@ pub async fn enroll_post(
             Ok(true)
         })
         .await;
-    match started {
-        Ok(true) => {
-            show(
-                &req,
-                &state,
-                &user,
-                Some(enrolment_for(&state, &user, &secret)),
-                None,
-            )
-            .await
-        }
-        Ok(false) => show(&req, &state, &user, None, None).await,
-        Err(_) => unavailable_page(),
-    }
+    let enrolment = match started {
+        Ok(true) => Some(enrolment_for(&state, &user, &secret)),
+        Ok(false) => None,
+        Err(_) => return unavailable_page(),
+    };
+    sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await)
 }
 
 /// Finish the enrolment with a valid code; hand out recovery codes once.
@@ -119,23 +184,22 @@ pub async fn confirm_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (form, user) = match signed_in_form(&state, &req, payload).await {
+    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(res) => return res,
     };
-    let code = form.get("code").unwrap_or("").to_string();
+    // The pending secret is shown again when a code fails: only to a recent sign-in.
+    let sudo = match sudo::require(&state, &req, &session, &user, &form, &CONFIRM).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let token = sudo.csrf(&state, &req);
+    let Some(code) = form.get("code").map(str::to_string) else {
+        // Back from re-authenticating (codes are never carried through that page).
+        let enrolment = pending_enrolment(&state, &user).await;
+        return sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await);
+    };
     let now = state.clock.now();
-    let key = format!("mfa:{}", user.id);
-    if state.mfa_by_user.check(&key, now).is_err() {
-        return show(
-            &req,
-            &state,
-            &user,
-            None,
-            Some("Too many wrong codes. Please wait a few minutes."),
-        )
-        .await;
-    }
     let keys = state.data_keys.clone();
     let uid = user.id;
     let (ip, ua) = crate::audit::origin(&req);
@@ -147,55 +211,39 @@ pub async fn confirm_post(
         .collect();
     let done = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                if second_factor::check(conn, &keys, uid, &code, false, false, now)?.is_none() {
-                    return Ok(false);
-                }
-                totp::enable(conn, uid, now)?;
-                totp::replace_recovery_codes(conn, uid, &hashes, now)?;
-                audit::record(
-                    conn,
-                    &Event::new("mfa.enrolled", "success")
+            let proof = Proof::Code(code);
+            limits::with_second_factor(
+                conn,
+                &keys,
+                uid,
+                proof,
+                Options::CONFIRM_ENROLMENT,
+                now,
+                |conn| {
+                    totp::enable(conn, uid, now)?;
+                    totp::replace_recovery_codes(conn, uid, &hashes, now)?;
+                    let e = Event::new("mfa.enrolled", "success")
                         .user(uid)
-                        .from_addr(ip, ua),
-                    now,
-                )?;
-                Ok(true)
-            })
+                        .from_addr(ip, ua);
+                    audit::record(conn, &e, now)
+                },
+            )
         })
         .await;
-    match done {
-        Ok(true) => {
-            state.mfa_by_user.reset(&key);
-            let token = csrf::ensure(&req, state.settings.secure_cookies());
-            render_with(
-                token.new_cookie,
-                StatusCode::OK,
-                &RecoveryCodesPage { codes },
-            )
-        }
-        Ok(false) => {
-            state.mfa_by_user.fail(&key, now);
+    let res = match done {
+        Ok(Checked::Passed(())) => render_with(
+            token.new_cookie,
+            StatusCode::OK,
+            &RecoveryCodesPage { codes },
+        ),
+        Ok(failed) => {
             // Show the same secret again so the person can retry without rescanning.
-            let uid = user.id;
-            let Ok(Some(t)) = state.db(move |conn| totp::find(conn, uid)).await else {
-                return show(&req, &state, &user, None, Some("That code did not work.")).await;
-            };
-            let enrolment = state
-                .data_keys
-                .open(&t.secret_sealed)
-                .map(|s| enrolment_for(&state, &user, &s));
-            show(
-                &req,
-                &state,
-                &user,
-                enrolment,
-                Some("That code did not work. Check the time on your phone and try again."),
-            )
-            .await
+            let enrolment = pending_enrolment(&state, &user).await;
+            refused(&state, &user, token, enrolment, failed).await
         }
         Err(_) => unavailable_page(),
-    }
+    };
+    sudo.finish(res)
 }
 
 /// Turning two-factor off needs a current code from the app.
@@ -204,50 +252,84 @@ pub async fn disable_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (form, user) = match signed_in_form(&state, &req, payload).await {
+    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(res) => return res,
     };
-    let code = form.get("code").unwrap_or("").to_string();
+    let sudo = match sudo::require(&state, &req, &session, &user, &form, &DISABLE).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let token = sudo.csrf(&state, &req);
+    let proof = Proof::from_form(&form, &sudo);
     let now = state.clock.now();
-    let key = format!("mfa:{}", user.id);
-    if state.mfa_by_user.check(&key, now).is_err() {
-        return show(
-            &req,
-            &state,
-            &user,
-            None,
-            Some("Too many wrong codes. Please wait a few minutes."),
-        )
-        .await;
-    }
     let keys = state.data_keys.clone();
     let uid = user.id;
     let (ip, ua) = crate::audit::origin(&req);
     let done = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                if second_factor::check(conn, &keys, uid, &code, false, true, now)?.is_none() {
-                    return Ok(false);
-                }
+            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
                 totp::disable(conn, uid)?;
-                audit::record(
-                    conn,
-                    &Event::new("mfa.disabled", "success")
-                        .user(uid)
-                        .from_addr(ip, ua),
-                    now,
-                )?;
-                Ok(true)
+                let e = Event::new("mfa.disabled", "success")
+                    .user(uid)
+                    .from_addr(ip, ua);
+                audit::record(conn, &e, now)
             })
         })
         .await;
-    match done {
-        Ok(true) => show(&req, &state, &user, None, None).await,
-        Ok(false) => {
-            state.mfa_by_user.fail(&key, now);
-            show(&req, &state, &user, None, Some("That code did not work.")).await
-        }
+    let res = match done {
+        Ok(Checked::Passed(())) => show(&state, &user, token, None, None, StatusCode::OK).await,
+        Ok(failed) => refused(&state, &user, token, None, failed).await,
         Err(_) => unavailable_page(),
-    }
+    };
+    sudo.finish(res)
+}
+
+/// New recovery codes (the old ones stop working), shown once; needs a current code.
+pub async fn recovery_codes_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
+        Ok(f) => f,
+        Err(res) => return res,
+    };
+    let sudo = match sudo::require(&state, &req, &session, &user, &form, &NEW_RECOVERY).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let token = sudo.csrf(&state, &req);
+    let proof = Proof::from_form(&form, &sudo);
+    let now = state.clock.now();
+    let keys = state.data_keys.clone();
+    let uid = user.id;
+    let (ip, ua) = crate::audit::origin(&req);
+    let codes = recovery::generate(RECOVERY_CODES);
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery::normalize(c))
+        .map(|c| secret::hash(&c))
+        .collect();
+    let done = state
+        .db(move |conn| {
+            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
+                totp::replace_recovery_codes(conn, uid, &hashes, now)?;
+                let e = Event::new("mfa.recovery_codes_replaced", "success")
+                    .user(uid)
+                    .from_addr(ip, ua);
+                audit::record(conn, &e, now)
+            })
+        })
+        .await;
+    let res = match done {
+        Ok(Checked::Passed(())) => render_with(
+            token.new_cookie,
+            StatusCode::OK,
+            &RecoveryCodesPage { codes },
+        ),
+        Ok(failed) => refused(&state, &user, token, None, failed).await,
+        Err(_) => unavailable_page(),
+    };
+    sudo.finish(res)
 }

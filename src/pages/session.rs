@@ -76,14 +76,28 @@ pub async fn start(
             sessions::insert(conn, &row)
         })
         .await?;
-    let cookie = Cookie::build(name(secure), token)
+    Ok((session, cookie(secure, token, lifetime)))
+}
+
+fn cookie(secure: bool, token: String, lifetime: i64) -> Cookie<'static> {
+    Cookie::build(name(secure), token)
         .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
         .max_age(Duration::seconds(lifetime))
-        .finish();
-    Ok((session, cookie))
+        .finish()
+}
+
+/// A fresh token for a session whose privilege changes (the second sign-in step, or a
+/// re-authentication): the stored hash to put in its place, and the cookie that carries
+/// the token. The old token stops working when the hash is replaced.
+pub fn new_token(state: &AppState, session: &Session, now: i64) -> (String, Cookie<'static>) {
+    let token = secret::random_token("", 32);
+    let hash = secret::hash(&token);
+    // The cookie lives as long as the session may.
+    let left = (session.expires_at - now).max(0);
+    (hash, cookie(state.settings.secure_cookies(), token, left))
 }
 
 /// End the browser's session; returns the cookie that clears it.
@@ -95,12 +109,7 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>,
             .db(move |conn| sessions::delete_by_hash(conn, &h))
             .await?;
     }
-    let mut c = Cookie::build(name(secure), "")
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .finish();
+    let mut c = cookie(secure, String::new(), 0);
     c.make_removal();
     Ok(c)
 }

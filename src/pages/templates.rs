@@ -153,3 +153,17 @@ pub struct ActivityPage {
     pub page: i64,
     pub more: bool,
 }
+
+/// Re-authentication before a sensitive change: the original form's fields ride along
+/// as hidden inputs, so that nothing typed is lost.
+#[derive(Template)]
+#[template(path = "reauth.html")]
+pub struct ReauthPage<'a> {
+    pub csrf: &'a str,
+    pub action: &'a str,
+    pub purpose: &'a str,
+    pub carried: Vec<(String, String)>,
+    pub second_factor: bool,
+    pub minutes: i64,
+    pub error: Option<&'static str>,
+}

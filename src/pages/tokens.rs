@@ -4,13 +4,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::second_factor;
+use super::limits::{self, Checked, Proof};
+use super::second_factor::{self, Options};
+use super::sudo::{self, Action};
 use super::templates::{ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
 use super::{csrf, render_with, see_other, signed_in, signed_in_form, unavailable_page};
 use crate::cli::{human_time, parse_time};
+use crate::domain::net::AllowList;
+use crate::domain::scope::Scope;
 use crate::endpoints::form::Form;
 use crate::mfa::pat;
-use crate::oauth::ip_allow;
 use crate::oauth::personal::entitled;
 use crate::secret;
 use crate::state::AppState;
@@ -20,11 +23,13 @@ use crate::store::id::Id;
 use crate::store::pat::{self as store, PersonalToken};
 use crate::store::users::User;
 
+/// The tokens page. `form`: the person's input to show again after a refusal.
 async fn show(
-    req: &HttpRequest,
     state: &AppState,
     user: &User,
+    token: csrf::Csrf,
     error: Option<String>,
+    status: StatusCode,
     form: Option<&Form>,
 ) -> HttpResponse {
     let uid = user.id;
@@ -50,7 +55,7 @@ async fn show(
             } else {
                 "expired"
             },
-            scopes: t.scope.split(' ').map(str::to_string).collect(),
+            scopes: t.scope.iter().map(str::to_string).collect(),
             created: human_time(t.created_at),
             expires: t.expires_at.map_or_else(|| "never".into(), human_time),
             last_used: match (t.last_used_at, &t.last_used_ip) {
@@ -58,18 +63,12 @@ async fn show(
                 (Some(at), None) => human_time(at),
                 _ => "never".into(),
             },
-            allowed_ips: t.allowed_ips.clone(),
+            allowed_ips: t.allowed_ips.to_string(),
             name: t.name,
         })
         .collect();
-    let csrf::Csrf { token, new_cookie } = csrf::ensure(req, state.settings.secure_cookies());
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let page = TokensPage {
-        csrf: &token,
+        csrf: &token.token,
         tokens: lines,
         scopes: entitled(&state.settings.api_scopes, user)
             .into_iter()
@@ -88,12 +87,15 @@ async fn show(
             .unwrap_or("")
             .to_string(),
     };
-    render_with(new_cookie, status, &page)
+    render_with(token.new_cookie, status, &page)
 }
 
 pub async fn tokens_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match signed_in(&state, &req).await {
-        Ok((_, user)) => show(&req, &state, &user, None, None).await,
+        Ok((_, user)) => {
+            let token = csrf::ensure(&state, &req);
+            show(&state, &user, token, None, StatusCode::OK, None).await
+        }
         Err(res) => res,
     }
 }
@@ -101,9 +103,9 @@ pub async fn tokens_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 /// A creation request after validation.
 struct NewToken {
     name: String,
-    scope: String,
+    scope: Scope,
     expires_at: Option<i64>,
-    allowed_ips: String,
+    allowed_ips: AllowList,
 }
 
 fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewToken, String> {
@@ -146,72 +148,68 @@ fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewT
             Some(now + d * 86_400)
         }
     };
-    let nets = ip_allow::parse_list(form.get("allowed_ips").unwrap_or(""))
+    let allowed_ips = AllowList::parse(form.get("allowed_ips").unwrap_or(""))
         .map_err(|bad| format!("\u{201c}{bad}\u{201d} is not an IP address or CIDR range."))?;
+    let scope = Scope::parse(&scopes.join(" ")).map_err(|e| e.to_string())?;
     Ok(NewToken {
         name,
-        scope: scopes.join(" "),
+        scope,
         expires_at,
-        allowed_ips: nets
-            .iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join(" "),
+        allowed_ips,
     })
 }
 
 enum Created {
     Token(String),
-    Refused(&'static str),
+    NameTaken,
 }
+
+const CREATE: Action = Action {
+    path: "/account/tokens",
+    purpose: "create an API token",
+};
 
 pub async fn create_post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (form, user) = match signed_in_form(&state, &req, payload).await {
+    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(res) => return res,
     };
-    let now = state.clock.now();
-    let new = match validate(&state, &user, &form, now) {
-        Ok(n) => n,
-        Err(msg) => return show(&req, &state, &user, Some(msg), Some(&form)).await,
+    let sudo = match sudo::require(&state, &req, &session, &user, &form, &CREATE).await {
+        Ok(s) => s,
+        Err(res) => return res,
     };
-    let key = format!("mfa:{}", user.id);
-    if state.mfa_by_user.check(&key, now).is_err() {
-        return show(
-            &req,
+    let token = sudo.csrf(&state, &req);
+    let now = state.clock.now();
+    let refuse = |token, msg: &str, status| {
+        show(
             &state,
             &user,
-            Some("Too many wrong codes. Please wait a few minutes.".into()),
+            token,
+            Some(msg.to_string()),
+            status,
             Some(&form),
         )
-        .await;
-    }
-    let code = form.get("code").unwrap_or("").to_string();
+    };
+    let new = match validate(&state, &user, &form, now) {
+        Ok(n) => n,
+        Err(msg) => return sudo.finish(refuse(token, &msg, StatusCode::BAD_REQUEST).await),
+    };
+    let proof = Proof::from_form(&form, &sudo);
     let keys = state.data_keys.clone();
     let uid = user.id;
     let (ip, ua) = crate::audit::origin(&req);
     let name = new.name.clone();
     let outcome = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                if !second_factor::enabled(conn, uid)? {
-                    return Ok(Created::Refused(
-                        "Creating API tokens needs two-factor sign-in.",
-                    ));
-                }
-                // A fresh code from the app: recovery codes do not create tokens.
-                if second_factor::check(conn, &keys, uid, &code, false, true, now)?.is_none() {
-                    return Ok(Created::Refused(
-                        "That code did not work, or was already used.",
-                    ));
-                }
-                if store::name_taken(conn, uid, &new.name)? {
-                    return Ok(Created::Refused("You already have a token with that name."));
-                }
+            if !second_factor::enabled(conn, uid)? {
+                return Ok(None);
+            }
+            // A fresh code from the app: recovery codes do not create tokens.
+            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
                 let value = pat::generate();
                 let t = PersonalToken {
                     id: Id::new_v7(),
@@ -226,36 +224,65 @@ pub async fn create_post(
                     last_used_at: None,
                     last_used_ip: None,
                 };
-                store::insert(conn, &t)?;
+                if !store::insert(conn, &t, now)? {
+                    return Ok(Created::NameTaken);
+                }
                 let e = Event::new("pat.created", "success")
                     .user(uid)
                     .from_addr(ip, ua)
                     .detail("token_id", t.id.to_string())
                     .detail("token_name", t.name.clone())
-                    .detail("scope", t.scope.clone())
+                    .detail("scope", t.scope.to_string())
                     .detail("expires_at", t.expires_at)
-                    .detail("allowed_ips", t.allowed_ips.clone());
+                    .detail("allowed_ips", t.allowed_ips.to_string());
                 audit::record(conn, &e, now)?;
                 Ok(Created::Token(value))
             })
+            .map(Some)
         })
         .await;
-    match outcome {
-        Ok(Created::Token(value)) => {
-            state.mfa_by_user.reset(&key);
-            let token = csrf::ensure(&req, state.settings.secure_cookies());
-            render_with(
-                token.new_cookie,
-                StatusCode::OK,
-                &TokenCreatedPage { name, token: value },
+    let res = match outcome {
+        Ok(Some(Checked::Passed(Created::Token(value)))) => render_with(
+            token.new_cookie,
+            StatusCode::OK,
+            &TokenCreatedPage { name, token: value },
+        ),
+        Ok(Some(Checked::Passed(Created::NameTaken))) => {
+            refuse(
+                token,
+                "You already have a token with that name.",
+                StatusCode::BAD_REQUEST,
             )
+            .await
         }
-        Ok(Created::Refused(msg)) => {
-            state.mfa_by_user.fail(&key, now);
-            show(&req, &state, &user, Some(msg.into()), Some(&form)).await
+        Ok(Some(Checked::Failed)) => {
+            refuse(
+                token,
+                "That code did not work, or was already used.",
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Ok(Some(Checked::TooMany(wait))) => sudo::too_many(
+            refuse(
+                token,
+                "Too many wrong codes. Please wait a few minutes.",
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await,
+            wait,
+        ),
+        Ok(None) => {
+            refuse(
+                token,
+                "Creating API tokens needs two-factor sign-in.",
+                StatusCode::BAD_REQUEST,
+            )
+            .await
         }
         Err(_) => unavailable_page(),
-    }
+    };
+    sudo.finish(res)
 }
 
 pub async fn revoke_post(
@@ -263,7 +290,7 @@ pub async fn revoke_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (form, user) = match signed_in_form(&state, &req, payload).await {
+    let (form, _, user) = match signed_in_form(&state, &req, payload).await {
         Ok(f) => f,
         Err(res) => return res,
     };

@@ -20,6 +20,18 @@ pub struct Event {
     pub details: Value,
 }
 
+/// The longest free text an event keeps in one field (a client id, an address, a
+/// detail): callers and forms choose these values, and the trail must stay bounded.
+pub const MAX_FIELD_CHARS: usize = 256;
+
+fn bounded(s: String) -> String {
+    if s.chars().count() <= MAX_FIELD_CHARS {
+        s
+    } else {
+        s.chars().take(MAX_FIELD_CHARS).collect()
+    }
+}
+
 impl Event {
     pub fn new(kind: &'static str, outcome: &'static str) -> Event {
         Event {
@@ -39,19 +51,24 @@ impl Event {
     }
 
     pub fn client(mut self, id: impl Into<String>) -> Event {
-        self.client_id = Some(id.into());
+        self.client_id = Some(bounded(id.into()));
         self
     }
 
     pub fn from_addr(mut self, ip: Option<String>, user_agent: Option<String>) -> Event {
-        self.ip = ip;
-        self.user_agent = user_agent;
+        self.ip = ip.map(bounded);
+        self.user_agent = user_agent.map(bounded);
         self
     }
 
+    /// A detail; text longer than `MAX_FIELD_CHARS` is cut.
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Event {
+        let value = match value.into() {
+            Value::String(s) => Value::String(bounded(s)),
+            v => v,
+        };
         if let Value::Object(m) = &mut self.details {
-            m.insert(key.into(), value.into());
+            m.insert(key.into(), value);
         }
         self
     }
@@ -102,7 +119,7 @@ pub fn record(conn: &mut AnyConnection, e: &Event, now: i64) -> QueryResult<()> 
         user_id: e.user_id,
         client_id: e.client_id.clone(),
         ip: e.ip.clone(),
-        user_agent: e.user_agent.as_ref().map(|u| u.chars().take(256).collect()),
+        user_agent: e.user_agent.clone(),
         outcome: e.outcome.to_string(),
         details: e.details.to_string(),
     };

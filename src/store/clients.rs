@@ -1,108 +1,49 @@
-//! Persistence of registered clients.
+//! Persistence of registered clients, as stored: lists are space-separated text. The
+//! protocol layer (`oauth::registrar`) turns a row into a `Client`, refusing one whose
+//! values no longer parse.
 
 use diesel::prelude::*;
 
 use super::db::AnyConnection;
 use super::schema::clients;
-use crate::keys::KeyAlg;
-use crate::oauth::client::{Client, ValidClientRequest};
-use crate::oauth::scope::Scope;
 
-#[derive(Debug, Queryable, Insertable, Selectable)]
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = clients)]
-struct ClientRow {
-    client_id: String,
-    name: String,
-    secret_hash: Option<String>,
-    auth_methods: String,
-    grant_types: String,
-    redirect_uris: String,
-    scopes: String,
-    resources: String,
-    created_at: i64,
-    updated_at: i64,
-    post_logout_redirect_uris: String,
-    id_token_alg: String,
+pub struct ClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub auth_methods: String,
+    pub grant_types: String,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub resources: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub post_logout_redirect_uris: String,
+    pub id_token_alg: String,
 }
 
-fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(' ').filter(|w| !w.is_empty())
-}
-
-fn join<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|s| s.as_ref().to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-impl ClientRow {
-    /// Rows were validated when written; a value that no longer parses (say, a grant
-    /// type removed from a later version) is dropped rather than trusted.
-    fn into_client(self) -> Client {
-        Client {
-            client_id: self.client_id,
-            name: self.name,
-            secret_hash: self.secret_hash,
-            auth_methods: words(&self.auth_methods)
-                .filter_map(|m| m.parse().ok())
-                .collect(),
-            grant_types: words(&self.grant_types)
-                .filter_map(|g| g.parse().ok())
-                .collect(),
-            redirect_uris: words(&self.redirect_uris).map(String::from).collect(),
-            scope: Scope::parse(&self.scopes).unwrap_or_default(),
-            resources: words(&self.resources).map(String::from).collect(),
-            post_logout_redirect_uris: words(&self.post_logout_redirect_uris)
-                .map(String::from)
-                .collect(),
-            id_token_alg: self.id_token_alg.parse().unwrap_or(KeyAlg::RS256),
-            created_at: self.created_at,
-        }
-    }
-}
-
-pub fn insert(
-    conn: &mut AnyConnection,
-    client_id: &str,
-    secret_hash: Option<String>,
-    req: &ValidClientRequest,
-    now: i64,
-) -> QueryResult<Client> {
-    let row = ClientRow {
-        client_id: client_id.to_string(),
-        name: req.name.clone(),
-        secret_hash,
-        auth_methods: join(req.auth_methods.iter().map(|m| m.as_str())),
-        grant_types: join(req.grant_types.iter().map(|g| g.as_str())),
-        redirect_uris: join(&req.redirect_uris),
-        scopes: req.scope.to_string(),
-        resources: join(&req.resources),
-        created_at: now,
-        updated_at: now,
-        post_logout_redirect_uris: join(&req.post_logout_redirect_uris),
-        id_token_alg: req.id_token_alg.as_str().to_string(),
-    };
+pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
     diesel::insert_into(clients::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(row.into_client())
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
-pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Client>> {
+pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<ClientRow>> {
     clients::table
         .find(client_id)
-        .first::<ClientRow>(conn)
+        .select(ClientRow::as_select())
+        .first(conn)
         .optional()
-        .map(|r| r.map(ClientRow::into_client))
 }
 
-pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<Client>> {
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<ClientRow>> {
     clients::table
         .order(clients::created_at.asc())
-        .load::<ClientRow>(conn)
-        .map(|rows| rows.into_iter().map(ClientRow::into_client).collect())
+        .select(ClientRow::as_select())
+        .load(conn)
 }
 
 /// Returns whether a client was deleted.

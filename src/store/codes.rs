@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::authorization_codes as codes;
+use crate::domain::scope::Scope;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = codes)]
@@ -15,7 +16,8 @@ pub struct CodeRow {
     pub session_id: Option<Id>,
     pub redirect_uri: String,
     pub redirect_uri_given: bool,
-    pub scope: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub scope: Scope,
     pub nonce: Option<String>,
     pub code_challenge: String,
     pub auth_time: i64,
@@ -30,7 +32,7 @@ pub struct CodeRow {
 
 pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> QueryResult<()> {
     diesel::insert_into(codes::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }

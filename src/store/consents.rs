@@ -5,13 +5,15 @@ use diesel::prelude::*;
 use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::{clients, consents};
+use crate::domain::scope::Scope;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = consents)]
 pub struct Consent {
     pub user_id: Id,
     pub client_id: String,
-    pub scope: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub scope: Scope,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -34,12 +36,13 @@ pub fn grant(
     conn: &mut AnyConnection,
     user_id: Id,
     client_id: &str,
-    scope: &str,
+    scope: &Scope,
     now: i64,
 ) -> QueryResult<()> {
+    let text = scope.to_string();
     let update = |conn: &mut AnyConnection| {
         diesel::update(consents::table.find((user_id, client_id)))
-            .set((consents::scope.eq(scope), consents::updated_at.eq(now)))
+            .set((consents::scope.eq(&text), consents::updated_at.eq(now)))
             .execute(conn)
     };
     if update(conn)? > 0 {
@@ -48,12 +51,12 @@ pub fn grant(
     let row = Consent {
         user_id,
         client_id: client_id.to_string(),
-        scope: scope.to_string(),
+        scope: scope.clone(),
         created_at: now,
         updated_at: now,
     };
     match diesel::insert_into(consents::table)
-        .values(&row)
+        .values(row)
         .execute(conn)
     {
         Ok(_) => Ok(()),

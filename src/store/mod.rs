@@ -15,7 +15,17 @@ pub mod refresh;
 pub mod revoked;
 pub mod schema;
 pub mod sessions;
+pub mod throttle;
 pub mod totp;
 pub mod users;
 
 pub use db::{AnyConnection, Backend, DbConn, DbPool};
+
+/// A stored value that does not parse into its domain type. Reading such a row is an
+/// error (the request is refused and the error logged with a reference), never a
+/// default: an allow-list that fails to parse must not become "allow everyone".
+pub fn corrupt(what: &str, detail: impl std::fmt::Display) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(
+        format!("stored {what} does not parse: {detail}").into(),
+    )
+}

@@ -6,22 +6,67 @@ use diesel::prelude::*;
 use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::personal_tokens as pt;
+use crate::domain::net::AllowList;
+use crate::domain::scope::Scope;
 
-#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
-#[diesel(table_name = pt)]
+/// A personal token as read back: its scope and allow-list parsed. A row whose stored
+/// values do not parse is an error, never a token with an empty (open) list.
+#[derive(Debug, Clone)]
 pub struct PersonalToken {
     pub id: Id,
     pub user_id: Id,
     pub name: String,
     pub token_hash: String,
-    pub scope: String,
-    /// Space-separated addresses and CIDR ranges; empty means any address.
-    pub allowed_ips: String,
+    pub scope: Scope,
+    /// Empty means any address.
+    pub allowed_ips: AllowList,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
+}
+
+#[derive(Queryable, Insertable, Selectable)]
+#[diesel(table_name = pt)]
+struct Row {
+    id: Id,
+    user_id: Id,
+    name: String,
+    token_hash: String,
+    scope: String,
+    allowed_ips: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    last_used_ip: Option<String>,
+    /// The name while the token holds it (see the migration): unique per person.
+    live_name: Option<String>,
+}
+
+impl TryFrom<Row> for PersonalToken {
+    type Error = diesel::result::Error;
+
+    fn try_from(r: Row) -> QueryResult<PersonalToken> {
+        let scope =
+            Scope::parse(&r.scope).map_err(|e| super::corrupt("personal token scope", e))?;
+        let allowed_ips = AllowList::parse(&r.allowed_ips)
+            .map_err(|e| super::corrupt("personal token allow-list", e))?;
+        Ok(PersonalToken {
+            id: r.id,
+            user_id: r.user_id,
+            name: r.name,
+            token_hash: r.token_hash,
+            scope,
+            allowed_ips,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
+            last_used_ip: r.last_used_ip,
+        })
+    }
 }
 
 impl PersonalToken {
@@ -30,33 +75,76 @@ impl PersonalToken {
     }
 }
 
-pub fn insert(conn: &mut AnyConnection, t: &PersonalToken) -> QueryResult<()> {
-    diesel::insert_into(pt::table)
-        .values(t)
-        .execute(conn)
-        .map(|_| ())
+/// Store a new token. Its name must be free among the person's live tokens: an expired
+/// token with the same name gives it up here. `false` when a live token holds the name
+/// (also when a concurrent request took it first).
+pub fn insert(conn: &mut AnyConnection, t: &PersonalToken, now: i64) -> QueryResult<bool> {
+    if name_taken(conn, t.user_id, &t.name, now)? {
+        return Ok(false);
+    }
+    diesel::update(
+        pt::table
+            .filter(pt::user_id.eq(t.user_id))
+            .filter(pt::live_name.eq(&t.name))
+            .filter(pt::expires_at.le(now)),
+    )
+    .set(pt::live_name.eq(None::<String>))
+    .execute(conn)?;
+    let row = Row {
+        id: t.id,
+        user_id: t.user_id,
+        name: t.name.clone(),
+        token_hash: t.token_hash.clone(),
+        scope: t.scope.to_string(),
+        allowed_ips: t.allowed_ips.to_string(),
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+        live_name: Some(t.name.clone()),
+    };
+    // A concurrent request that took the name first makes this insert conflict on the
+    // unique (user, live name) index: nothing is written (no aborted transaction).
+    let q = diesel::insert_into(pt::table).values(&row);
+    let inserted = match conn {
+        AnyConnection::Postgresql(c) => q.on_conflict_do_nothing().execute(c),
+        AnyConnection::Sqlite(c) => q.on_conflict_do_nothing().execute(c),
+    }?;
+    Ok(inserted == 1)
+}
+
+fn convert(rows: Vec<Row>) -> QueryResult<Vec<PersonalToken>> {
+    rows.into_iter().map(PersonalToken::try_from).collect()
 }
 
 pub fn find_by_hash(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<PersonalToken>> {
     pt::table
         .filter(pt::token_hash.eq(hash))
+        .select(Row::as_select())
         .first(conn)
-        .optional()
+        .optional()?
+        .map(PersonalToken::try_from)
+        .transpose()
 }
 
 pub fn list_for_user(conn: &mut AnyConnection, user: Id) -> QueryResult<Vec<PersonalToken>> {
-    pt::table
-        .filter(pt::user_id.eq(user))
-        .order(pt::created_at.desc())
-        .load(conn)
+    convert(
+        pt::table
+            .filter(pt::user_id.eq(user))
+            .order(pt::created_at.desc())
+            .select(Row::as_select())
+            .load(conn)?,
+    )
 }
 
-pub fn name_taken(conn: &mut AnyConnection, user: Id, name: &str) -> QueryResult<bool> {
+/// Whether a live token of the person (not revoked, not expired) has this name.
+pub fn name_taken(conn: &mut AnyConnection, user: Id, name: &str, now: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         pt::table
             .filter(pt::user_id.eq(user))
-            .filter(pt::name.eq(name))
-            .filter(pt::revoked_at.is_null()),
+            .filter(pt::live_name.eq(name))
+            .filter(pt::expires_at.is_null().or(pt::expires_at.gt(now))),
     ))
     .get_result(conn)
 }
@@ -71,28 +159,31 @@ pub fn revoke(
     let mut q = pt::table
         .filter(pt::id.eq(id))
         .filter(pt::revoked_at.is_null())
+        .select(Row::as_select())
         .into_boxed();
     if let Some(o) = owner {
         q = q.filter(pt::user_id.eq(o));
     }
-    let Some(t) = q.first::<PersonalToken>(conn).optional()? else {
+    let Some(t) = q.first::<Row>(conn).optional()? else {
         return Ok(None);
     };
-    diesel::update(pt::table.find(id))
-        .set(pt::revoked_at.eq(now))
+    diesel::update(pt::table.find(id).filter(pt::revoked_at.is_null()))
+        .set((pt::revoked_at.eq(now), pt::live_name.eq(None::<String>)))
         .execute(conn)?;
-    Ok(Some(t))
+    PersonalToken::try_from(t).map(Some)
 }
 
 /// The scope of the token if it is still there and not revoked. (Expiry is the
 /// caller's to check.)
-pub fn unrevoked_scope(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<String>> {
+pub fn unrevoked_scope(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<Scope>> {
     pt::table
         .filter(pt::id.eq(id))
         .filter(pt::revoked_at.is_null())
         .select(pt::scope)
-        .first(conn)
-        .optional()
+        .first::<String>(conn)
+        .optional()?
+        .map(|s| Scope::parse(&s).map_err(|e| super::corrupt("personal token scope", e)))
+        .transpose()
 }
 
 /// Narrow the person's live tokens to the `allowed` scopes: each keeps what it has that
@@ -100,7 +191,7 @@ pub fn unrevoked_scope(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<S
 pub fn narrow_for_user(
     conn: &mut AnyConnection,
     user: Id,
-    allowed: &[&str],
+    allowed: &Scope,
     now: i64,
 ) -> QueryResult<(usize, usize)> {
     let (mut narrowed, mut revoked) = (0, 0);
@@ -108,15 +199,15 @@ pub fn narrow_for_user(
         if !t.is_live(now) {
             continue;
         }
-        let kept: Vec<&str> = t.scope.split(' ').filter(|s| allowed.contains(s)).collect();
+        let kept = t.scope.intersection(allowed);
         if kept.is_empty() {
             diesel::update(pt::table.find(t.id))
-                .set(pt::revoked_at.eq(now))
+                .set((pt::revoked_at.eq(now), pt::live_name.eq(None::<String>)))
                 .execute(conn)?;
             revoked += 1;
-        } else if kept.len() < t.scope.split(' ').count() {
+        } else if kept != t.scope {
             diesel::update(pt::table.find(t.id))
-                .set(pt::scope.eq(kept.join(" ")))
+                .set(pt::scope.eq(kept.to_string()))
                 .execute(conn)?;
             narrowed += 1;
         }
@@ -124,25 +215,56 @@ pub fn narrow_for_user(
     Ok((narrowed, revoked))
 }
 
-/// Remember that the token was used from `ip`; true the first time for that address.
-pub fn first_use_from(conn: &mut AnyConnection, id: Id, ip: &str, now: i64) -> QueryResult<bool> {
-    use super::schema::personal_token_addresses as a;
-    let q = diesel::insert_into(a::table).values((
-        a::token_id.eq(id),
-        a::ip.eq(ip),
-        a::first_seen_at.eq(now),
-    ));
-    match conn {
-        AnyConnection::Postgresql(c) => q.on_conflict_do_nothing().execute(c),
-        AnyConnection::Sqlite(c) => q.on_conflict_do_nothing().execute(c),
-    }
-    .map(|n| n == 1)
+/// A use of the token from `ip`, as the audit trail should see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Use {
+    /// The first use from this address ever.
+    pub new_address: bool,
+    /// No use from this address was recorded in the last `coalesce` seconds: this one
+    /// gets an event (one per token, address and minute, however addresses alternate).
+    pub record: bool,
 }
 
-/// Note a use: when and from which address.
-pub fn touch(conn: &mut AnyConnection, id: Id, ip: &str, now: i64) -> QueryResult<()> {
-    diesel::update(pt::table.find(id))
-        .set((pt::last_used_at.eq(now), pt::last_used_ip.eq(ip)))
-        .execute(conn)
-        .map(|_| ())
+/// Note a use from `ip` and say whether it deserves an event. Each step is one
+/// conditional write, so concurrent uses agree on which one records.
+pub fn note_use(
+    conn: &mut AnyConnection,
+    id: Id,
+    ip: &str,
+    coalesce: i64,
+    now: i64,
+) -> QueryResult<Use> {
+    use super::schema::personal_token_addresses as a;
+    // The common case first: a known address whose last event is over a minute old
+    // (recorded now), or recent (nothing to write).
+    let refreshed = diesel::update(
+        a::table
+            .find((id, ip))
+            .filter(a::last_event_at.le(now - coalesce)),
+    )
+    .set(a::last_event_at.eq(now))
+    .execute(conn)?
+        == 1;
+    let new_address = !refreshed && {
+        let q = diesel::insert_into(a::table).values((
+            a::token_id.eq(id),
+            a::ip.eq(ip),
+            a::first_seen_at.eq(now),
+            a::last_event_at.eq(now),
+        ));
+        match conn {
+            AnyConnection::Postgresql(c) => q.on_conflict_do_nothing().execute(c),
+            AnyConnection::Sqlite(c) => q.on_conflict_do_nothing().execute(c),
+        }? == 1
+    };
+    let record = refreshed || new_address;
+    if record {
+        diesel::update(pt::table.find(id))
+            .set((pt::last_used_at.eq(now), pt::last_used_ip.eq(ip)))
+            .execute(conn)?;
+    }
+    Ok(Use {
+        new_address,
+        record,
+    })
 }

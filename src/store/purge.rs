@@ -1,7 +1,7 @@
 //! Housekeeping: delete what no check needs any more.
 
 use super::db::AnyConnection;
-use super::{audit, codes, refresh, revoked, sessions};
+use super::{audit, codes, refresh, revoked, sessions, throttle};
 
 #[derive(Debug, Default)]
 pub struct Purged {
@@ -10,6 +10,7 @@ pub struct Purged {
     pub revoked: usize,
     pub families: usize,
     pub audit_events: usize,
+    pub throttle_windows: usize,
 }
 
 /// Codes stay an hour past expiry, longer than any access token they could have
@@ -28,5 +29,7 @@ pub fn run(
         revoked: revoked::purge(conn, now)?,
         families: refresh::purge(conn, now, access_ttl)?,
         audit_events: audit::purge(conn, now - audit_retention_days * 86_400)?,
+        // Attempt windows last minutes; a day-old one counts for nothing.
+        throttle_windows: throttle::purge(conn, now - 86_400)?,
     })
 }

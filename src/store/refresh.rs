@@ -7,6 +7,7 @@ use super::db::AnyConnection;
 use super::id::Id;
 use super::revoked;
 use super::schema::{refresh_tokens, token_families};
+use crate::domain::scope::Scope;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = token_families)]
@@ -15,7 +16,8 @@ pub struct Family {
     pub client_id: String,
     pub user_id: Id,
     /// The scope of the original grant: a refresh can narrow it, never widen it.
-    pub scope: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub scope: Scope,
     pub auth_time: i64,
     pub created_at: i64,
     /// The absolute end of the family.
@@ -39,7 +41,7 @@ pub struct RefreshRow {
 
 pub fn create_family(conn: &mut AnyConnection, f: &Family) -> QueryResult<()> {
     diesel::insert_into(token_families::table)
-        .values(f)
+        .values(f.clone())
         .execute(conn)
         .map(|_| ())
 }

@@ -172,6 +172,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
         last_used_ip -> Nullable<Text>,
+        live_name -> Nullable<Text>,
     }
 }
 
@@ -200,6 +201,17 @@ diesel::table! {
         token_id -> DbUuid,
         ip -> Text,
         first_seen_at -> BigInt,
+        last_event_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    throttle_counters (key) {
+        key -> Text,
+        window_start -> BigInt,
+        attempts -> BigInt,
     }
 }
 

@@ -29,7 +29,9 @@ pub fn insert(conn: &mut AnyConnection, s: &Session) -> QueryResult<()> {
 }
 
 /// The live session with this token hash: not past its absolute end and used within
-/// `idle` seconds. Touches `last_seen_at` at most once a minute to spare writes.
+/// `idle` seconds. Every use moves `last_seen_at` (at most one write a second): with a
+/// coarser step the recorded activity lags the real one, and a short idle limit (60 s,
+/// say) ended sessions that were in use.
 pub fn find_live(
     conn: &mut AnyConnection,
     token_hash: &str,
@@ -48,8 +50,14 @@ pub fn find_pending(
     Ok(find_any(conn, token_hash, 300, now)?.filter(|s| s.mfa_pending))
 }
 
-/// The second factor was given: the session becomes a real one, signed in now.
-pub fn complete_mfa(conn: &mut AnyConnection, id: Id, now: i64) -> QueryResult<bool> {
+/// The second factor was given: the session becomes a real one, signed in now, under a
+/// new token (the privilege changed, so the identifier changes: no fixation).
+pub fn complete_mfa(
+    conn: &mut AnyConnection,
+    id: Id,
+    new_token_hash: &str,
+    now: i64,
+) -> QueryResult<bool> {
     diesel::update(
         sessions::table
             .find(id)
@@ -57,6 +65,29 @@ pub fn complete_mfa(conn: &mut AnyConnection, id: Id, now: i64) -> QueryResult<b
     )
     .set((
         sessions::mfa_pending.eq(false),
+        sessions::token_hash.eq(new_token_hash),
+        sessions::auth_time.eq(now),
+        sessions::last_seen_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// The person authenticated again (re-authentication before a sensitive change): the
+/// session counts as signed in now, under a new token.
+pub fn reauthenticated(
+    conn: &mut AnyConnection,
+    id: Id,
+    new_token_hash: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::mfa_pending.eq(false)),
+    )
+    .set((
+        sessions::token_hash.eq(new_token_hash),
         sessions::auth_time.eq(now),
         sessions::last_seen_at.eq(now),
     ))
@@ -81,7 +112,7 @@ fn find_any(
         diesel::delete(sessions::table.find(s.id)).execute(conn)?;
         return Ok(None);
     }
-    if now - s.last_seen_at >= 60 {
+    if now > s.last_seen_at {
         diesel::update(sessions::table.find(s.id))
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)?;

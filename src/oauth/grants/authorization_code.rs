@@ -7,7 +7,6 @@ use crate::keys::{KeySet, Material};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pkce::CodeChallenge;
-use crate::oauth::scope::Scope;
 use crate::oauth::tokens::{IdClaims, at_hash, new_jti, sign_id_token};
 use crate::secret;
 use crate::state::AppState;
@@ -115,8 +114,8 @@ pub async fn grant(
                 if !verifier.as_deref().is_some_and(|v| challenge.verify(v)) {
                     return Ok(Outcome::Refused("code_verifier is missing or wrong"));
                 }
-                let scope = Scope::parse(&row.scope).unwrap_or_default();
-                let family = (allows_refresh && scope.contains(OFFLINE_ACCESS)).then(Id::new_v7);
+                let family =
+                    (allows_refresh && row.scope.contains(OFFLINE_ACCESS)).then(Id::new_v7);
                 if !codes::consume(conn, &hash, &jti_stored, now + ttl, family, now)? {
                     // Another request consumed it between our read and our write.
                     return Ok(Outcome::Refused("the code was already used"));
@@ -158,7 +157,7 @@ pub async fn grant(
         Outcome::Refused(why) => return Err(invalid_grant(why)),
     };
 
-    let scope = Scope::parse(&row.scope).unwrap_or_default();
+    let scope = row.scope.clone();
     let subject = user.id.to_string();
     let minted = mint_access_token(
         state,

@@ -10,12 +10,13 @@ use serde::Serialize;
 
 use super::client::Client;
 use super::error::{ErrorCode, OAuthError};
-use super::scope::Scope;
 use super::tokens::{AccessClaims, Audience, new_jti, sign_access_token};
+use crate::domain::scope::Scope;
 use crate::state::AppState;
 
-/// The grant-independent parameters of a token request.
-#[derive(Debug, Default)]
+/// The grant-independent parameters of a token request. It holds codes, verifiers and
+/// tokens: `Debug` shows which parameters are present, never their values.
+#[derive(Default)]
 pub struct TokenRequest {
     pub scope: Option<String>,
     /// RFC 8707 `resource`, which may repeat.
@@ -33,8 +34,28 @@ pub struct TokenRequest {
     pub actor_token_type: Option<String>,
 }
 
-/// RFC 6749 §5.1.
-#[derive(Debug, Serialize)]
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "[redacted]" } else { "-" };
+        f.debug_struct("TokenRequest")
+            .field("scope", &self.scope)
+            .field("resources", &self.resources)
+            .field("code", &shown(&self.code))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &shown(&self.code_verifier))
+            .field("refresh_token", &shown(&self.refresh_token))
+            .field("subject_token", &shown(&self.subject_token))
+            .field("subject_token_type", &self.subject_token_type)
+            .field("requested_token_type", &self.requested_token_type)
+            .field("audience", &self.audience)
+            .field("actor_token", &shown(&self.actor_token))
+            .field("actor_token_type", &self.actor_token_type)
+            .finish()
+    }
+}
+
+/// RFC 6749 §5.1. `Debug` hides the tokens.
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,

@@ -7,9 +7,9 @@
 //! attacker's replay inside it pass for the client's retry.
 
 use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
+use crate::domain::scope::Scope;
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::scope::Scope;
 use crate::oauth::tokens::new_jti;
 use crate::secret;
 use crate::state::AppState;
@@ -116,9 +116,8 @@ pub async fn grant(
                 // RFC 6749 §6: the requested scope may narrow the original grant, never
                 // widen it. Checked before the token is consumed, so a refused request
                 // leaves the token usable.
-                let granted = Scope::parse(&family.scope).unwrap_or_default();
                 if requested.as_deref().is_some_and(|r| {
-                    Scope::parse(r).map_or(true, |r| !r.is_subset_of(&granted))
+                    Scope::parse(r).map_or(true, |r| !r.is_subset_of(&family.scope))
                 }) {
                     return Ok(Outcome::Refused(
                         ErrorCode::InvalidScope,
@@ -141,8 +140,7 @@ pub async fn grant(
         Outcome::Rotated { family, token } => (family, token),
         Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
     };
-    let granted = Scope::parse(&family.scope).unwrap_or_default();
-    let scope = resolve_scope(req.scope.as_deref(), &granted)?;
+    let scope = resolve_scope(req.scope.as_deref(), &family.scope)?;
     let subject = family.user_id.to_string();
     let minted = mint_access_token(
         state,

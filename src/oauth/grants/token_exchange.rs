@@ -7,7 +7,6 @@ use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, re
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID, exchanged_jti};
-use crate::oauth::scope::Scope;
 use crate::state::AppState;
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -92,8 +91,7 @@ pub async fn grant(
             ));
         }
     };
-    let granted = Scope::parse(&token.scope).unwrap_or_default();
-    let scope = resolve_scope(req.scope.as_deref(), &granted)?;
+    let scope = resolve_scope(req.scope.as_deref(), &token.scope)?;
     let aud = match client {
         Some(c) => resolve_audience(state, c, &req.resources)?,
         None if req.resources.is_empty() => super::Audience::One(state.default_audience.clone()),

@@ -49,8 +49,33 @@ impl Scope {
         self.0.difference(&allowed.0).map(String::as_str)
     }
 
+    /// The tokens in both.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// The tokens in either.
+    pub fn union(&self, other: &Scope) -> Scope {
+        Scope(self.0.union(&other.0).cloned().collect())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
+    }
+}
+
+/// A stored scope is parsed where it is read: diesel converts the column's text with this
+/// (`deserialize_as`), so a row whose scope does not parse fails to load.
+impl TryFrom<String> for Scope {
+    type Error = ScopeSyntaxError;
+    fn try_from(s: String) -> Result<Scope, ScopeSyntaxError> {
+        Scope::parse(&s)
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.to_string()
     }
 }
 

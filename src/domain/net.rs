@@ -1,4 +1,5 @@
-//! IP allow-lists for personal tokens: single addresses and CIDR ranges, IPv4 and IPv6.
+//! Addresses and CIDR ranges, IPv4 and IPv6: allow-lists of personal tokens, trusted
+//! proxies.
 
 use std::net::IpAddr;
 
@@ -66,22 +67,64 @@ pub fn parse_list(s: &str) -> Result<Vec<Net>, String> {
         .collect()
 }
 
-/// Does the stored list (space-separated, validated when stored) allow `ip`? An empty
-/// list allows every address.
-pub fn allows(stored: &str, ip: Option<&str>) -> bool {
-    let nets = parse_list(stored).unwrap_or_default();
-    if nets.is_empty() {
-        return true;
+/// An address allow-list. Empty means every address; a list that does not parse is an
+/// error where it is read, never an empty (open) list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList(Vec<Net>);
+
+impl AllowList {
+    /// Parse a list as `parse_list` does. Err names the bad entry.
+    pub fn parse(s: &str) -> Result<AllowList, String> {
+        parse_list(s).map(AllowList)
     }
-    let Some(ip) = ip.and_then(|i| i.trim().parse::<IpAddr>().ok()) else {
-        return false;
-    };
-    nets.iter().any(|n| n.contains(ip))
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Is `ip` allowed? A listed token needs an address, and one that parses.
+    pub fn allows(&self, ip: Option<&str>) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip.and_then(|i| i.trim().parse::<IpAddr>().ok()) else {
+            return false;
+        };
+        self.0.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// Space-separated, the form in which lists are stored.
+impl std::fmt::Display for AllowList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn allows(list: &str, ip: Option<&str>) -> bool {
+        AllowList::parse(list).unwrap().allows(ip)
+    }
+
+    #[test]
+    fn a_list_that_does_not_parse_is_an_error_not_an_open_list() {
+        assert!(AllowList::parse("10.0.0.0/8 garbage").is_err());
+        assert_eq!(
+            AllowList::parse(" 10.0.0.1,2001:db8::/32 ")
+                .unwrap()
+                .to_string(),
+            "10.0.0.1 2001:db8::/32"
+        );
+    }
 
     #[test]
     fn v4_v6_and_ranges() {

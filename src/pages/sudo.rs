@@ -1,0 +1,216 @@
+//! Re-authentication before credential changes ("sudo mode").
+//!
+//! A session cookie alone must not be enough to change how an account is protected:
+//! whoever holds a stolen cookie could otherwise enrol their own authenticator or mint
+//! a year-long API token. Enrolling or turning off two-factor sign-in, new recovery
+//! codes and creating a personal token therefore need a sign-in (the password, and the
+//! second factor when enrolled) within the last `PORTCULLIS_SUDO_TTL` seconds. Past that,
+//! the page asks for them again, carrying the person's form along in hidden fields, and
+//! the same POST then carries on with the action: nothing typed is lost.
+//!
+//! Confirming is a privilege change: the session gets a new token (and with it a new
+//! CSRF token), and counts as signed in now. Attempts are limited like sign-in.
+
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+
+use super::limits::{self, Checked};
+use super::templates::ReauthPage;
+use super::{csrf, render_with, second_factor, session, unavailable_page};
+use crate::endpoints::form::Form;
+use crate::mfa::sealed::DataKeys;
+use crate::state::AppState;
+use crate::store::audit::{self, Event};
+use crate::store::db::write_transaction;
+use crate::store::sessions::{self, Session};
+use crate::store::users::User;
+
+/// Fields that never ride along: the CSRF token is rendered afresh, and credentials are
+/// never echoed into a page.
+const NOT_CARRIED: &[&str] = &["csrf", "sudo_password", "sudo_code", "code"];
+
+/// Why the action may go ahead.
+pub enum Sudo {
+    /// The last sign-in is recent enough.
+    Fresh,
+    /// The person confirmed in this very request. The session has a new token: the
+    /// response must set `cookie`, and forms it renders must carry `csrf`.
+    Confirmed {
+        cookie: Cookie<'static>,
+        csrf: String,
+        /// A code from the authenticator app was checked here too, so the action need
+        /// not ask for another (it would have to wait for the app's next one).
+        second_factor: bool,
+    },
+}
+
+impl Sudo {
+    /// The CSRF token for the forms of the page this request renders.
+    pub fn csrf(&self, state: &AppState, req: &HttpRequest) -> csrf::Csrf {
+        match self {
+            Sudo::Fresh => csrf::ensure(state, req),
+            Sudo::Confirmed { csrf, .. } => csrf::Csrf {
+                token: csrf.clone(),
+                new_cookie: None,
+            },
+        }
+    }
+
+    /// Add the renewed session cookie, if any, to `res`.
+    pub fn finish(&self, mut res: HttpResponse) -> HttpResponse {
+        if let Sudo::Confirmed { cookie, .. } = self {
+            let _ = res.add_cookie(cookie);
+        }
+        res
+    }
+
+    pub fn second_factor_checked(&self) -> bool {
+        matches!(
+            self,
+            Sudo::Confirmed {
+                second_factor: true,
+                ..
+            }
+        )
+    }
+}
+
+/// What the page says the confirmation is for, and where the form goes.
+pub struct Action {
+    pub path: &'static str,
+    pub purpose: &'static str,
+}
+
+/// `Ok` when the action may go ahead; `Err` is the page to send instead (asking to
+/// confirm, or saying why the confirmation failed).
+pub async fn require(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &Session,
+    user: &User,
+    form: &Form,
+    action: &Action,
+) -> Result<Sudo, HttpResponse> {
+    let now = state.clock.now();
+    if now - session.auth_time < state.settings.sudo_ttl {
+        return Ok(Sudo::Fresh);
+    }
+    let uid = user.id;
+    let Ok(enrolled) = state
+        .db(move |conn| second_factor::enabled(conn, uid))
+        .await
+    else {
+        return Err(unavailable_page());
+    };
+    let page = |error: Option<&'static str>, status: StatusCode| {
+        let token = csrf::ensure(state, req);
+        let carried = form
+            .pairs()
+            .filter(|(k, _)| !NOT_CARRIED.contains(k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let page = ReauthPage {
+            csrf: &token.token,
+            action: action.path,
+            purpose: action.purpose,
+            carried,
+            second_factor: enrolled,
+            minutes: (state.settings.sudo_ttl / 60).max(1),
+            error,
+        };
+        render_with(token.new_cookie, status, &page)
+    };
+    let Some(password) = form.get("sudo_password") else {
+        return Err(page(None, StatusCode::OK));
+    };
+    let (ip, ua) = crate::audit::origin(req);
+    let failed = |reason: &'static str| {
+        Event::new("sudo.failed", "failure")
+            .user(uid)
+            .from_addr(ip.clone(), ua.clone())
+            .detail("reason", reason)
+    };
+    match limits::password(state, req, &user.username, password.to_string()).await {
+        Ok(Checked::Passed(u)) if u.id == uid => {}
+        Ok(Checked::TooMany(wait)) => {
+            return Err(too_many(
+                page(Some(TOO_MANY), StatusCode::TOO_MANY_REQUESTS),
+                wait,
+            ));
+        }
+        Ok(_) => {
+            state.audit(failed("bad_password")).await;
+            return Err(page(Some(BAD_PASSWORD), StatusCode::BAD_REQUEST));
+        }
+        Err(_) => return Err(unavailable_page()),
+    }
+    let code = form.get("sudo_code").unwrap_or("").to_string();
+    let keys: std::sync::Arc<DataKeys> = state.data_keys.clone();
+    let (new_hash, cookie) = session::new_token(state, session, now);
+    let sid = session.id;
+    let event_failed = failed("bad_second_factor");
+    let confirmed = Event::new("sudo.confirmed", "success")
+        .user(uid)
+        .from_addr(ip, ua)
+        .detail("second_factor", enrolled);
+    let hash = new_hash.clone();
+    let outcome = state
+        .db(move |conn| {
+            let renew = |conn: &mut _| -> diesel::QueryResult<Option<()>> {
+                if !sessions::reauthenticated(conn, sid, &hash, now)? {
+                    return Ok(None);
+                }
+                audit::record(conn, &confirmed, now)?;
+                Ok(Some(()))
+            };
+            if !enrolled {
+                return write_transaction(conn, renew).map(|r| match r {
+                    Some(()) => Checked::Passed(()),
+                    None => Checked::Failed,
+                });
+            }
+            // A fresh code from the app (recovery codes are for signing in).
+            let checked = limits::second_factor(conn, uid, now, |conn| {
+                write_transaction(conn, |conn| {
+                    let opts = second_factor::Options::APP_CODE;
+                    if second_factor::check(conn, &keys, uid, &code, opts, now)?.is_none() {
+                        return Ok(None);
+                    }
+                    renew(conn)
+                })
+            })?;
+            if matches!(checked, Checked::Failed) {
+                audit::record(conn, &event_failed, now)?;
+            }
+            Ok(checked)
+        })
+        .await;
+    match outcome {
+        Ok(Checked::Passed(())) => Ok(Sudo::Confirmed {
+            cookie,
+            csrf: csrf::for_session(state, &new_hash),
+            second_factor: enrolled,
+        }),
+        Ok(Checked::Failed) => Err(page(Some(BAD_CODE), StatusCode::BAD_REQUEST)),
+        Ok(Checked::TooMany(wait)) => Err(too_many(
+            page(Some(TOO_MANY), StatusCode::TOO_MANY_REQUESTS),
+            wait,
+        )),
+        Err(_) => Err(unavailable_page()),
+    }
+}
+
+const BAD_PASSWORD: &str = "That password is not right.";
+const BAD_CODE: &str = "That code did not work, or was already used. Wait for the next one.";
+const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";
+
+/// Add `Retry-After` to a 429 page.
+pub fn too_many(mut res: HttpResponse, wait: i64) -> HttpResponse {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.max(1).to_string()) {
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    res
+}
