@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod people;
 
 use std::sync::Arc;
 
@@ -163,6 +164,14 @@ impl TestServer {
             .env("PORTCULLIS_KEYS_DIR", self.keys_dir.path())
             .output()
             .expect("the portcullis binary runs")
+    }
+
+    /// A second instance over the same database and keys (its own memory, its own
+    /// port), sharing this one's clock.
+    pub async fn sibling(&self) -> RunningServer {
+        server::start(self.settings.clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("a second instance starts")
     }
 
     pub fn clock_now(&self) -> i64 {
