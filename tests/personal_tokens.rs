@@ -676,3 +676,50 @@ async fn the_exchange_names_only_authenticated_registered_clients() {
     }
     srv.stop().await;
 }
+
+#[actix_web::test]
+async fn an_expired_token_frees_its_name_and_a_live_one_keeps_it() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    p.new_token(&srv, "nightly", &["api:read"], "").await;
+    srv.clock.advance(30);
+    let res = p
+        .create_token(&srv, "nightly", &["api:read"], "30", "", &p.code(&srv))
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("already have a token with that name")
+    );
+    // The first one expires (as if its 30 days had passed).
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = srv.state().pool.get().unwrap();
+        diesel::sql_query(format!(
+            "UPDATE personal_tokens SET expires_at = {}",
+            srv.clock_now() - 1
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    let again = p.new_token(&srv, "nightly", &["api:read"], "").await;
+    assert!(again.starts_with("pcp_"));
+    let page = p
+        .http
+        .get(srv.url("/account/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches("<strong>nightly</strong>").count(),
+        2,
+        "both listed"
+    );
+    assert!(page.contains("(expired)"));
+    srv.stop().await;
+}

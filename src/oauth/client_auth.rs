@@ -193,6 +193,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_secret() {
+        let p = extract(&basic("svc", "pcs_topsecret"), None, None).unwrap();
+        let shown = format!("{p:?}");
+        assert!(
+            shown.contains("svc") && !shown.contains("topsecret"),
+            "{shown}"
+        );
+        let p = extract(&HeaderMap::new(), Some("svc"), Some("pcs_topsecret")).unwrap();
+        assert!(!format!("{p:?}").contains("topsecret"));
+    }
+
+    #[test]
     fn two_methods_at_once_is_invalid_request() {
         let e = extract(&basic("a", "b"), Some("a"), Some("b")).unwrap_err();
         assert_eq!(e.code, super::super::error::ErrorCode::InvalidRequest);

@@ -192,3 +192,25 @@ pub fn issue_access_token(
         issued_token_type: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_which_parameters_came_not_their_values() {
+        let r = TokenRequest {
+            code: Some("the-code".into()),
+            code_verifier: Some("the-verifier".into()),
+            refresh_token: Some("pcr_the-refresh".into()),
+            subject_token: Some("pcp_the-subject".into()),
+            scope: Some("openid".into()),
+            ..Default::default()
+        };
+        let shown = format!("{r:?}");
+        for secret in ["the-code", "the-verifier", "the-refresh", "the-subject"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("openid") && shown.contains("[redacted]"));
+    }
+}
