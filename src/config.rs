@@ -353,7 +353,7 @@ impl Settings {
         }
         let default_audience = args.default_audience.clone().or(file.default_audience);
         if let Some(a) = &default_audience
-            && !crate::oauth::client::validate_resource(a)
+            && !crate::domain::resource::is_valid(a)
         {
             return Err(bad(
                 "default audience (--default-audience / PORTCULLIS_DEFAULT_AUDIENCE)",

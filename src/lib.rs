@@ -1,5 +1,6 @@
 //! Portcullis: an OAuth 2.0 and OpenID Connect authorization server.
 
+pub mod accounts;
 pub mod audit;
 pub mod cli;
 pub mod clock;
@@ -16,3 +17,4 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod web;

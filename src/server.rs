@@ -9,13 +9,23 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, guard, web};
 
+use arc_swap::ArcSwap;
+
+use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::endpoints::{authorize, discovery, health, introspect, revoke, token, userinfo};
+use crate::endpoints::{discovery, health, introspect, revoke, token, userinfo};
 use crate::keys::{KeyDir, Keys, signer};
-use crate::pages::{self, account, activity, consent, login, logout, security, tokens};
-use crate::state::AppState;
-use crate::store::db;
+use crate::mfa::sealed::DataKeys;
+use crate::oauth::issuer::Issuer;
+use crate::oauth::registrar::Registrar;
+use crate::pages::{
+    self, account, activity, authorize, consent, csrf, device, limits, login, logout, security,
+    tokens,
+};
+use crate::state::{AppState, Precomputed};
+use crate::store::{Db, db};
+use crate::throttle::Throttle;
 
 /// How often each instance looks for key-set changes made by the CLI or another instance.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
@@ -74,7 +84,7 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
     .await??;
 
     let workers = settings.workers;
-    let state = Arc::new(AppState::new(
+    let state = Arc::new(build_state(
         settings,
         issuer.clone(),
         pool,
@@ -112,17 +122,64 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
     })
 }
 
+fn build_state(
+    settings: Settings,
+    issuer: String,
+    pool: crate::store::DbPool,
+    keys: Keys,
+    clock: SharedClock,
+    data_keys: DataKeys,
+) -> AppState {
+    let db = Db::new(pool);
+    let keys = Arc::new(keys);
+    let default_audience = settings
+        .default_audience
+        .clone()
+        .unwrap_or_else(|| issuer.clone());
+    let precomputed = Precomputed::of(&issuer, &keys.current());
+    AppState {
+        issuer: Issuer::new(issuer, default_audience, keys.clone()),
+        registrar: Registrar::new(db.clone(), settings.client_cache_ttl, clock.clone()),
+        precomputed: ArcSwap::from_pointee(precomputed),
+        login_by_ip: Throttle::new(
+            settings
+                .login_max_failures
+                .saturating_mul(limits::PER_ADDRESS_FACTOR),
+            limits::WINDOW,
+        ),
+        issued: IssuedCounter::default(),
+        device_key: data_keys.derive(device::KEY_LABEL),
+        csrf_key: data_keys.derive(csrf::KEY_LABEL),
+        data_keys: Arc::new(data_keys),
+        keys,
+        db,
+        clock,
+        settings,
+    }
+}
+
+/// Reload the key set if it changed (or a retired key's window ended), and with it the
+/// JWKS. Blocking file work: call from a blocking context. Returns whether it changed.
+pub fn reload_keys(state: &AppState, now: i64) -> Result<bool, crate::keys::KeyDirError> {
+    if !state.keys.refresh(now)? {
+        return Ok(false);
+    }
+    let current = state.keys.current();
+    state
+        .precomputed
+        .store(Arc::new(Precomputed::of(&state.issuer.id, &current)));
+    tracing::info!(kid = %current.signing().kid, "key set reloaded");
+    Ok(true)
+}
+
 /// Pick up key rotations made elsewhere and drop retired keys whose time has come.
 async fn watch_keys(state: Arc<AppState>) {
     loop {
         actix_web::rt::time::sleep(KEY_REFRESH_INTERVAL).await;
         let s = state.clone();
         let now = state.clock.now();
-        match web::block(move || s.keys.refresh(now)).await {
-            Ok(Ok(true)) => {
-                state.rebuild_precomputed();
-                tracing::info!(kid = %state.keys.current().signing().kid, "key set reloaded");
-            }
+        match web::block(move || reload_keys(&s, now)).await {
+            Ok(Ok(true)) => {}
             Ok(Ok(false)) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "cannot reload the key set; keeping the current one")
@@ -148,7 +205,7 @@ async fn flush_issued_periodically(state: Arc<AppState>) {
 pub async fn flush_issued(state: &Arc<AppState>) {
     let now = state.clock.now();
     let s = state.clone();
-    if let Err(e) = state.db(move |conn| s.issued.flush(conn, now)).await {
+    if let Err(e) = state.db.run(move |conn| s.issued.flush(conn, now)).await {
         tracing::warn!(error = %e, "cannot write issued-token counts; will retry");
     }
 }
@@ -163,7 +220,8 @@ async fn purge_periodically(state: Arc<AppState>) {
         );
         let keep = state.settings.audit_retention_days;
         match state
-            .db(move |conn| crate::store::purge::run(conn, now, ttl, idle, keep))
+            .db
+            .run(move |conn| crate::store::purge::run(conn, now, ttl, idle, keep))
             .await
         {
             Ok(p) => tracing::debug!(?p, "purged"),

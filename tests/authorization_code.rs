@@ -1413,8 +1413,7 @@ async fn id_tokens_use_the_algorithm_the_client_registered() {
     let out = srv.cli(&["keys", "rotate", "--alg", "ES256"]);
     assert!(out.status.success());
     // What the key watcher does every 2 s, now.
-    srv.state().keys.refresh(srv.clock_now()).unwrap();
-    srv.state().rebuild_precomputed();
+    portcullis::server::reload_keys(srv.state(), srv.clock_now()).unwrap();
     for (app, alg) in [(&es, "ES256"), (&rs, "RS256")] {
         let s = start(app, &["openid"], &[]);
         let res = browser.get(&s.url).await;

@@ -445,7 +445,7 @@ async fn a_rotated_secret_works_at_once_and_the_old_one_stops() {
         200
     );
     let new = {
-        let mut conn = srv.state().pool.get().unwrap();
+        let mut conn = srv.state().db.pool().get().unwrap();
         portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
             .unwrap()
             .unwrap()
@@ -480,7 +480,7 @@ async fn the_cache_accepts_a_new_secret_at_once() {
         200
     );
     let new = {
-        let mut conn = srv.state().pool.get().unwrap();
+        let mut conn = srv.state().db.pool().get().unwrap();
         portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
             .unwrap()
             .unwrap()

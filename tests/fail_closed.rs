@@ -9,7 +9,7 @@ use common::{TestServer, oauth_error, spawn};
 use diesel::RunQueryDsl;
 
 fn exec(srv: &TestServer, sql: &str) {
-    let mut conn = srv.state().pool.get().expect("db");
+    let mut conn = srv.state().db.pool().get().expect("db");
     diesel::sql_query(sql).execute(&mut *conn).expect(sql);
 }
 

@@ -696,7 +696,7 @@ async fn an_expired_token_frees_its_name_and_a_live_one_keeps_it() {
     // The first one expires (as if its 30 days had passed).
     {
         use diesel::RunQueryDsl;
-        let mut conn = srv.state().pool.get().unwrap();
+        let mut conn = srv.state().db.pool().get().unwrap();
         diesel::sql_query(format!(
             "UPDATE personal_tokens SET expires_at = {}",
             srv.clock_now() - 1

@@ -437,13 +437,13 @@ async fn withdrawing_consent_ends_the_family() {
     let (srv, app, tokens) = setup().await;
     let rt = s(&tokens, "refresh_token");
     let user = {
-        let mut conn = srv.state().pool.get().unwrap();
+        let mut conn = srv.state().db.pool().get().unwrap();
         portcullis::store::users::find_by_username(&mut conn, "alice")
             .unwrap()
             .unwrap()
     };
     {
-        let mut conn = srv.state().pool.get().unwrap();
+        let mut conn = srv.state().db.pool().get().unwrap();
         portcullis::store::refresh::revoke_for_user(
             &mut conn,
             user.id,

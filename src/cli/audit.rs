@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{human_time, parse_time};
+use crate::clock::{parse_time, rfc3339};
 use crate::store::audit::{self, Filter};
 use crate::store::{AnyConnection, users};
 
@@ -75,7 +75,7 @@ pub fn run(cmd: AuditCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             // no control character (a newline, an ESC sequence) reaches the terminal.
             println!(
                 "{}  {:<24} {:<10} user={} client={} ip={} {}",
-                human_time(e.at),
+                rfc3339(e.at),
                 escape(&e.kind),
                 escape(&e.outcome),
                 e.user_id

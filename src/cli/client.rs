@@ -3,7 +3,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{human_time, now};
+use super::now;
+use crate::clock::rfc3339;
 use crate::oauth::client::{Client, ClientRequest};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
@@ -125,7 +126,7 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
     println!("resources:     {}", c.resources.join(" "));
     println!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
     println!("ID token alg:  {}", c.id_token_alg.as_str());
-    println!("created:       {}", human_time(c.created_at));
+    println!("created:       {}", rfc3339(c.created_at));
 }
 
 pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
@@ -166,7 +167,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List { json } => {
-            let all = registrar::list(conn)?;
+            let all = registrar::load_all(conn)?;
             if json {
                 for c in &all {
                     println!("{}", to_json(c, None));
@@ -194,7 +195,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Show { id, json } => {
-            let c = registrar::find(conn, &id)?
+            let c = registrar::load(conn, &id)?
                 .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
             if json {
                 println!("{}", to_json(&c, None));

@@ -3,7 +3,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{human_time, now};
+use super::now;
+use crate::clock::rfc3339;
 use crate::config::Settings;
 use crate::keys::{KeyAlg, KeyDir, KeyState};
 
@@ -58,7 +59,7 @@ pub fn run(cmd: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
                         Some(t) if t <= now() => {
                             "  (unpublished; `keys prune` deletes it)".to_string()
                         }
-                        Some(t) => format!("  (published until {})", human_time(t)),
+                        Some(t) => format!("  (published until {})", rfc3339(t)),
                         None => String::new(),
                     };
                     println!(
@@ -66,7 +67,7 @@ pub fn run(cmd: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
                         k.kid,
                         k.alg.as_str(),
                         k.state.as_str(),
-                        human_time(k.created_at),
+                        rfc3339(k.created_at),
                         note
                     );
                 }

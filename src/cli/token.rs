@@ -3,8 +3,10 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{human_time, now};
-use crate::store::audit::{self, Event};
+use super::now;
+use crate::accounts::Actor;
+use crate::accounts::tokens;
+use crate::clock::rfc3339;
 use crate::store::db::write_transaction;
 use crate::store::id::Id;
 use crate::store::{AnyConnection, pat, users};
@@ -53,7 +55,7 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                         state,
                         p.name,
                         p.scope.to_string(),
-                        p.expires_at.map_or_else(|| "never".into(), human_time)
+                        p.expires_at.map_or_else(|| "never".into(), rfc3339)
                     );
                 }
             }
@@ -62,18 +64,8 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let parsed = uuid::Uuid::parse_str(&id)
                 .map(Id)
                 .map_err(|_| anyhow::anyhow!("{id:?} is not a token id"))?;
-            let t = now();
-            let revoked = write_transaction(conn, |conn| -> anyhow::Result<_> {
-                let Some(p) = pat::revoke(conn, parsed, None, t)? else {
-                    return Ok(false);
-                };
-                let e = Event::new("pat.revoked", "success")
-                    .user(p.user_id)
-                    .detail("token_id", p.id.to_string())
-                    .detail("token_name", p.name)
-                    .detail("by", "operator");
-                audit::record(conn, &e, t)?;
-                Ok(true)
+            let revoked = write_transaction(conn, |conn| {
+                tokens::revoke(conn, parsed, None, &Actor::Operator, now())
             })?;
             if !revoked {
                 anyhow::bail!("no active token with id {id}");

@@ -5,11 +5,14 @@ use std::io::Read;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{human_time, now};
+use super::now;
+use crate::accounts::Actor;
+use crate::accounts::users as accounts;
+use crate::clock::rfc3339;
 use crate::domain::scope::Scope;
 use crate::password;
 use crate::store::id::Id;
-use crate::store::{AnyConnection, db, pat, refresh, sessions, users};
+use crate::store::{AnyConnection, db, users};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -189,7 +192,7 @@ pub fn run(
                         u.id,
                         u.username,
                         u.email.as_deref().unwrap_or("-"),
-                        human_time(u.created_at)
+                        rfc3339(u.created_at)
                     );
                 }
             }
@@ -209,27 +212,18 @@ pub fn run(
                 (true, _) => None,
                 (false, s) => Some(api_scope_list(s.as_deref().unwrap_or(""), catalogue)?),
             };
-            let t = now();
             let (narrowed, revoked) = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
                 let Some(user) = users::find_by_username(conn, &username)? else {
                     anyhow::bail!("no user {username:?}");
                 };
-                users::set_api_scopes(conn, user.id, granted.as_ref(), t)?;
-                let changed = match &granted {
-                    Some(g) => pat::narrow_for_user(conn, user.id, g, t)?,
-                    None => (0, 0),
-                };
-                let e = crate::store::audit::Event::new("user.api_scopes_changed", "success")
-                    .user(user.id)
-                    .detail("by", "operator")
-                    .detail(
-                        "api_scopes",
-                        granted.as_ref().map_or("*".into(), Scope::to_string),
-                    )
-                    .detail("tokens_narrowed", changed.0)
-                    .detail("tokens_revoked", changed.1);
-                crate::store::audit::record(conn, &e, t)?;
-                Ok(changed)
+                let by = Actor::Operator;
+                Ok(accounts::set_api_scopes(
+                    conn,
+                    user.id,
+                    granted.as_ref(),
+                    &by,
+                    now(),
+                )?)
             })?;
             let what = match &granted {
                 None => "the whole catalogue".to_string(),
@@ -246,27 +240,16 @@ pub fn run(
             }
             let pw = read_password()?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
-            let t = now();
             let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
                 let Some(user) = users::find_by_username(conn, &username)? else {
                     anyhow::bail!("no user {username:?}");
                 };
-                users::set_password_hash(conn, &username, &hash, t)?;
-                // A new password ends every sign-in and every refresh-token family.
-                let sessions = sessions::delete_for_user(conn, user.id)?;
-                let families =
-                    refresh::revoke_for_user(conn, user.id, None, "password changed", t)?;
-                let e = crate::store::audit::Event::new("user.password_changed", "success")
-                    .user(user.id)
-                    .detail("by", "operator")
-                    .detail("sessions_ended", sessions)
-                    .detail("families_revoked", families);
-                crate::store::audit::record(conn, &e, t)?;
-                Ok((sessions, families))
+                let by = Actor::Operator;
+                Ok(accounts::set_password(conn, user.id, &hash, &by, now())?)
             })?;
             println!(
                 "password changed for {username}; ended {} session(s) and {} refresh-token famil(ies)",
-                ended.0, ended.1
+                ended.sessions, ended.families
             );
         }
     }

@@ -3,4 +3,5 @@
 //! a stored value is turned into one (or refused) where it is read.
 
 pub mod net;
+pub mod resource;
 pub mod scope;

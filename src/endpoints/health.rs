@@ -11,7 +11,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers a trivial query.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db(|conn| conn.batch_execute("SELECT 1")).await {
+    match state.db.run(|conn| conn.batch_execute("SELECT 1")).await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({ "status": "unavailable", "reason": "database" })),

@@ -50,13 +50,14 @@ pub async fn introspect_ep(
     // Our JWT access tokens: signature, expiry, then the revocation record and the
     // issuing client, which may have been deleted since.
     if let Ok(claims) =
-        bearer::verify_access_token(&state.keys.current(), &state.issuer, &token, now)
+        bearer::verify_access_token(&state.keys.current(), &state.issuer.id, &token, now)
     {
         let checked = claims.clone();
         let live = state
-            .db(move |conn| liveness::recorded_live(conn, &checked))
+            .db
+            .run(move |conn| liveness::recorded_live(conn, &checked))
             .await?;
-        if !live || !liveness::client_live(&state, &claims).await? {
+        if !live || !liveness::client_live(&state.registrar, &claims).await? {
             return Ok(inactive());
         }
         let mut body = json!({
@@ -77,14 +78,16 @@ pub async fn introspect_ep(
     }
 
     // Personal access tokens, with `client_ip` checked against the token's allow-list.
-    if token.starts_with(crate::mfa::pat::PREFIX) {
-        if let Checked::Active(t) = personal::check(&state, &token, addr, "introspection").await? {
+    if token.starts_with(crate::oauth::personal::format::PREFIX) {
+        if let Checked::Active(t) =
+            personal::check(&state.db, now, &token, addr, "introspection").await?
+        {
             let mut body = json!({
                 "active": true,
                 "scope": t.scope.to_string(),
                 "sub": t.user_id.to_string(),
                 "iat": t.created_at,
-                "iss": state.issuer,
+                "iss": state.issuer.id,
                 "token_type": "personal_access_token",
                 "jti": t.id.to_string(),
             });
@@ -99,7 +102,7 @@ pub async fn introspect_ep(
     // Refresh tokens, only for the client they were issued to.
     if token.starts_with(crate::oauth::grants::refresh_token::PREFIX) {
         let hash = secret::hash(&token);
-        if let Some((row, family)) = state.db(move |conn| refresh::find(conn, &hash)).await?
+        if let Some((row, family)) = state.db.run(move |conn| refresh::find(conn, &hash)).await?
             && family.client_id == caller.client_id
             && family.revoked_at.is_none()
             && row.used_at.is_none()
@@ -113,7 +116,7 @@ pub async fn introspect_ep(
                 "sub": family.user_id.to_string(),
                 "exp": row.expires_at,
                 "iat": row.created_at,
-                "iss": state.issuer,
+                "iss": state.issuer.id,
                 "token_type": "refresh_token",
             })));
         }

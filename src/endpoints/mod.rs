@@ -1,8 +1,6 @@
 //! Thin HTTP handlers: parse the request, call the protocol, render the response.
 
-pub mod authorize;
 pub mod discovery;
-pub mod form;
 pub mod health;
 pub mod introspect;
 pub mod revoke;
@@ -17,6 +15,7 @@ use crate::oauth::client::Client;
 use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
+use crate::web::form;
 
 /// Revocation and introspection both take a form with `token`, from an authenticated
 /// client (RFC 7009 §2.1, RFC 7662 §2.1).
@@ -31,7 +30,7 @@ pub async fn client_token_request(
         form.get("client_id"),
         form.get("client_secret"),
     )?;
-    let client = state.authenticate_client(&presented).await?;
+    let client = state.registrar.authenticate(&presented).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?

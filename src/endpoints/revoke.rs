@@ -11,6 +11,15 @@ use crate::state::AppState;
 use crate::store::audit::Event;
 use crate::store::{refresh, revoked};
 
+/// What a revocation request turned out to revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Revoked {
+    AccessToken,
+    RefreshFamily,
+    /// Not a token of this client's (or not one of ours at all).
+    Nothing,
+}
+
 pub async fn revoke_ep(
     req: HttpRequest,
     payload: web::Payload,
@@ -21,46 +30,44 @@ pub async fn revoke_ep(
     // §2.1: the hint only orders the search; we look everywhere regardless.
     let hint_access = form.get("token_type_hint") == Some("access_token");
     let keys = state.keys.current();
-    let as_access = bearer::verify_access_token(&keys, &state.issuer, &token, now).ok();
+    let as_access = bearer::verify_access_token(&keys, &state.issuer.id, &token, now)
+        .ok()
+        .filter(|c| c.client_id == client.client_id);
     let client_id = client.client_id.clone();
     let done = state
-        .db(move |conn| {
-            let revoke_access =
-                |conn: &mut crate::store::AnyConnection| -> diesel::QueryResult<bool> {
-                    match &as_access {
-                        Some(c) if c.client_id == client_id => {
-                            revoked::revoke(conn, &c.jti, c.exp, now)?;
-                            Ok(true)
-                        }
-                        _ => Ok(false),
-                    }
-                };
-            if hint_access && revoke_access(conn)? {
-                return Ok("access_token");
+        .db
+        .run(move |conn| {
+            let revoke_access = |conn: &mut crate::store::AnyConnection| match &as_access {
+                Some(c) => revoked::revoke(conn, &c.jti, c.exp, now).map(|()| Revoked::AccessToken),
+                None => Ok(Revoked::Nothing),
+            };
+            if hint_access && as_access.is_some() {
+                return revoke_access(conn);
             }
             if let Some((_, family)) = refresh::find(conn, &secret::hash(&token))? {
-                if family.client_id == client_id {
-                    refresh::revoke_family(conn, family.id, "revoked by the client", now)?;
-                    return Ok("refresh_token");
+                if family.client_id != client_id {
+                    return Ok(Revoked::Nothing);
                 }
-                return Ok("none");
+                refresh::revoke_family(conn, family.id, "revoked by the client", now)?;
+                return Ok(Revoked::RefreshFamily);
             }
-            if revoke_access(conn)? {
-                return Ok("access_token");
-            }
-            Ok("none")
+            revoke_access(conn)
         })
         .await?;
-    if done != "none" {
-        state
-            .audit(
-                Event::new("token.revoked", "success")
-                    .client(client.client_id.clone())
-                    .detail("token_type", done),
-            )
-            .await;
-    }
-    Ok(HttpResponse::Ok()
+    let token_type = match done {
+        Revoked::AccessToken => "access_token",
+        Revoked::RefreshFamily => "refresh_token",
+        Revoked::Nothing => return Ok(answer()),
+    };
+    let event = Event::new("token.revoked", "success")
+        .client(client.client_id.clone())
+        .detail("token_type", token_type);
+    crate::audit::record(&state.db, event, now).await;
+    Ok(answer())
+}
+
+fn answer() -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+        .finish()
 }

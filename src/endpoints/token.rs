@@ -4,14 +4,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::form;
+use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::{
-    TokenRequest, authorization_code, client_credentials, refresh_token, token_exchange,
+    Grants, Lifetimes, TokenRequest, authorization_code, client_credentials, refresh_token,
+    token_exchange,
 };
 use crate::oauth::personal::PAT_CLIENT_ID;
 use crate::state::AppState;
+use crate::web::{form, origin};
 
 pub async fn token_ep(
     req: HttpRequest,
@@ -42,15 +44,26 @@ pub async fn token_ep(
         actor_token: text("actor_token"),
         actor_token_type: text("actor_token_type"),
     };
+    let grants = Grants {
+        db: &state.db,
+        issuer: &state.issuer,
+        now: state.clock.now(),
+        lifetimes: Lifetimes {
+            access: state.settings.access_token_ttl,
+            refresh_idle: state.settings.refresh_idle_ttl,
+            refresh_absolute: state.settings.refresh_absolute_ttl,
+        },
+    };
     // RFC 8693 exchange of a personal token: the person's script has no client of its
     // own; a caller that does present credentials must present good ones.
-    if grant_type == token_exchange::GRANT_TYPE {
+    if grant_type == GrantType::TOKEN_EXCHANGE_URN {
         let client = match presented {
             Presented::Nothing => None,
-            ref p => Some(state.authenticate_client(p).await?),
+            ref p => Some(state.registrar.authenticate(p).await?),
         };
-        let caller = crate::audit::origin(&req).0;
-        let response = token_exchange::grant(&state, client.as_deref(), &request, caller).await?;
+        let caller =
+            origin::client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+        let response = token_exchange::grant(&grants, client.as_deref(), &request, caller).await?;
         state.issued.note(
             client
                 .as_ref()
@@ -59,19 +72,19 @@ pub async fn token_ep(
         );
         return Ok(no_store(response));
     }
-    let client = state.authenticate_client(&presented).await?;
+    let client = state.registrar.authenticate(&presented).await?;
     let (grant, response): (&'static str, _) = match grant_type {
         "client_credentials" => (
             "client_credentials",
-            client_credentials::grant(&state, &client, &request)?,
+            client_credentials::grant(&grants, &client, &request)?,
         ),
         "authorization_code" => (
             "authorization_code",
-            authorization_code::grant(&state, &client, &request).await?,
+            authorization_code::grant(&grants, &client, &request).await?,
         ),
         "refresh_token" => (
             "refresh_token",
-            refresh_token::grant(&state, &client, &request).await?,
+            refresh_token::grant(&grants, &client, &request).await?,
         ),
         _ => {
             return Err(OAuthError::new(

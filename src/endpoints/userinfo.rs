@@ -32,7 +32,7 @@ pub async fn userinfo_post(
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let form = if has_form {
         Some(
-            super::form::read(&req, payload)
+            crate::web::form::read(&req, payload)
                 .await
                 .map_err(|_| BearerError::invalid_request("the request body could not be read"))?,
         )
@@ -48,11 +48,11 @@ pub async fn userinfo_post(
 
 async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
     let now = state.clock.now();
-    let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer, token, now)?;
+    let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer.id, token, now)?;
     // RFC 9068 §4: we are a resource server here, and the token must be meant for us.
     // Tokens with `openid` for the default audience name the issuer too (see
-    // `grants::mint_access_token`); one asked for another resource does not.
-    if !claims.aud.contains(&state.issuer) {
+    // `Issuer::access_token`); one asked for another resource does not.
+    if !claims.aud.contains(&state.issuer.id) {
         return Err(BearerError::invalid_token(
             "the access token is not meant for this server",
         ));
@@ -67,12 +67,13 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerEr
     let user_id = uuid::Uuid::parse_str(&claims.sub)
         .map(Id)
         .map_err(|_| BearerError::invalid_token("the token does not belong to a user"))?;
-    let client_live = liveness::client_live(state, &claims)
+    let client_live = liveness::client_live(&state.registrar, &claims)
         .await
         .map_err(|_| BearerError::unavailable())?;
     let checked = claims.clone();
     let found = state
-        .db(move |conn| {
+        .db
+        .run(move |conn| {
             if !liveness::recorded_live(conn, &checked)? {
                 return Ok(None);
             }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::redirect_uri::{self, RedirectUriError};
+use crate::domain::resource;
 use crate::domain::scope::{Scope, ScopeSyntaxError};
 use crate::keys::KeyAlg;
 
@@ -20,6 +21,9 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// RFC 8693 §2.1.
+    pub const TOKEN_EXCHANGE_URN: &'static str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
     pub const ALL: &'static [GrantType] = &[
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
@@ -32,7 +36,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
-            GrantType::TokenExchange => crate::oauth::grants::token_exchange::GRANT_TYPE,
+            GrantType::TokenExchange => GrantType::TOKEN_EXCHANGE_URN,
         }
     }
 }
@@ -187,12 +191,6 @@ pub struct ValidClientRequest {
     pub id_token_alg: KeyAlg,
 }
 
-pub fn validate_resource(r: &str) -> bool {
-    !r.contains('#')
-        && !r.chars().any(char::is_whitespace)
-        && url::Url::parse(r).is_ok_and(|u| !u.cannot_be_a_base())
-}
-
 impl ClientRequest {
     pub fn validate(self) -> Result<ValidClientRequest, RegistrationError> {
         let name = self.name.trim().to_string();
@@ -262,7 +260,7 @@ impl ClientRequest {
         let scope = Scope::parse(self.scope.as_deref().unwrap_or(""))?;
         let mut resources = Vec::new();
         for r in self.resources {
-            if !validate_resource(&r) {
+            if !resource::is_valid(&r) {
                 return Err(RegistrationError::Resource(r));
             }
             if !resources.contains(&r) {

@@ -120,6 +120,29 @@ impl OAuthError {
     }
 }
 
+impl From<crate::store::DbError> for OAuthError {
+    fn from(e: crate::store::DbError) -> OAuthError {
+        match e {
+            crate::store::DbError::Unavailable(_) => OAuthError::unavailable(e),
+            _ => OAuthError::server(e),
+        }
+    }
+}
+
+/// The form reader's refusals, with the status of why: too large (413), too slow to
+/// arrive (408), anything else 400.
+impl From<crate::web::form::FormError> for OAuthError {
+    fn from(e: crate::web::form::FormError) -> OAuthError {
+        use crate::web::form::FormError;
+        let status = match e {
+            FormError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            FormError::TooSlow => StatusCode::REQUEST_TIMEOUT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        OAuthError::invalid_request(e.to_string()).with_status(status)
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: ErrorCode,

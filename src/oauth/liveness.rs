@@ -6,9 +6,9 @@ use diesel::QueryResult;
 
 use super::error::OAuthError;
 use super::personal::{self, PAT_CLIENT_ID};
+use super::registrar::Registrar;
 use super::tokens::AccessClaims;
 use crate::domain::scope::Scope;
-use crate::state::AppState;
 use crate::store::id::Id;
 use crate::store::{AnyConnection, pat, revoked, users};
 
@@ -40,9 +40,9 @@ pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryRe
 
 /// The client's part, from the client cache: a deleted client's tokens end with it
 /// (within the cache lifetime). Exchanged personal tokens name no registered client.
-pub async fn client_live(state: &AppState, claims: &AccessClaims) -> Result<bool, OAuthError> {
+pub async fn client_live(registrar: &Registrar, claims: &AccessClaims) -> Result<bool, OAuthError> {
     if claims.client_id == PAT_CLIENT_ID {
         return Ok(true);
     }
-    Ok(state.find_client(&claims.client_id).await?.is_some())
+    Ok(registrar.find(&claims.client_id).await?.is_some())
 }

@@ -1,4 +1,6 @@
-//! The protocol, kept apart from actix where practical.
+//! The protocol (RFC 6749 and its extensions, OpenID Connect), kept apart from actix
+//! where practical: the `Registrar` (clients), the `Authorizer` (authorization requests
+//! and codes), the grants, and the `Issuer` (tokens).
 
 pub mod authorize;
 pub mod bearer;
@@ -7,7 +9,9 @@ pub mod client_auth;
 pub mod client_cache;
 pub mod error;
 pub mod grants;
+pub mod issuer;
 pub mod liveness;
+pub mod metadata;
 pub mod personal;
 pub mod pkce;
 pub mod redirect_uri;

@@ -1,12 +1,77 @@
-//! The client registry: registration and secret rotation. Identifiers and secrets are
-//! generated here and the secret leaves only once, in the return value.
+//! The client registry: who the clients are (looked up through a short cache), who is
+//! calling (client authentication), registration and secret rotation. Identifiers and
+//! secrets are generated here and a secret leaves only once, in the return value.
+
+use std::sync::Arc;
 
 use super::client::{Client, ValidClientRequest};
+use super::client_auth::{self, Presented};
+use super::client_cache::ClientCache;
+use super::error::OAuthError;
 use super::redirect_uri;
+use crate::clock::SharedClock;
 use crate::domain::scope::Scope;
 use crate::secret;
 use crate::store::clients::{self, ClientRow};
-use crate::store::{AnyConnection, corrupt};
+use crate::store::{AnyConnection, Db, corrupt};
+
+/// Client lookups and authentication for request paths.
+pub struct Registrar {
+    db: Db,
+    cache: ClientCache,
+    clock: SharedClock,
+}
+
+impl Registrar {
+    pub fn new(db: Db, cache_ttl: u64, clock: SharedClock) -> Registrar {
+        Registrar {
+            db,
+            cache: ClientCache::new(cache_ttl),
+            clock,
+        }
+    }
+
+    /// A client by id, from the cache when it can answer.
+    pub async fn find(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        let now = self.clock.now();
+        if let Some(c) = self.cache.get(id, now) {
+            return Ok(Some(c));
+        }
+        self.fetch(id, now).await
+    }
+
+    /// The database's answer, remembered in the cache.
+    async fn fetch(&self, id: &str, now: i64) -> Result<Option<Arc<Client>>, OAuthError> {
+        let owned = id.to_string();
+        let found = self
+            .db
+            .run(move |conn| load(conn, &owned))
+            .await?
+            .map(Arc::new);
+        match &found {
+            Some(c) => self.cache.put(c.clone(), now),
+            None => self.cache.forget(id),
+        }
+        Ok(found)
+    }
+
+    /// Authenticate the calling client, from the cache when it can answer.
+    pub async fn authenticate(&self, presented: &Presented) -> Result<Arc<Client>, OAuthError> {
+        let Some(id) = presented.client_id() else {
+            return client_auth::authenticate(presented, None);
+        };
+        let now = self.clock.now();
+        if let Some(cached) = self.cache.get(id, now)
+            && let Ok(client) = client_auth::authenticate(presented, Some(cached))
+        {
+            return Ok(client);
+        }
+        // Not cached, or the cached record says no: ask the database, which is the
+        // truth (a secret may have been rotated a moment ago).
+        let found = self.fetch(id, now).await?;
+        client_auth::authenticate(presented, found)
+    }
+}
 
 /// Prefix of client secrets, so that secret scanners can recognise leaked ones.
 pub const SECRET_PREFIX: &str = "pcs_";
@@ -67,15 +132,15 @@ pub fn register(
     Ok((Client::try_from(row)?, secret))
 }
 
-/// A registered client by id.
-pub fn find(conn: &mut AnyConnection, client_id: &str) -> diesel::QueryResult<Option<Client>> {
+/// A registered client by id, from the database.
+pub fn load(conn: &mut AnyConnection, client_id: &str) -> diesel::QueryResult<Option<Client>> {
     clients::find(conn, client_id)?
         .map(Client::try_from)
         .transpose()
 }
 
 /// Every registered client, oldest first.
-pub fn list(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<Client>> {
+pub fn load_all(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<Client>> {
     clients::list(conn)?
         .into_iter()
         .map(Client::try_from)
@@ -117,7 +182,7 @@ impl TryFrom<ClientRow> for Client {
         let resources = list(&r.resources);
         if let Some(bad) = resources
             .iter()
-            .find(|r| !super::client::validate_resource(r))
+            .find(|r| !crate::domain::resource::is_valid(r))
         {
             return Err(corrupt(&what("resource"), bad));
         }

@@ -3,24 +3,26 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::extract::{SignedIn, SignedInForm};
 use super::templates::{AccountPage, AppLine};
-use super::{csrf, page_builder, render, see_other, signed_in, signed_in_form, unavailable_page};
+use super::{PageError, csrf, render_with, see_other};
+use crate::clock::rfc3339;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
+use crate::store::db::write_transaction;
 use crate::store::{consents, refresh};
+use crate::web::origin;
 
-pub async fn account_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (_, user) = match signed_in(&state, &req).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    let uid = user.id;
-    let Ok(list) = state
-        .db(move |conn| consents::list_for_user(conn, uid))
-        .await
-    else {
-        return unavailable_page();
-    };
+pub async fn account_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let uid = me.user.id;
+    let list = state
+        .db
+        .run(move |conn| consents::list_for_user(conn, uid))
+        .await?;
     let token = csrf::ensure(&state, &req);
     let apps = list
         .into_iter()
@@ -28,39 +30,32 @@ pub async fn account_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
             client_id: c.client_id,
             name,
             scopes: c.scope.iter().map(str::to_string).collect(),
-            granted: crate::cli::human_time(c.updated_at),
+            granted: rfc3339(c.updated_at),
         })
         .collect();
     let page = AccountPage {
         csrf: &token.token,
-        username: user.username,
+        username: me.user.username,
         apps,
     };
-    let mut b = page_builder(StatusCode::OK);
-    if let Some(c) = token.new_cookie {
-        b.cookie(c);
-    }
-    render(b, &page)
+    Ok(render_with(token.new_cookie, StatusCode::OK, &page))
 }
 
 pub async fn revoke_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, _, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let Some(client_id) = f.form.get("client_id").map(str::to_string) else {
+        return Ok(see_other("/account", StatusCode::SEE_OTHER).finish());
     };
-    let Some(client_id) = form.get("client_id").map(str::to_string) else {
-        return see_other("/account", StatusCode::SEE_OTHER).finish();
-    };
-    let uid = user.id;
+    let uid = f.user.id;
     let now = state.clock.now();
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let revoked = state
-        .db(move |conn| {
-            crate::store::db::write_transaction(conn, |conn| {
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
                 // Only an app this person allowed: anything else is refused without an
                 // event, so the form cannot write made-up client ids into the trail.
                 if !consents::revoke(conn, uid, &client_id)? {
@@ -78,14 +73,12 @@ pub async fn revoke_post(
                 Ok(true)
             })
         })
-        .await;
-    match revoked {
-        Ok(true) => see_other("/account", StatusCode::SEE_OTHER).finish(),
-        Ok(false) => super::error_page(
-            StatusCode::BAD_REQUEST,
+        .await?;
+    if !revoked {
+        return Err(PageError::bad_request(
             "Nothing to remove",
             "You have not allowed that app. Go back to your connected apps and try again.",
-        ),
-        Err(_) => unavailable_page(),
+        ));
     }
+    Ok(see_other("/account", StatusCode::SEE_OTHER).finish())
 }

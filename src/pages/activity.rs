@@ -2,12 +2,13 @@
 //! from a new address is highlighted.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
+use super::extract::SignedIn;
 use super::templates::{ActivityPage, EventLine};
-use super::{render_with, signed_in, unavailable_page};
-use crate::cli::human_time;
+use super::{PageError, render_with};
+use crate::clock::rfc3339;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditRow, Filter};
 
@@ -47,7 +48,7 @@ fn line(e: AuditRow) -> EventLine {
     }
     EventLine {
         title: title(&e.kind),
-        when: human_time(e.at),
+        when: rfc3339(e.at),
         ip: e.ip.unwrap_or_default(),
         detail: parts.join(", "),
         highlight: e.kind == "pat.used" && d.get("new_address") == Some(&Value::Bool(true)),
@@ -60,24 +61,18 @@ pub struct PageQuery {
 }
 
 pub async fn activity_get(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    me: SignedIn,
     q: web::Query<PageQuery>,
-) -> HttpResponse {
-    let (_, user) = match signed_in(&state, &req).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
+) -> Result<HttpResponse, PageError> {
     let page = q.page.unwrap_or(0).clamp(0, 10_000);
     let filter = Filter {
-        user_id: Some(user.id),
+        user_id: Some(me.user.id),
         limit: PAGE_SIZE + 1,
         offset: page * PAGE_SIZE,
         ..Default::default()
     };
-    let Ok(mut rows) = state.db(move |conn| audit::list(conn, &filter)).await else {
-        return unavailable_page();
-    };
+    let mut rows = state.db.run(move |conn| audit::list(conn, &filter)).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let page_view = ActivityPage {
@@ -85,5 +80,5 @@ pub async fn activity_get(
         page,
         more,
     };
-    render_with(None, StatusCode::OK, &page_view)
+    Ok(render_with(None, StatusCode::OK, &page_view))
 }

@@ -1,66 +1,45 @@
-//! The consent decision (the page itself is rendered by the authorization endpoint).
+//! The consent decision (the page itself is shown by `authorize`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{csrf, error_page, session, unavailable_page};
-use crate::endpoints::authorize::{self as authz, login_page};
-use crate::endpoints::form;
-use crate::oauth::authorize::{Params, RedirectError};
+use super::authorize::{self as authz, authorizer, login_page};
+use super::extract::CsrfForm;
+use super::{PageError, see_other, session};
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::consents;
+use crate::web::origin;
 
 pub async fn consent_post(
     req: HttpRequest,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form = match form::read(&req, payload).await {
-        Ok(f) => f,
-        Err(e) => return super::unreadable_form(&e),
-    };
-    if !csrf::verify(&state, &req, form.get("csrf")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form expired or did not come from this site. Go back to the application and start again.",
-        );
-    }
-    let Some(raw) = form.get("authz") else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
+) -> Result<HttpResponse, PageError> {
+    let Some(areq) = authz::carried(&state, &form).await? else {
+        return Err(PageError::bad_request(
             "Something went wrong",
             "The form is incomplete.",
-        );
+        ));
     };
-    let areq = match authz::validate(&state, Params::parse(raw)).await {
-        Ok(a) => a,
-        Err(res) => return res,
-    };
-    let (session, user) = match session::current(&state, &req).await {
-        Ok(Some(s)) => s,
+    let Some((session, user)) = session::current(&state, &req).await? else {
         // The session ended while the page was open: sign in again, then continue.
-        Ok(None) => return login_page(&req, &state, Some(&areq), None, StatusCode::OK),
-        Err(_) => return unavailable_page(),
+        return Ok(login_page(&req, &state, Some(&areq), None, StatusCode::OK));
     };
     match form.get("decision") {
         Some("allow") => {}
         Some("deny") => {
-            let e = RedirectError {
-                redirect_uri: areq.redirect_uri.clone(),
-                state: areq.state.clone(),
-                error: "access_denied",
-                description: "the user denied the request",
-            };
-            return authz::redirect_error(&state, &e, StatusCode::SEE_OTHER);
+            let e = areq.error("access_denied", "the user denied the request");
+            return Err(PageError::ToClient {
+                location: authorizer(&state).error_location(&e),
+                status: StatusCode::SEE_OTHER,
+            });
         }
         _ => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
+            return Err(PageError::bad_request(
                 "Something went wrong",
                 "Please choose Allow or Deny.",
-            );
+            ));
         }
     }
     // Remember the union of what was allowed before and now, so that asking for a
@@ -69,9 +48,10 @@ pub async fn consent_post(
     let client_id = areq.client.client_id.clone();
     let requested = areq.scope.clone();
     let now = state.clock.now();
-    let (ip, ua) = crate::audit::origin(&req);
-    let saved = state
-        .db(move |conn| {
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
+    state
+        .db
+        .run(move |conn| {
             let all = match consents::find(conn, uid, &client_id)? {
                 Some(before) => before.scope.union(&requested),
                 None => requested,
@@ -84,9 +64,9 @@ pub async fn consent_post(
                 .detail("scope", all.to_string());
             audit::record(conn, &e, now)
         })
-        .await;
-    if saved.is_err() {
-        return unavailable_page();
-    }
-    authz::issue_code(&state, &areq, &session, &user, StatusCode::SEE_OTHER).await
+        .await?;
+    let location = authorizer(&state)
+        .issue_code(&areq, &session, &user, now)
+        .await?;
+    Ok(see_other(&location, StatusCode::SEE_OTHER).finish())
 }

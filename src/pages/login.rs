@@ -1,114 +1,72 @@
-//! The sign-in page: GET shows the form, POST checks the password.
+//! The sign-in page: GET shows the form, POST checks the password, and the second step
+//! checks a code when the person has two-factor sign-in on.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::authorize::{self as authz, login_page, login_page_with};
+use super::extract::CsrfForm;
 use super::limits::{self, Checked};
 use super::templates::LoginMfaPage;
-use super::{
-    csrf, device, error_page, page_builder, render, second_factor, see_other, session, sudo,
-    unavailable_page,
-};
-use crate::endpoints::authorize::{self as authz, login_page, login_page_with};
-use crate::endpoints::form;
-use crate::oauth::authorize::Params;
+use super::{PageError, csrf, device, page_builder, render, see_other, session, sudo};
+use crate::audit;
+use crate::mfa::factor::{self, Factor, Options};
+use crate::mfa::guard;
 use crate::state::AppState;
-use crate::store::audit::{self, Event};
+use crate::store::audit::{self as trail, Event};
 use crate::store::db::write_transaction;
 use crate::store::sessions::{self, Session};
 use crate::store::users;
+use crate::web::origin;
 
 /// Same message for an unknown user and a wrong password: nothing to enumerate.
 const BAD_CREDENTIALS: &str = "Incorrect username or password.";
 const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";
 
-pub async fn login_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match session::current(&state, &req).await {
-        Ok(Some(_)) => see_other("/account", StatusCode::SEE_OTHER).finish(),
-        Ok(None) => login_page(&req, &state, None, None, StatusCode::OK),
-        Err(_) => unavailable_page(),
-    }
+pub async fn login_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    Ok(match session::current(&state, &req).await? {
+        Some(_) => see_other("/account", StatusCode::SEE_OTHER).finish(),
+        None => login_page(&req, &state, None, None, StatusCode::OK),
+    })
 }
 
 pub async fn login_post(
     req: HttpRequest,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form = match form::read(&req, payload).await {
-        Ok(f) => f,
-        Err(e) => return super::unreadable_form(&e),
-    };
-    if !csrf::verify(&state, &req, form.get("csrf")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form expired or did not come from this site. Go back, reload the page and sign in again.",
-        );
-    }
-    // The authorization request this sign-in belongs to, validated again from scratch.
-    let areq = match form.get("authz") {
-        Some(a) => match authz::validate(&state, Params::parse(a)).await {
-            Ok(r) => Some(r),
-            Err(res) => return res,
-        },
-        None => None,
-    };
+) -> Result<HttpResponse, PageError> {
+    let areq = authz::carried(&state, &form).await?;
     let username = form.get("username").unwrap_or("").trim().to_string();
     let pw = form.get("password").unwrap_or("").to_string();
     let token = csrf::ensure(&state, &req);
+    let page = |token, error, status, username| {
+        login_page_with(token, areq.as_ref(), Some(error), status, username)
+    };
     if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
-        return login_page_with(
-            token,
-            areq.as_ref(),
-            Some(BAD_CREDENTIALS),
-            StatusCode::OK,
-            username,
-        );
+        return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
     }
-    let user = match limits::password(&state, &req, &username, pw).await {
-        Ok(Checked::Passed(u)) => u,
-        Ok(Checked::TooMany(wait)) => {
-            let res = login_page_with(
-                token,
-                areq.as_ref(),
-                Some(TOO_MANY),
-                StatusCode::TOO_MANY_REQUESTS,
-                username,
-            );
-            return sudo::too_many(res, wait);
+    let user = match limits::password(&state, &req, &username, pw).await? {
+        Checked::Passed(u) => u,
+        Checked::TooMany(wait) => {
+            let res = page(token, TOO_MANY, StatusCode::TOO_MANY_REQUESTS, username);
+            return Ok(sudo::too_many(res, wait));
         }
-        Ok(Checked::Failed) => {
-            let (ip, ua) = crate::audit::origin(&req);
-            state
-                .audit(
-                    Event::new("signin.failure", "failure")
-                        .from_addr(ip, ua)
-                        .detail("username", username.clone())
-                        .detail("reason", "bad_credentials"),
-                )
-                .await;
-            return login_page_with(
-                token,
-                areq.as_ref(),
-                Some(BAD_CREDENTIALS),
-                StatusCode::OK,
-                username,
-            );
+        Checked::Failed => {
+            let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
+            let e = Event::new("signin.failure", "failure")
+                .from_addr(ip, ua)
+                .detail("username", username.clone())
+                .detail("reason", "bad_credentials");
+            audit::record(&state.db, e, state.clock.now()).await;
+            return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
         }
-        Err(_) => return unavailable_page(),
     };
     let uid = user.id;
-    let Ok(needs_mfa) = state
-        .db(move |conn| second_factor::enabled(conn, uid))
-        .await
-    else {
-        return unavailable_page();
-    };
-    let (session, cookie) = match session::start(&state, &req, user.id, needs_mfa).await {
-        Ok(s) => s,
-        Err(_) => return unavailable_page(),
-    };
+    let needs_mfa = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
+    let (session, cookie) = session::start(&state, &req, user.id, needs_mfa).await?;
     if needs_mfa {
         // The password was right; the session stays pending until the second factor.
         // Its form is bound to the pending session this response starts.
@@ -120,82 +78,90 @@ pub async fn login_post(
         };
         let mut b = page_builder(StatusCode::OK);
         b.cookie(cookie);
-        return render(b, &page);
+        return Ok(render(b, &page));
     }
-    let (ip, ua) = crate::audit::origin(&req);
-    state
-        .audit(
-            Event::new("signin.success", "success")
-                .user(user.id)
-                .from_addr(ip, ua)
-                .detail("second_factor", false),
-        )
-        .await;
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
+    let e = Event::new("signin.success", "success")
+        .user(user.id)
+        .from_addr(ip, ua)
+        .detail("second_factor", false);
+    audit::record(&state.db, e, state.clock.now()).await;
     let device = device::issue(
         &state.device_key,
         &user.username,
         state.settings.secure_cookies(),
     );
+    signed_in(&req, &state, areq, session, user, &[cookie, device]).await
+}
+
+/// Signed in: carry on with the authorization request, or go to the account pages.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    areq: Option<crate::oauth::authorize::AuthorizationRequest>,
+    session: Session,
+    user: users::User,
+    cookies: &[actix_web::cookie::Cookie<'static>],
+) -> Result<HttpResponse, PageError> {
     let mut res = match areq {
         Some(areq) => {
-            authz::proceed(
-                &req,
-                &state,
+            let next = authz::proceed(
+                req,
+                state,
                 areq,
                 Some((session, user)),
                 true,
                 StatusCode::SEE_OTHER,
-            )
-            .await
+            );
+            match next.await {
+                Ok(res) => res,
+                Err(e) => actix_web::ResponseError::error_response(&e),
+            }
         }
         None => see_other("/account", StatusCode::SEE_OTHER).finish(),
     };
-    let _ = res.add_cookie(&cookie);
-    let _ = res.add_cookie(&device);
-    res
+    // The new session's cookies go with whatever comes next.
+    for c in cookies {
+        let _ = res.add_cookie(c);
+    }
+    Ok(res)
 }
 
 const BAD_CODE: &str = "That code did not work. Check your app and try again.";
 const TOO_MANY_CODES: &str = "Too many wrong codes. Please wait a few minutes and try again.";
+const EXPIRED: &str = "Your sign-in took too long. Please sign in again.";
 
 /// The second sign-in step: a TOTP code (or a recovery code) for a pending session.
 pub async fn mfa_post(
     req: HttpRequest,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let form = match form::read(&req, payload).await {
-        Ok(f) => f,
-        Err(e) => return super::unreadable_form(&e),
-    };
-    if !csrf::verify(&state, &req, form.get("csrf")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form expired or did not come from this site. Go back, reload the page and sign in again.",
-        );
-    }
-    let areq = match form.get("authz") {
-        Some(a) => match authz::validate(&state, Params::parse(a)).await {
-            Ok(r) => Some(r),
-            Err(res) => return res,
-        },
-        None => None,
-    };
+) -> Result<HttpResponse, PageError> {
+    let areq = authz::carried(&state, &form).await?;
     let token = csrf::ensure(&state, &req);
     let now = state.clock.now();
     let Some(cookie) = session::cookie_token(&req, state.settings.secure_cookies()) else {
-        return login_page(&req, &state, areq.as_ref(), Some(EXPIRED), StatusCode::OK);
+        return Ok(login_page(
+            &req,
+            &state,
+            areq.as_ref(),
+            Some(EXPIRED),
+            StatusCode::OK,
+        ));
     };
     let hash = crate::secret::hash(&cookie);
-    let Ok(pending) = state
-        .db(move |conn| sessions::find_pending(conn, &hash, now))
-        .await
-    else {
-        return unavailable_page();
-    };
+    let pending = state
+        .db
+        .run(move |conn| sessions::find_pending(conn, &hash, now))
+        .await?;
     let Some(pending) = pending else {
-        return login_page(&req, &state, areq.as_ref(), Some(EXPIRED), StatusCode::OK);
+        return Ok(login_page(
+            &req,
+            &state,
+            areq.as_ref(),
+            Some(EXPIRED),
+            StatusCode::OK,
+        ));
     };
     let mfa_page = |token: csrf::Csrf, error: Option<&'static str>, status: StatusCode| {
         let page = LoginMfaPage {
@@ -211,23 +177,24 @@ pub async fn mfa_post(
     };
     let code = form.get("code").unwrap_or("").to_string();
     let keys = state.data_keys.clone();
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let (uid, sid) = (pending.user_id, pending.id);
     // Signed in now: the session gets a new token (the privilege changed).
     let (new_hash, new_cookie) = session::new_token(&state, &pending, now);
     let stored_hash = new_hash.clone();
     let outcome = state
-        .db(move |conn| {
-            limits::second_factor(conn, uid, now, |conn| {
+        .db
+        .run(move |conn| {
+            guard::second_factor(conn, uid, now, |conn| {
                 write_transaction(conn, |conn| {
-                    let opts = second_factor::Options::SIGN_IN;
-                    let Some(factor) = second_factor::check(conn, &keys, uid, &code, opts, now)?
+                    let Some(factor) =
+                        factor::check(conn, &keys, uid, &code, Options::SIGN_IN, now)?
                     else {
                         let e = Event::new("signin.failure", "failure")
                             .user(uid)
                             .from_addr(ip, ua)
                             .detail("reason", "bad_second_factor");
-                        audit::record(conn, &e, now)?;
+                        trail::record(conn, &e, now)?;
                         return Ok(None);
                     };
                     if !sessions::complete_mfa(conn, sid, &stored_hash, now)? {
@@ -236,30 +203,29 @@ pub async fn mfa_post(
                     let Some(user) = users::find(conn, uid)? else {
                         return Ok(None);
                     };
-                    if factor == second_factor::Factor::Recovery {
+                    if factor == Factor::Recovery {
                         let e = Event::new("mfa.recovery_code_used", "success")
                             .user(uid)
                             .from_addr(ip.clone(), ua.clone());
-                        audit::record(conn, &e, now)?;
+                        trail::record(conn, &e, now)?;
                     }
                     let e = Event::new("signin.success", "success")
                         .user(uid)
                         .from_addr(ip, ua)
                         .detail("second_factor", factor.as_str());
-                    audit::record(conn, &e, now)?;
+                    trail::record(conn, &e, now)?;
                     Ok(Some(user))
                 })
             })
         })
-        .await;
+        .await?;
     let user = match outcome {
-        Ok(Checked::Passed(user)) => user,
-        Ok(Checked::Failed) => return mfa_page(token, Some(BAD_CODE), StatusCode::OK),
-        Ok(Checked::TooMany(wait)) => {
+        Checked::Passed(user) => user,
+        Checked::Failed => return Ok(mfa_page(token, Some(BAD_CODE), StatusCode::OK)),
+        Checked::TooMany(wait) => {
             let res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
-            return sudo::too_many(res, wait);
+            return Ok(sudo::too_many(res, wait));
         }
-        Err(_) => return unavailable_page(),
     };
     let session = Session {
         token_hash: new_hash,
@@ -273,26 +239,8 @@ pub async fn mfa_post(
         &user.username,
         state.settings.secure_cookies(),
     );
-    let mut res = match areq {
-        Some(areq) => {
-            authz::proceed(
-                &req,
-                &state,
-                areq,
-                Some((session, user)),
-                true,
-                StatusCode::SEE_OTHER,
-            )
-            .await
-        }
-        None => see_other("/account", StatusCode::SEE_OTHER).finish(),
-    };
-    let _ = res.add_cookie(&new_cookie);
-    let _ = res.add_cookie(&device);
-    res
+    signed_in(&req, &state, areq, session, user, &[new_cookie, device]).await
 }
-
-const EXPIRED: &str = "Your sign-in took too long. Please sign in again.";
 
 #[cfg(test)]
 mod tests {
@@ -303,7 +251,7 @@ mod tests {
         let req = TestRequest::default()
             .peer_addr(addr.parse().unwrap())
             .to_http_request();
-        limits::address_key(&req)
+        limits::address_key(&req, &[])
     }
 
     #[test]

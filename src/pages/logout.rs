@@ -10,12 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::templates::{LogoutPage, SignedOutPage};
-use super::{csrf, error_page, page_builder, render, see_other, session, stale_form};
-use crate::endpoints::form::{self, Form};
-use crate::oauth::authorize::MAX_STATE_LEN;
+use super::{PageError, csrf, page_builder, render, see_other, session};
+use crate::oauth::authorize::request::MAX_STATE_LEN;
 use crate::oauth::client::Client;
 use crate::oauth::tokens::verify_id_token_hint;
 use crate::state::AppState;
+use crate::web::form::{self, Form};
 
 /// A validated sign-out request.
 #[derive(Default)]
@@ -37,21 +37,20 @@ impl Request {
     }
 }
 
-fn invalid(message: &str) -> HttpResponse {
-    error_page(
-        StatusCode::BAD_REQUEST,
-        "This sign-out link is not valid",
-        message,
-    )
+fn invalid(message: &'static str) -> PageError {
+    PageError::bad_request("This sign-out link is not valid", message)
 }
 
-/// Check the parameters. `Err` is the page to show instead.
-async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpResponse> {
+/// Check the parameters.
+async fn validate(state: &AppState, params: &Form) -> Result<Request, PageError> {
+    if params.repeated().is_some() {
+        return Err(invalid("A parameter is repeated."));
+    }
     let hinted = match params.get("id_token_hint") {
         Some(hint) => Some(
-            verify_id_token_hint(&state.keys.current(), &state.issuer, hint).ok_or_else(|| {
-                invalid("The app sent a sign-in token that this server did not issue.")
-            })?,
+            verify_id_token_hint(&state.keys.current(), &state.issuer.id, hint).ok_or_else(
+                || invalid("The app sent a sign-in token that this server did not issue."),
+            )?,
         ),
         None => None,
     };
@@ -69,9 +68,9 @@ async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpRespon
     let client = match client_id {
         Some(id) => Some(
             state
-                .find_client(&id)
-                .await
-                .map_err(|_| super::unavailable_page())?
+                .registrar
+                .find(&id)
+                .await?
                 .ok_or_else(|| invalid("The app that sent you here is not registered."))?,
         ),
         None => None,
@@ -103,28 +102,25 @@ async fn validate(state: &AppState, params: &Form) -> Result<Request, HttpRespon
     })
 }
 
-async fn confirm_or_leave(req: &HttpRequest, state: &AppState, params: &Form) -> HttpResponse {
-    let request = match validate(state, params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    match session::current(state, req).await {
-        Ok(Some(_)) => {}
+async fn confirm_or_leave(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Form,
+) -> Result<HttpResponse, PageError> {
+    let request = validate(state, params).await?;
+    if session::current(state, req).await?.is_none() {
         // Nobody to sign out: nothing to confirm.
-        Ok(None) => {
-            return match request.destination() {
-                Some(to) => see_other(&to, StatusCode::SEE_OTHER).finish(),
-                None => render(page_builder(StatusCode::OK), &SignedOutPage),
-            };
-        }
-        Err(_) => return super::unavailable_page(),
+        return Ok(match request.destination() {
+            Some(to) => see_other(&to, StatusCode::SEE_OTHER).finish(),
+            None => render(page_builder(StatusCode::OK), &SignedOutPage),
+        });
     }
     let token = csrf::ensure(state, req);
     let mut b = page_builder(StatusCode::OK);
     if let Some(c) = token.new_cookie {
         b.cookie(c);
     }
-    render(
+    Ok(render(
         b,
         &LogoutPage {
             csrf: &token.token,
@@ -133,14 +129,14 @@ async fn confirm_or_leave(req: &HttpRequest, state: &AppState, params: &Form) ->
             post_logout_redirect_uri: request.return_to.as_deref(),
             state: request.state.as_deref(),
         },
-    )
+    ))
 }
 
-pub async fn logout_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match form::parse(req.query_string().as_bytes()) {
-        Ok(params) => confirm_or_leave(&req, &state, &params).await,
-        Err(_) => invalid("A parameter is repeated."),
-    }
+pub async fn logout_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    confirm_or_leave(&req, &state, &form::parse(req.query_string().as_bytes())).await
 }
 
 /// The confirmation form comes back here with its CSRF token; an app's POST (§2) has
@@ -149,32 +145,24 @@ pub async fn logout_post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let params = match form::read(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return super::unreadable_form(&e),
-    };
+) -> Result<HttpResponse, PageError> {
+    let params = form::read(&req, payload).await?;
     if params.get("csrf").is_none() {
         return confirm_or_leave(&req, &state, &params).await;
     }
     if !csrf::verify(&state, &req, params.get("csrf")) {
-        return stale_form();
+        return Err(PageError::StaleForm);
     }
     // The hidden fields came back through the browser: check them again.
-    let request = match validate(&state, &params).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let Ok(cookie) = session::end(&state, &req).await else {
-        return super::unavailable_page();
-    };
+    let request = validate(&state, &params).await?;
+    let cookie = session::end(&state, &req).await?;
     let mut b = match request.destination() {
         Some(to) => see_other(&to, StatusCode::SEE_OTHER),
         None => page_builder(StatusCode::OK),
     };
     b.cookie(cookie);
     if request.return_to.is_some() {
-        return b.finish();
+        return Ok(b.finish());
     }
-    render(b, &SignedOutPage)
+    Ok(render(b, &SignedOutPage))
 }

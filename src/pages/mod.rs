@@ -1,22 +1,28 @@
-//! Server-rendered pages for people: sign-in, consent, connected apps, errors.
+//! Server-rendered pages for people: the browser side of the authorization endpoint
+//! (sign-in, second step, consent), sign-out, and the account pages.
 //!
 //! Every page is sent with anti-framing headers, a strict CSP without scripts, no
-//! referrer and no caching. Forms carry a CSRF token (double-submit cookie).
+//! referrer and no caching. Forms carry a CSRF token (`csrf`). Handlers take their
+//! checked inputs from `extract` and answer `PageError` when they cannot go on.
 
 pub mod account;
 pub mod activity;
+pub mod authorize;
 pub mod consent;
 pub mod csrf;
 pub mod device;
+pub mod error;
+pub mod extract;
 pub mod limits;
 pub mod login;
 pub mod logout;
-pub mod second_factor;
 pub mod security;
 pub mod session;
 pub mod sudo;
 pub mod templates;
 pub mod tokens;
+
+pub use error::PageError;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -56,15 +62,6 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(page_builder(status), &ErrorPage { title, message })
 }
 
-/// The page for failures of ours (database down, and so on): nothing internal shown.
-pub fn unavailable_page() -> HttpResponse {
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Something went wrong",
-        "The service could not complete your request. Please try again in a moment.",
-    )
-}
-
 /// A redirect that is not cached and leaks no referrer.
 pub fn see_other(location: &str, status: StatusCode) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
@@ -81,38 +78,6 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../templates/portcullis.css"))
 }
 
-/// The signed-in person for an account page, or the response to send instead (the
-/// sign-in page, or an error page).
-pub async fn signed_in(
-    state: &crate::state::AppState,
-    req: &actix_web::HttpRequest,
-) -> Result<(crate::store::sessions::Session, crate::store::users::User), HttpResponse> {
-    match session::current(state, req).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(see_other("/login", StatusCode::SEE_OTHER).finish()),
-        Err(_) => Err(unavailable_page()),
-    }
-}
-
-/// The page for a form body we could not read, with the status of why: too large
-/// (413), too slow to arrive (408), or malformed (400).
-pub fn unreadable_form(err: &crate::oauth::error::OAuthError) -> HttpResponse {
-    let status = match err.status {
-        s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) => s,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error_page(status, "Please try again", "The form could not be read.")
-}
-
-/// The page shown when a form's CSRF token does not match.
-pub fn stale_form() -> HttpResponse {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "Please try again",
-        "This form expired or did not come from this site. Reload the page and try again.",
-    )
-}
-
 /// Render `page` with the CSRF cookie set when it is new.
 pub fn render_with(
     new_cookie: Option<actix_web::cookie::Cookie<'static>>,
@@ -124,27 +89,4 @@ pub fn render_with(
         b.cookie(c);
     }
     render(b, page)
-}
-
-/// A form POST from a signed-in person: the body, its CSRF check, and who they are.
-pub async fn signed_in_form(
-    state: &crate::state::AppState,
-    req: &actix_web::HttpRequest,
-    payload: actix_web::web::Payload,
-) -> Result<
-    (
-        crate::endpoints::form::Form,
-        crate::store::sessions::Session,
-        crate::store::users::User,
-    ),
-    HttpResponse,
-> {
-    let form = crate::endpoints::form::read(req, payload)
-        .await
-        .map_err(|e| unreadable_form(&e))?;
-    if !csrf::verify(state, req, form.get("csrf")) {
-        return Err(stale_form());
-    }
-    let (session, user) = signed_in(state, req).await?;
-    Ok((form, session, user))
 }

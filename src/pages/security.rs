@@ -5,17 +5,19 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::limits::{self, Checked, Proof};
-use super::second_factor::{self, Options};
+use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
 use super::templates::{Enrolment, RecoveryCodesPage, SecurityPage};
-use super::{csrf, render_with, signed_in, signed_in_form, unavailable_page};
+use super::{PageError, csrf, render_with};
+use crate::mfa::factor::{self, Options};
+use crate::mfa::guard::{self, Checked, Proof};
 use crate::mfa::{qr, recovery, totp as otp};
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::totp;
 use crate::store::users::User;
+use crate::web::origin;
 
 const RECOVERY_CODES: usize = 10;
 
@@ -46,19 +48,17 @@ async fn show(
     enrolment: Option<Enrolment>,
     error: Option<&'static str>,
     status: StatusCode,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let uid = user.id;
-    let Ok((enabled, left)) = state
-        .db(move |conn| {
+    let (enabled, left) = state
+        .db
+        .run(move |conn| {
             Ok((
-                second_factor::enabled(conn, uid)?,
+                factor::enabled(conn, uid)?,
                 totp::recovery_codes_left(conn, uid)?,
             ))
         })
-        .await
-    else {
-        return unavailable_page();
-    };
+        .await?;
     let page = SecurityPage {
         csrf: &token.token,
         enabled,
@@ -66,7 +66,7 @@ async fn show(
         enrolment,
         error,
     };
-    render_with(token.new_cookie, status, &page)
+    Ok(render_with(token.new_cookie, status, &page))
 }
 
 /// The page again after a refused change: 400, or 429 with `Retry-After`.
@@ -76,9 +76,9 @@ async fn refused(
     token: csrf::Csrf,
     enrolment: Option<Enrolment>,
     checked: Checked<()>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     match checked {
-        Checked::TooMany(wait) => sudo::too_many(
+        Checked::TooMany(wait) => Ok(sudo::too_many(
             show(
                 state,
                 user,
@@ -87,9 +87,9 @@ async fn refused(
                 Some(TOO_MANY),
                 StatusCode::TOO_MANY_REQUESTS,
             )
-            .await,
+            .await?,
             wait,
-        ),
+        )),
         _ => {
             show(
                 state,
@@ -104,18 +104,17 @@ async fn refused(
     }
 }
 
-pub async fn security_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match signed_in(&state, &req).await {
-        Ok((_, user)) => {
-            let token = csrf::ensure(&state, &req);
-            show(&state, &user, token, None, None, StatusCode::OK).await
-        }
-        Err(res) => res,
-    }
+pub async fn security_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::ensure(&state, &req);
+    show(&state, &me.user, token, None, None, StatusCode::OK).await
 }
 
 fn enrolment_for(state: &AppState, user: &User, secret: &[u8]) -> Enrolment {
-    let issuer = url::Url::parse(&state.issuer)
+    let issuer = url::Url::parse(&state.issuer.id)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| "Portcullis".into());
@@ -130,7 +129,11 @@ fn enrolment_for(state: &AppState, user: &User, secret: &[u8]) -> Enrolment {
 /// The enrolment waiting for its confirming code, shown again.
 async fn pending_enrolment(state: &AppState, user: &User) -> Option<Enrolment> {
     let uid = user.id;
-    let t = state.db(move |conn| totp::find(conn, uid)).await.ok()??;
+    let t = state
+        .db
+        .run(move |conn| totp::find(conn, uid))
+        .await
+        .ok()??;
     if t.enabled_at.is_some() {
         return None;
     }
@@ -143,66 +146,66 @@ async fn pending_enrolment(state: &AppState, user: &User) -> Option<Enrolment> {
 /// Start an enrolment: a new secret, sealed at rest, shown to the person once here.
 pub async fn enroll_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     let sudo = match sudo::require(&state, &req, &session, &user, &form, &ENROL).await {
         Ok(s) => s,
-        Err(res) => return res,
+        Err(page) => return Ok(page),
     };
     let token = sudo.csrf(&state, &req);
     let secret = otp::generate_secret();
-    let Ok(sealed) = state.data_keys.seal(&secret) else {
-        return unavailable_page();
-    };
+    let sealed = state
+        .data_keys
+        .seal(&secret)
+        .map_err(|_| PageError::Unavailable)?;
     let uid = user.id;
     let now = state.clock.now();
     let started = state
-        .db(move |conn| {
-            if second_factor::enabled(conn, uid)? {
+        .db
+        .run(move |conn| {
+            if factor::enabled(conn, uid)? {
                 return Ok(false);
             }
             totp::begin(conn, uid, &sealed, now)?;
             Ok(true)
         })
-        .await;
-    let enrolment = match started {
-        Ok(true) => Some(enrolment_for(&state, &user, &secret)),
-        Ok(false) => None,
-        Err(_) => return unavailable_page(),
-    };
-    sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await)
+        .await?;
+    let enrolment = started.then(|| enrolment_for(&state, &user, &secret));
+    Ok(sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await?))
 }
 
 /// Finish the enrolment with a valid code; hand out recovery codes once.
 pub async fn confirm_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     // The pending secret is shown again when a code fails: only to a recent sign-in.
     let sudo = match sudo::require(&state, &req, &session, &user, &form, &CONFIRM).await {
         Ok(s) => s,
-        Err(res) => return res,
+        Err(page) => return Ok(page),
     };
     let token = sudo.csrf(&state, &req);
     let Some(code) = form.get("code").map(str::to_string) else {
         // Back from re-authenticating (codes are never carried through that page).
         let enrolment = pending_enrolment(&state, &user).await;
-        return sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await);
+        return Ok(sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await?));
     };
     let now = state.clock.now();
     let keys = state.data_keys.clone();
     let uid = user.id;
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let codes = recovery::generate(RECOVERY_CODES);
     let hashes: Vec<String> = codes
         .iter()
@@ -210,9 +213,10 @@ pub async fn confirm_post(
         .map(|c| secret::hash(&c))
         .collect();
     let done = state
-        .db(move |conn| {
+        .db
+        .run(move |conn| {
             let proof = Proof::Code(code);
-            limits::with_second_factor(
+            guard::with_second_factor(
                 conn,
                 &keys,
                 uid,
@@ -230,45 +234,46 @@ pub async fn confirm_post(
             )
         })
         .await;
-    let res = match done {
-        Ok(Checked::Passed(())) => render_with(
+    let res = match done? {
+        Checked::Passed(()) => render_with(
             token.new_cookie,
             StatusCode::OK,
             &RecoveryCodesPage { codes },
         ),
-        Ok(failed) => {
+        failed => {
             // Show the same secret again so the person can retry without rescanning.
             let enrolment = pending_enrolment(&state, &user).await;
-            refused(&state, &user, token, enrolment, failed).await
+            refused(&state, &user, token, enrolment, failed).await?
         }
-        Err(_) => unavailable_page(),
     };
-    sudo.finish(res)
+    Ok(sudo.finish(res))
 }
 
 /// Turning two-factor off needs a current code from the app.
 pub async fn disable_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     let sudo = match sudo::require(&state, &req, &session, &user, &form, &DISABLE).await {
         Ok(s) => s,
-        Err(res) => return res,
+        Err(page) => return Ok(page),
     };
     let token = sudo.csrf(&state, &req);
-    let proof = Proof::from_form(&form, &sudo);
+    let proof = sudo.proof(&form);
     let now = state.clock.now();
     let keys = state.data_keys.clone();
     let uid = user.id;
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let done = state
-        .db(move |conn| {
-            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
+        .db
+        .run(move |conn| {
+            guard::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
                 totp::disable(conn, uid)?;
                 let e = Event::new("mfa.disabled", "success")
                     .user(uid)
@@ -277,34 +282,34 @@ pub async fn disable_post(
             })
         })
         .await;
-    let res = match done {
-        Ok(Checked::Passed(())) => show(&state, &user, token, None, None, StatusCode::OK).await,
-        Ok(failed) => refused(&state, &user, token, None, failed).await,
-        Err(_) => unavailable_page(),
+    let res = match done? {
+        Checked::Passed(()) => show(&state, &user, token, None, None, StatusCode::OK).await?,
+        failed => refused(&state, &user, token, None, failed).await?,
     };
-    sudo.finish(res)
+    Ok(sudo.finish(res))
 }
 
 /// New recovery codes (the old ones stop working), shown once; needs a current code.
 pub async fn recovery_codes_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     let sudo = match sudo::require(&state, &req, &session, &user, &form, &NEW_RECOVERY).await {
         Ok(s) => s,
-        Err(res) => return res,
+        Err(page) => return Ok(page),
     };
     let token = sudo.csrf(&state, &req);
-    let proof = Proof::from_form(&form, &sudo);
+    let proof = sudo.proof(&form);
     let now = state.clock.now();
     let keys = state.data_keys.clone();
     let uid = user.id;
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let codes = recovery::generate(RECOVERY_CODES);
     let hashes: Vec<String> = codes
         .iter()
@@ -312,8 +317,9 @@ pub async fn recovery_codes_post(
         .map(|c| secret::hash(&c))
         .collect();
     let done = state
-        .db(move |conn| {
-            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
+        .db
+        .run(move |conn| {
+            guard::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
                 totp::replace_recovery_codes(conn, uid, &hashes, now)?;
                 let e = Event::new("mfa.recovery_codes_replaced", "success")
                     .user(uid)
@@ -322,14 +328,13 @@ pub async fn recovery_codes_post(
             })
         })
         .await;
-    let res = match done {
-        Ok(Checked::Passed(())) => render_with(
+    let res = match done? {
+        Checked::Passed(()) => render_with(
             token.new_cookie,
             StatusCode::OK,
             &RecoveryCodesPage { codes },
         ),
-        Ok(failed) => refused(&state, &user, token, None, failed).await,
-        Err(_) => unavailable_page(),
+        failed => refused(&state, &user, token, None, failed).await?,
     };
-    sudo.finish(res)
+    Ok(sudo.finish(res))
 }

@@ -5,9 +5,9 @@ use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
 
-use crate::oauth::error::OAuthError;
 use crate::secret;
 use crate::state::AppState;
+use crate::store::DbError;
 use crate::store::id::Id;
 use crate::store::sessions::{self, Session};
 use crate::store::users::{self, User};
@@ -28,14 +28,15 @@ pub fn cookie_token(req: &HttpRequest, secure: bool) -> Option<String> {
 pub async fn current(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<Option<(Session, User)>, OAuthError> {
+) -> Result<Option<(Session, User)>, DbError> {
     let Some(token) = cookie_token(req, state.settings.secure_cookies()) else {
         return Ok(None);
     };
     let idle = state.settings.session_idle_ttl;
     let now = state.clock.now();
     state
-        .db(move |conn| {
+        .db
+        .run(move |conn| {
             let Some(s) = sessions::find_live(conn, &secret::hash(&token), idle, now)? else {
                 return Ok(None);
             };
@@ -51,7 +52,7 @@ pub async fn start(
     req: &HttpRequest,
     user_id: Id,
     mfa_pending: bool,
-) -> Result<(Session, Cookie<'static>), OAuthError> {
+) -> Result<(Session, Cookie<'static>), DbError> {
     let secure = state.settings.secure_cookies();
     let old = cookie_token(req, secure).map(|t| secret::hash(&t));
     let token = secret::random_token("", 32);
@@ -69,7 +70,8 @@ pub async fn start(
     };
     let row = session.clone();
     state
-        .db(move |conn| {
+        .db
+        .run(move |conn| {
             if let Some(old) = old {
                 sessions::delete_by_hash(conn, &old)?;
             }
@@ -101,12 +103,13 @@ pub fn new_token(state: &AppState, session: &Session, now: i64) -> (String, Cook
 }
 
 /// End the browser's session; returns the cookie that clears it.
-pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, OAuthError> {
+pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, DbError> {
     let secure = state.settings.secure_cookies();
     if let Some(t) = cookie_token(req, secure) {
         let h = secret::hash(&t);
         state
-            .db(move |conn| sessions::delete_by_hash(conn, &h))
+            .db
+            .run(move |conn| sessions::delete_by_hash(conn, &h))
             .await?;
     }
     let mut c = cookie(secure, String::new(), 0);

@@ -18,14 +18,17 @@ use actix_web::http::StatusCode;
 
 use super::limits::{self, Checked};
 use super::templates::ReauthPage;
-use super::{csrf, render_with, second_factor, session, unavailable_page};
-use crate::endpoints::form::Form;
+use super::{PageError, csrf, render_with, session};
+use crate::mfa::factor::{self, Options};
+use crate::mfa::guard::{self, Proof};
 use crate::mfa::sealed::DataKeys;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::store::sessions::{self, Session};
 use crate::store::users::User;
+use crate::web::form::Form;
+use crate::web::origin;
 
 /// Fields that never ride along: the CSRF token is rendered afresh, and credentials are
 /// never echoed into a page.
@@ -66,14 +69,16 @@ impl Sudo {
         res
     }
 
-    pub fn second_factor_checked(&self) -> bool {
-        matches!(
-            self,
+    /// How the action proves the second factor: the `code` field of its own form,
+    /// unless the re-authentication of this request checked one just now.
+    pub fn proof(&self, form: &Form) -> Proof {
+        match self {
             Sudo::Confirmed {
                 second_factor: true,
                 ..
-            }
-        )
+            } => Proof::Reauthenticated,
+            _ => Proof::Code(form.get("code").unwrap_or("").to_string()),
+        }
     }
 }
 
@@ -98,12 +103,13 @@ pub async fn require(
         return Ok(Sudo::Fresh);
     }
     let uid = user.id;
-    let Ok(enrolled) = state
-        .db(move |conn| second_factor::enabled(conn, uid))
+    let unavailable =
+        |e: crate::store::DbError| actix_web::ResponseError::error_response(&PageError::from(e));
+    let enrolled = state
+        .db
+        .run(move |conn| factor::enabled(conn, uid))
         .await
-    else {
-        return Err(unavailable_page());
-    };
+        .map_err(unavailable)?;
     let page = |error: Option<&'static str>, status: StatusCode| {
         let token = csrf::ensure(state, req);
         let carried = form
@@ -125,7 +131,7 @@ pub async fn require(
     let Some(password) = form.get("sudo_password") else {
         return Err(page(None, StatusCode::OK));
     };
-    let (ip, ua) = crate::audit::origin(req);
+    let (ip, ua) = origin::origin(req, &state.settings.trusted_proxies);
     let failed = |reason: &'static str| {
         Event::new("sudo.failed", "failure")
             .user(uid)
@@ -141,10 +147,10 @@ pub async fn require(
             ));
         }
         Ok(_) => {
-            state.audit(failed("bad_password")).await;
+            crate::audit::record(&state.db, failed("bad_password"), now).await;
             return Err(page(Some(BAD_PASSWORD), StatusCode::BAD_REQUEST));
         }
-        Err(_) => return Err(unavailable_page()),
+        Err(e) => return Err(unavailable(e)),
     }
     let code = form.get("sudo_code").unwrap_or("").to_string();
     let keys: std::sync::Arc<DataKeys> = state.data_keys.clone();
@@ -157,7 +163,8 @@ pub async fn require(
         .detail("second_factor", enrolled);
     let hash = new_hash.clone();
     let outcome = state
-        .db(move |conn| {
+        .db
+        .run(move |conn| {
             let renew = |conn: &mut _| -> diesel::QueryResult<Option<()>> {
                 if !sessions::reauthenticated(conn, sid, &hash, now)? {
                     return Ok(None);
@@ -172,10 +179,9 @@ pub async fn require(
                 });
             }
             // A fresh code from the app (recovery codes are for signing in).
-            let checked = limits::second_factor(conn, uid, now, |conn| {
+            let checked = guard::second_factor(conn, uid, now, |conn| {
                 write_transaction(conn, |conn| {
-                    let opts = second_factor::Options::APP_CODE;
-                    if second_factor::check(conn, &keys, uid, &code, opts, now)?.is_none() {
+                    if factor::check(conn, &keys, uid, &code, Options::APP_CODE, now)?.is_none() {
                         return Ok(None);
                     }
                     renew(conn)
@@ -198,7 +204,7 @@ pub async fn require(
             page(Some(TOO_MANY), StatusCode::TOO_MANY_REQUESTS),
             wait,
         )),
-        Err(_) => Err(unavailable_page()),
+        Err(e) => Err(unavailable(e)),
     }
 }
 

@@ -4,24 +4,25 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::limits::{self, Checked, Proof};
-use super::second_factor::{self, Options};
+use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
 use super::templates::{ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
-use super::{csrf, render_with, see_other, signed_in, signed_in_form, unavailable_page};
-use crate::cli::{human_time, parse_time};
+use super::{PageError, csrf, render_with, see_other};
+use crate::accounts::Actor;
+use crate::accounts::tokens::{self as accounts, Created, NewToken};
+use crate::clock::{parse_time, rfc3339};
 use crate::domain::net::AllowList;
 use crate::domain::scope::Scope;
-use crate::endpoints::form::Form;
-use crate::mfa::pat;
+use crate::mfa::factor::{self, Options};
+use crate::mfa::guard::{self, Checked};
 use crate::oauth::personal::entitled;
-use crate::secret;
 use crate::state::AppState;
-use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::store::id::Id;
-use crate::store::pat::{self as store, PersonalToken};
+use crate::store::pat as store;
 use crate::store::users::User;
+use crate::web::form::Form;
+use crate::web::origin;
 
 /// The tokens page. `form`: the person's input to show again after a refusal.
 async fn show(
@@ -31,19 +32,17 @@ async fn show(
     error: Option<String>,
     status: StatusCode,
     form: Option<&Form>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let uid = user.id;
-    let Ok((tokens, mfa_enabled)) = state
-        .db(move |conn| {
+    let (tokens, mfa_enabled) = state
+        .db
+        .run(move |conn| {
             Ok((
                 store::list_for_user(conn, uid)?,
-                second_factor::enabled(conn, uid)?,
+                factor::enabled(conn, uid)?,
             ))
         })
-        .await
-    else {
-        return unavailable_page();
-    };
+        .await?;
     let now = state.clock.now();
     let lines = tokens
         .into_iter()
@@ -56,11 +55,11 @@ async fn show(
                 "expired"
             },
             scopes: t.scope.iter().map(str::to_string).collect(),
-            created: human_time(t.created_at),
-            expires: t.expires_at.map_or_else(|| "never".into(), human_time),
+            created: rfc3339(t.created_at),
+            expires: t.expires_at.map_or_else(|| "never".into(), rfc3339),
             last_used: match (t.last_used_at, &t.last_used_ip) {
-                (Some(at), Some(ip)) => format!("{} from {ip}", human_time(at)),
-                (Some(at), None) => human_time(at),
+                (Some(at), Some(ip)) => format!("{} from {ip}", rfc3339(at)),
+                (Some(at), None) => rfc3339(at),
                 _ => "never".into(),
             },
             allowed_ips: t.allowed_ips.to_string(),
@@ -87,25 +86,16 @@ async fn show(
             .unwrap_or("")
             .to_string(),
     };
-    render_with(token.new_cookie, status, &page)
+    Ok(render_with(token.new_cookie, status, &page))
 }
 
-pub async fn tokens_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match signed_in(&state, &req).await {
-        Ok((_, user)) => {
-            let token = csrf::ensure(&state, &req);
-            show(&state, &user, token, None, StatusCode::OK, None).await
-        }
-        Err(res) => res,
-    }
-}
-
-/// A creation request after validation.
-struct NewToken {
-    name: String,
-    scope: Scope,
-    expires_at: Option<i64>,
-    allowed_ips: AllowList,
+pub async fn tokens_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::ensure(&state, &req);
+    show(&state, &me.user, token, None, StatusCode::OK, None).await
 }
 
 fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewToken, String> {
@@ -159,11 +149,6 @@ fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewT
     })
 }
 
-enum Created {
-    Token(String),
-    NameTaken,
-}
-
 const CREATE: Action = Action {
     path: "/account/tokens",
     purpose: "create an API token",
@@ -171,16 +156,17 @@ const CREATE: Action = Action {
 
 pub async fn create_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, session, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     let sudo = match sudo::require(&state, &req, &session, &user, &form, &CREATE).await {
         Ok(s) => s,
-        Err(res) => return res,
+        Err(page) => return Ok(page),
     };
     let token = sudo.csrf(&state, &req);
     let now = state.clock.now();
@@ -196,131 +182,79 @@ pub async fn create_post(
     };
     let new = match validate(&state, &user, &form, now) {
         Ok(n) => n,
-        Err(msg) => return sudo.finish(refuse(token, &msg, StatusCode::BAD_REQUEST).await),
+        Err(msg) => return Ok(sudo.finish(refuse(token, &msg, StatusCode::BAD_REQUEST).await?)),
     };
-    let proof = Proof::from_form(&form, &sudo);
+    let proof = sudo.proof(&form);
     let keys = state.data_keys.clone();
     let uid = user.id;
-    let (ip, ua) = crate::audit::origin(&req);
+    let (ip, user_agent) = origin::origin(&req, &state.settings.trusted_proxies);
+    let by = Actor::Person { ip, user_agent };
     let name = new.name.clone();
     let outcome = state
-        .db(move |conn| {
-            if !second_factor::enabled(conn, uid)? {
+        .db
+        .run(move |conn| {
+            if !factor::enabled(conn, uid)? {
                 return Ok(None);
             }
             // A fresh code from the app: recovery codes do not create tokens.
-            limits::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
-                let value = pat::generate();
-                let t = PersonalToken {
-                    id: Id::new_v7(),
-                    user_id: uid,
-                    name: new.name.clone(),
-                    token_hash: secret::hash(&value),
-                    scope: new.scope.clone(),
-                    allowed_ips: new.allowed_ips.clone(),
-                    created_at: now,
-                    expires_at: new.expires_at,
-                    revoked_at: None,
-                    last_used_at: None,
-                    last_used_ip: None,
-                };
-                if !store::insert(conn, &t, now)? {
-                    return Ok(Created::NameTaken);
-                }
-                let e = Event::new("pat.created", "success")
-                    .user(uid)
-                    .from_addr(ip, ua)
-                    .detail("token_id", t.id.to_string())
-                    .detail("token_name", t.name.clone())
-                    .detail("scope", t.scope.to_string())
-                    .detail("expires_at", t.expires_at)
-                    .detail("allowed_ips", t.allowed_ips.to_string());
-                audit::record(conn, &e, now)?;
-                Ok(Created::Token(value))
+            guard::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
+                accounts::create(conn, uid, &new, &by, now)
             })
             .map(Some)
         })
-        .await;
-    let res = match outcome {
-        Ok(Some(Checked::Passed(Created::Token(value)))) => render_with(
-            token.new_cookie,
-            StatusCode::OK,
-            &TokenCreatedPage { name, token: value },
+        .await?;
+    let (msg, status) = match outcome {
+        Some(Checked::Passed(Created::Token(value))) => {
+            let page = TokenCreatedPage { name, token: value };
+            return Ok(sudo.finish(render_with(token.new_cookie, StatusCode::OK, &page)));
+        }
+        Some(Checked::Passed(Created::NameTaken)) => (
+            "You already have a token with that name.",
+            StatusCode::BAD_REQUEST,
         ),
-        Ok(Some(Checked::Passed(Created::NameTaken))) => {
-            refuse(
-                token,
-                "You already have a token with that name.",
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Ok(Some(Checked::Failed)) => {
-            refuse(
-                token,
-                "That code did not work, or was already used.",
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Ok(Some(Checked::TooMany(wait))) => sudo::too_many(
-            refuse(
+        Some(Checked::Failed) => (
+            "That code did not work, or was already used.",
+            StatusCode::BAD_REQUEST,
+        ),
+        Some(Checked::TooMany(wait)) => {
+            let res = refuse(
                 token,
                 "Too many wrong codes. Please wait a few minutes.",
                 StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await,
-            wait,
-        ),
-        Ok(None) => {
-            refuse(
-                token,
-                "Creating API tokens needs two-factor sign-in.",
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+            );
+            return Ok(sudo.finish(sudo::too_many(res.await?, wait)));
         }
-        Err(_) => unavailable_page(),
+        None => (
+            "Creating API tokens needs two-factor sign-in.",
+            StatusCode::BAD_REQUEST,
+        ),
     };
-    sudo.finish(res)
+    Ok(sudo.finish(refuse(token, msg, status).await?))
 }
 
 pub async fn revoke_post(
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (form, _, user) = match signed_in_form(&state, &req, payload).await {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let Some(id) = form
+    f: SignedInForm,
+) -> Result<HttpResponse, PageError> {
+    let back = see_other("/account/tokens", StatusCode::SEE_OTHER).finish();
+    let Some(id) = f
+        .form
         .get("id")
         .and_then(|i| uuid::Uuid::parse_str(i).ok())
         .map(Id)
     else {
-        return see_other("/account/tokens", StatusCode::SEE_OTHER).finish();
+        return Ok(back);
     };
-    let uid = user.id;
+    let uid = f.user.id;
     let now = state.clock.now();
-    let (ip, ua) = crate::audit::origin(&req);
-    let done = state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                if let Some(t) = store::revoke(conn, id, Some(uid), now)? {
-                    let e = Event::new("pat.revoked", "success")
-                        .user(uid)
-                        .from_addr(ip, ua)
-                        .detail("token_id", t.id.to_string())
-                        .detail("token_name", t.name);
-                    audit::record(conn, &e, now)?;
-                }
-                Ok(())
-            })
+    let (ip, user_agent) = origin::origin(&req, &state.settings.trusted_proxies);
+    let by = Actor::Person { ip, user_agent };
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| accounts::revoke(conn, id, Some(uid), &by, now))
         })
-        .await;
-    if done.is_err() {
-        return unavailable_page();
-    }
-    see_other("/account/tokens", StatusCode::SEE_OTHER).finish()
+        .await?;
+    Ok(back)
 }

@@ -21,6 +21,52 @@ pub enum AnyConnection {
 pub type DbPool = Pool<Manager>;
 pub type DbConn = PooledConnection<Manager>;
 
+/// The pool, and the one way request paths use it: a whole unit of work on the blocking
+/// pool, never a query on an async worker thread.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+}
+
+/// Why a unit of work did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had (the database is down or the pool exhausted).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("blocking task failed: {0}")]
+    Task(String),
+}
+
+impl Db {
+    pub fn new(pool: DbPool) -> Db {
+        Db { pool }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Run `f` with a connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            f(&mut conn).map_err(DbError::Query)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+}
+
 /// Which backend a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

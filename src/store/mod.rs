@@ -19,7 +19,7 @@ pub mod throttle;
 pub mod totp;
 pub mod users;
 
-pub use db::{AnyConnection, Backend, DbConn, DbPool};
+pub use db::{AnyConnection, Backend, Db, DbConn, DbError, DbPool};
 
 /// A stored value that does not parse into its domain type. Reading such a row is an
 /// error (the request is refused and the error logged with a reference), never a

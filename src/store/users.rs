@@ -106,11 +106,11 @@ pub fn delete_by_username(conn: &mut AnyConnection, username: &str) -> QueryResu
 
 pub fn set_password_hash(
     conn: &mut AnyConnection,
-    username: &str,
+    id: Id,
     hash: &str,
     now: i64,
 ) -> QueryResult<bool> {
-    diesel::update(users::table.filter(users::username.eq(username)))
+    diesel::update(users::table.find(id))
         .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)
         .map(|n| n > 0)

@@ -139,7 +139,7 @@ impl TestServer {
     /// Register a client directly through the registry (as `client create` does).
     pub fn register(&self, req: ClientRequest) -> (String, Option<String>) {
         let valid = req.validate().expect("valid client");
-        let mut conn = self.state().pool.get().expect("db");
+        let mut conn = self.state().db.pool().get().expect("db");
         let (client, secret) =
             registrar::register(&mut conn, &valid, self.clock_now()).expect("register");
         (client.client_id, secret.map(|s| s.0))
@@ -253,7 +253,7 @@ pub fn create_user(
     password: &str,
     email: Option<&str>,
 ) -> String {
-    let mut conn = srv.state().pool.get().expect("db");
+    let mut conn = srv.state().db.pool().get().expect("db");
     let t = srv.clock_now();
     let user = portcullis::store::users::User {
         id: portcullis::store::id::Id::new_v7(),

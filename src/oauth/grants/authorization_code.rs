@@ -2,14 +2,13 @@
 //! `openid` requests, an ID token (OpenID Connect Core §3.1.3).
 
 use super::refresh_token::{OFFLINE_ACCESS, issue_refresh};
-use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience};
-use crate::keys::{KeySet, Material};
+use super::{Grants, TokenRequest};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::issuer::{AccessToken, IdToken, Issuer, TokenResponse};
 use crate::oauth::pkce::CodeChallenge;
-use crate::oauth::tokens::{IdClaims, at_hash, new_jti, sign_id_token};
+use crate::oauth::tokens::new_jti;
 use crate::secret;
-use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::codes::{self, CodeRow};
 use crate::store::id::Id;
@@ -26,19 +25,8 @@ enum Outcome {
     Refused(&'static str),
 }
 
-/// The active key of the client's ID-token algorithm (`id_token_signed_response_alg`).
-fn id_token_key<'k>(keys: &'k KeySet, client: &Client) -> Result<&'k Material, OAuthError> {
-    let alg = client.id_token_alg;
-    keys.active(alg).ok_or_else(|| {
-        OAuthError::server(format!(
-            "no active {} key for this client's ID tokens",
-            alg.as_str()
-        ))
-    })
-}
-
 pub async fn grant(
-    state: &AppState,
+    g: &Grants<'_>,
     client: &Client,
     req: &TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
@@ -52,26 +40,21 @@ pub async fn grant(
         .code
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let aud = resolve_audience(state, client, &req.resources)?;
-    // Before the code is spent: a client whose ID-token algorithm has no active key
-    // cannot be served now, and should be able to retry with the same code once an
-    // operator adds one (`keys rotate --alg`).
-    id_token_key(&state.keys.current(), client)?;
-    let now = state.clock.now();
-    let ttl = state.settings.access_token_ttl;
+    let aud = g.issuer.audience(client, &req.resources)?;
+    // Before the code is spent (see `Issuer::id_token_key`).
+    Issuer::id_token_key(&g.issuer.keys(), client)?;
+    let now = g.now;
+    let ttl = g.lifetimes.access;
     let jti = new_jti();
     let client_id = client.client_id.clone();
     let redirect_uri = req.redirect_uri.clone();
     let verifier = req.code_verifier.clone();
     let jti_stored = jti.clone();
     let allows_refresh = client.allows_grant(GrantType::RefreshToken);
-    let (refresh_idle, refresh_abs) = (
-        state.settings.refresh_idle_ttl,
-        state.settings.refresh_absolute_ttl,
-    );
+    let (refresh_idle, refresh_abs) = (g.lifetimes.refresh_idle, g.lifetimes.refresh_absolute);
 
-    let outcome = state
-        .db(move |conn| {
+    let outcome =
+        g.db.run(move |conn| {
             crate::store::db::write_transaction(conn, |conn| {
                 let hash = secret::hash(&code);
                 let Some(row) = codes::find(conn, &hash)? else {
@@ -157,46 +140,34 @@ pub async fn grant(
         Outcome::Refused(why) => return Err(invalid_grant(why)),
     };
 
-    let scope = row.scope.clone();
     let subject = user.id.to_string();
-    let minted = mint_access_token(
-        state,
-        &client.client_id,
-        &subject,
-        &scope,
+    let minted = g.issuer.access_token(AccessToken {
+        client_id: &client.client_id,
+        subject: &subject,
+        scope: &row.scope,
         aud,
         jti,
         now,
         ttl,
-    )?;
-    let id_token = if scope.contains("openid") {
-        let keys = state.keys.current();
-        // The client's id_token_signed_response_alg; the key set must hold an active
-        // key of it (`keys rotate --alg`), or the exchange fails loudly.
-        let key = id_token_key(&keys, client)?;
-        let alg = key.alg;
-        let claims = IdClaims {
-            iss: state.issuer.clone(),
-            sub: subject,
-            aud: client.client_id.clone(),
-            exp: now + ttl,
-            iat: now,
+    })?;
+    // The client's id_token_signed_response_alg; the key set must hold an active key of
+    // it (`keys rotate --alg`), or the exchange fails loudly.
+    let id_token = if row.scope.contains("openid") {
+        let t = IdToken {
+            subject,
             auth_time: row.auth_time,
             nonce: row.nonce.clone(),
-            at_hash: at_hash(alg, &minted.token),
             sid: row.session_id.map(|s| s.to_string()),
+            now,
+            ttl,
         };
-        Some(sign_id_token(key, &claims).map_err(OAuthError::server)?)
+        Some(g.issuer.id_token(client, &minted.token, t)?)
     } else {
         None
     };
     Ok(TokenResponse {
-        access_token: minted.token,
-        token_type: "Bearer",
-        expires_in: minted.expires_in,
-        scope: minted.scope,
         refresh_token,
         id_token,
-        issued_token_type: None,
+        ..minted.into()
     })
 }

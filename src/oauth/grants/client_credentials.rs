@@ -1,16 +1,12 @@
 //! The client-credentials grant (RFC 6749 §4.4): a confidential client asks for a
 //! token for itself. No refresh token is issued (§4.4.3).
 
-use super::{TokenRequest, TokenResponse, issue_access_token, resolve_audience, resolve_scope};
+use super::{Grants, TokenRequest, resolve_scope};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::state::AppState;
+use crate::oauth::issuer::TokenResponse;
 
-pub fn grant(
-    state: &AppState,
-    client: &Client,
-    req: &TokenRequest,
-) -> Result<TokenResponse, OAuthError> {
+pub fn grant(g: &Grants, client: &Client, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
     if !client.allows_grant(GrantType::ClientCredentials) || client.is_public() {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -18,6 +14,7 @@ pub fn grant(
         ));
     }
     let scope = resolve_scope(req.scope.as_deref(), &client.scope)?;
-    let aud = resolve_audience(state, client, &req.resources)?;
-    issue_access_token(state, client, &client.client_id, scope, aud)
+    let aud = g.issuer.audience(client, &req.resources)?;
+    g.access_token(&client.client_id, &client.client_id, &scope, aud)
+        .map(TokenResponse::from)
 }

@@ -6,13 +6,13 @@
 //! loses the family and signs the person in again. A grace window would let an
 //! attacker's replay inside it pass for the client's retry.
 
-use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
+use super::{Grants, TokenRequest, resolve_scope};
 use crate::domain::scope::Scope;
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::issuer::{AccessToken, TokenResponse};
 use crate::oauth::tokens::new_jti;
 use crate::secret;
-use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
@@ -54,7 +54,7 @@ enum Outcome {
 }
 
 pub async fn grant(
-    state: &AppState,
+    g: &Grants<'_>,
     client: &Client,
     req: &TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
@@ -68,17 +68,18 @@ pub async fn grant(
         .refresh_token
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let aud = resolve_audience(state, client, &req.resources)?;
+    let aud = g.issuer.audience(client, &req.resources)?;
     let requested = req.scope.clone();
     let client_id = client.client_id.clone();
-    let now = state.clock.now();
-    let ttl = state.settings.access_token_ttl;
-    let idle = state.settings.refresh_idle_ttl;
+    let now = g.now;
+    let ttl = g.lifetimes.access;
+    let idle = g.lifetimes.refresh_idle;
     let jti = new_jti();
     let jti_stored = jti.clone();
 
-    let outcome = state
-        .db(move |conn| {
+    let outcome = g
+        .db
+        .run(move |conn| {
             write_transaction(conn, |conn| {
                 let hash = secret::hash(&presented);
                 let Some((row, family)) = refresh::find(conn, &hash)? else {
@@ -142,23 +143,17 @@ pub async fn grant(
     };
     let scope = resolve_scope(req.scope.as_deref(), &family.scope)?;
     let subject = family.user_id.to_string();
-    let minted = mint_access_token(
-        state,
-        &client.client_id,
-        &subject,
-        &scope,
+    let minted = g.issuer.access_token(AccessToken {
+        client_id: &client.client_id,
+        subject: &subject,
+        scope: &scope,
         aud,
         jti,
         now,
         ttl,
-    )?;
+    })?;
     Ok(TokenResponse {
-        access_token: minted.token,
-        token_type: "Bearer",
-        expires_in: minted.expires_in,
-        scope: minted.scope,
         refresh_token: Some(token),
-        id_token: None,
-        issued_token_type: None,
+        ..minted.into()
     })
 }

@@ -3,19 +3,19 @@
 //! that resource servers verify offline. The token's address allow-list applies to the
 //! caller of the exchange.
 
-use super::{TokenRequest, TokenResponse, mint_access_token, resolve_audience, resolve_scope};
+use super::{Grants, TokenRequest, resolve_scope};
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::issuer::{AccessToken, TokenResponse};
 use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID, exchanged_jti};
-use crate::state::AppState;
+use crate::oauth::tokens::Audience;
 
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// `client`: the authenticated client, if the caller presented credentials (the
 /// exchange is also open to callers without any, since a person's script has none).
 pub async fn grant(
-    state: &AppState,
+    g: &Grants<'_>,
     client: Option<&Client>,
     req: &TokenRequest,
     caller_ip: Option<String>,
@@ -76,7 +76,7 @@ pub async fn grant(
         ));
     }
     // RFC 8693 §2.2.2: an unusable subject token is invalid_grant.
-    let token = match personal::check(state, subject, caller_ip, "token_exchange").await? {
+    let token = match personal::check(g.db, g.now, subject, caller_ip, "token_exchange").await? {
         Checked::Active(t) => t,
         Checked::Unknown => {
             return Err(OAuthError::new(
@@ -93,8 +93,8 @@ pub async fn grant(
     };
     let scope = resolve_scope(req.scope.as_deref(), &token.scope)?;
     let aud = match client {
-        Some(c) => resolve_audience(state, c, &req.resources)?,
-        None if req.resources.is_empty() => super::Audience::One(state.default_audience.clone()),
+        Some(c) => g.issuer.audience(c, &req.resources)?,
+        None if req.resources.is_empty() => Audience::One(g.issuer.default_audience.clone()),
         None => {
             return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
@@ -103,30 +103,21 @@ pub async fn grant(
         }
     };
     let client_id = client.map_or(PAT_CLIENT_ID, |c| c.client_id.as_str());
-    let now = state.clock.now();
     // Never outlive the personal token.
     let ttl = token
         .expires_at
-        .map_or(state.settings.access_token_ttl, |e| {
-            state.settings.access_token_ttl.min(e - now)
-        });
-    let minted = mint_access_token(
-        state,
+        .map_or(g.lifetimes.access, |e| g.lifetimes.access.min(e - g.now));
+    let minted = g.issuer.access_token(AccessToken {
         client_id,
-        &token.user_id.to_string(),
-        &scope,
+        subject: &token.user_id.to_string(),
+        scope: &scope,
         aud,
-        exchanged_jti(token.id),
-        now,
+        jti: exchanged_jti(token.id),
+        now: g.now,
         ttl,
-    )?;
+    })?;
     Ok(TokenResponse {
-        access_token: minted.token,
-        token_type: "Bearer",
-        expires_in: minted.expires_in,
-        scope: minted.scope,
-        refresh_token: None,
-        id_token: None,
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        ..minted.into()
     })
 }

@@ -7,68 +7,14 @@
 
 use std::sync::Arc;
 
-use super::client::{Client, GrantType};
-use super::pkce::CodeChallenge;
 use crate::domain::scope::Scope;
+use crate::oauth::client::{Client, GrantType};
+use crate::oauth::pkce::CodeChallenge;
+use crate::web::form::Form;
 
-/// The request's parameters, from the query (GET) or the form body (POST).
-#[derive(Debug, Clone, Default)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
-    /// RFC 8707 `resource`, the one parameter that may repeat.
-    resources: Vec<String>,
-    repeated: Option<String>,
-}
-
-impl Params {
-    /// RFC 6749 §3.1: parameters without a value are omitted; none may repeat, except
-    /// `resource` (RFC 8707 §2).
-    pub fn parse(encoded: &str) -> Params {
-        let mut p = Params::default();
-        for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
-            if v.is_empty() {
-                continue;
-            }
-            if k == "resource" {
-                p.resources.push(v.into_owned());
-                continue;
-            }
-            if p.get(&k).is_some() {
-                p.repeated.get_or_insert_with(|| k.to_string());
-                continue;
-            }
-            p.pairs.push((k.into_owned(), v.into_owned()));
-        }
-        p
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The parameters encoded again, without `drop` (used to resume after sign-in).
-    pub fn encode_without(&self, drop: &[&str]) -> String {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.pairs {
-            if !drop.contains(&k.as_str()) {
-                ser.append_pair(k, v);
-            }
-        }
-        if !drop.contains(&"resource") {
-            for r in &self.resources {
-                ser.append_pair("resource", r);
-            }
-        }
-        ser.finish()
-    }
-
-    pub fn encode(&self) -> String {
-        self.encode_without(&[])
-    }
-}
+/// The request's parameters, from the query (GET) or the form body (POST): parsed
+/// without judging, so that a repeated parameter gets an error page here.
+pub type Params = Form;
 
 /// A validated authorization request. Holding one means every check has passed.
 #[derive(Debug, Clone)]
@@ -88,8 +34,14 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
-    pub fn is_openid(&self) -> bool {
-        self.scope.contains("openid")
+    /// An error for the client, sent to its (validated) redirect URI with `state`.
+    pub fn error(&self, error: &'static str, description: &'static str) -> RedirectError {
+        RedirectError {
+            redirect_uri: self.redirect_uri.clone(),
+            state: self.state.clone(),
+            error,
+            description,
+        }
     }
 }
 
@@ -131,7 +83,7 @@ pub fn resolve_redirect(
     params: &Params,
     client: Option<Arc<Client>>,
 ) -> Result<(Arc<Client>, String, bool), AuthorizeError> {
-    if params.repeated.is_some() {
+    if params.repeated().is_some() {
         return Err(page(
             "This sign-in link is not valid",
             "The request repeats a parameter. Go back to the application and try again.",
@@ -274,7 +226,7 @@ pub fn validate(
     // RFC 8707 §2: each resource an absolute URI without fragment that this client is
     // registered for; the token endpoint checks the same again when it sets `aud`.
     for r in &params.resources {
-        if !super::client::validate_resource(r) || !client.resources.iter().any(|c| c == r) {
+        if !crate::domain::resource::is_valid(r) || !client.resources.iter().any(|c| c == r) {
             return Err(fail(
                 "invalid_target",
                 "the client is not registered for the requested resource",
@@ -372,13 +324,6 @@ impl RedirectError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repeated_parameters_are_flagged_and_empty_ones_dropped() {
-        let p = Params::parse("a=1&a=2&b=");
-        assert_eq!(p.repeated.as_deref(), Some("a"));
-        assert_eq!(p.get("b"), None);
-    }
 
     #[test]
     fn redirect_keeps_existing_query() {

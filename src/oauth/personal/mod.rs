@@ -3,10 +3,11 @@
 //! Every use and every refusal goes to the audit trail; uses are coalesced to one event
 //! per token and address per minute, so a busy token does not become a write storm.
 
+pub mod format;
+
 use super::error::OAuthError;
-use crate::mfa::pat;
 use crate::secret;
-use crate::state::AppState;
+use crate::store::Db;
 use crate::store::audit::{self, Event};
 use crate::store::id::Id;
 use crate::store::pat::{self as store, PersonalToken};
@@ -54,19 +55,19 @@ pub enum Checked {
 const COALESCE_SECS: i64 = 60;
 
 pub async fn check(
-    state: &AppState,
+    db: &Db,
+    now: i64,
     token: &str,
     addr: Option<String>,
     via: &'static str,
 ) -> Result<Checked, OAuthError> {
     // The checksum catches typos and truncation before any database work.
-    if !pat::well_formed(token) {
+    if !format::well_formed(token) {
         return Ok(Checked::Unknown);
     }
     let hash = secret::hash(token);
-    let now = state.clock.now();
-    state
-        .db(move |conn| {
+    Ok(db
+        .run(move |conn| {
             let Some(t) = store::find_by_hash(conn, &hash)? else {
                 return Ok(Checked::Unknown);
             };
@@ -104,5 +105,5 @@ pub async fn check(
             }
             Ok(Checked::Active(Box::new(t)))
         })
-        .await
+        .await?)
 }

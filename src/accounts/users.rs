@@ -1,0 +1,66 @@
+//! Changes to a person's account that end what they had: a new password ends every
+//! session and refresh-token family; narrower API scopes narrow their tokens.
+
+use diesel::QueryResult;
+
+use super::Actor;
+use crate::domain::scope::Scope;
+use crate::store::audit::{self, Event};
+use crate::store::id::Id;
+use crate::store::{AnyConnection, pat, refresh, sessions, users};
+
+/// What a password change ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ended {
+    pub sessions: usize,
+    pub families: usize,
+}
+
+/// Set `user`'s password hash. Every sign-in and every refresh-token family ends with
+/// the old password.
+pub fn set_password(
+    conn: &mut AnyConnection,
+    user: Id,
+    hash: &str,
+    by: &Actor,
+    now: i64,
+) -> QueryResult<Ended> {
+    users::set_password_hash(conn, user, hash, now)?;
+    let ended = Ended {
+        sessions: sessions::delete_for_user(conn, user)?,
+        families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
+    };
+    let e = Event::new("user.password_changed", "success")
+        .user(user)
+        .detail("sessions_ended", ended.sessions)
+        .detail("families_revoked", ended.families);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(ended)
+}
+
+/// Limit the API scopes `user` may give personal tokens (`None`: the whole catalogue).
+/// Their live tokens are narrowed to match; one left with no scope is revoked. Returns
+/// (narrowed, revoked).
+pub fn set_api_scopes(
+    conn: &mut AnyConnection,
+    user: Id,
+    granted: Option<&Scope>,
+    by: &Actor,
+    now: i64,
+) -> QueryResult<(usize, usize)> {
+    users::set_api_scopes(conn, user, granted, now)?;
+    let changed = match granted {
+        Some(g) => pat::narrow_for_user(conn, user, g, now)?,
+        None => (0, 0),
+    };
+    let e = Event::new("user.api_scopes_changed", "success")
+        .user(user)
+        .detail(
+            "api_scopes",
+            granted.map_or_else(|| "*".to_string(), Scope::to_string),
+        )
+        .detail("tokens_narrowed", changed.0)
+        .detail("tokens_revoked", changed.1);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(changed)
+}

@@ -1,0 +1,157 @@
+//! The authorization endpoint's protocol (RFC 6749 §4.1.1, RFC 7636, OpenID Connect Core
+//! §3.1.2): validate a request, decide what it still needs (a sign-in, consent), and
+//! issue the code. Pages ask the `Authorizer`; it knows nothing of HTML.
+
+pub mod request;
+
+use actix_web::http::StatusCode;
+
+pub use request::{AuthorizationRequest, AuthorizeError, Params, RedirectError, redirect_with};
+
+use super::registrar::Registrar;
+use crate::secret;
+use crate::store::codes::{self, CodeRow};
+use crate::store::sessions::Session;
+use crate::store::users::User;
+use crate::store::{Db, DbError, consents};
+
+/// Authorization codes live one minute (RFC 6749 §4.1.2 recommends at most ten).
+pub const CODE_TTL: i64 = 60;
+
+/// What a request needs next.
+#[derive(Debug)]
+pub enum Step {
+    /// The person must sign in (again).
+    SignIn,
+    /// The person must allow the request.
+    Consent,
+    /// Everything is in place: issue the code.
+    IssueCode,
+    /// Refused: send the error to the client (`prompt=none` could not be honoured).
+    Refuse(RedirectError),
+}
+
+pub struct Authorizer<'a> {
+    pub registrar: &'a Registrar,
+    pub db: &'a Db,
+    /// The issuer identifier, added to every response (RFC 9207).
+    pub issuer: &'a str,
+}
+
+impl Authorizer<'_> {
+    /// Validate a request: the client and redirect URI first (errors then may not be
+    /// redirected), then the rest (errors go back to the client).
+    pub async fn validate(&self, params: Params) -> Result<AuthorizationRequest, Refusal> {
+        let client = match params.get("client_id") {
+            Some(id) => self
+                .registrar
+                .find(id)
+                .await
+                .map_err(|_| Refusal::Unavailable)?,
+            None => None,
+        };
+        request::resolve_redirect(&params, client)
+            .and_then(|(client, uri, given)| request::validate(params, client, uri, given))
+            .map_err(Refusal::Invalid)
+    }
+
+    /// What `areq` needs, for the browser signed in as `current` (if anyone).
+    /// `fresh`: the person typed their password in this very request.
+    pub async fn next_step(
+        &self,
+        areq: &AuthorizationRequest,
+        current: Option<&(Session, User)>,
+        fresh: bool,
+        now: i64,
+    ) -> Result<Step, DbError> {
+        // OpenID Connect Core §3.1.2.1: max_age=0 means "sign in again now", hence `>=`.
+        let must_sign_in = match current {
+            None => true,
+            Some((s, _)) => {
+                !fresh
+                    && (areq.prompt.login || areq.max_age.is_some_and(|m| now - s.auth_time >= m))
+            }
+        };
+        if must_sign_in {
+            return Ok(match areq.prompt.none {
+                true => Step::Refuse(areq.error("login_required", "the user is not signed in")),
+                false => Step::SignIn,
+            });
+        }
+        let Some((_, user)) = current else {
+            return Ok(Step::SignIn);
+        };
+        let (uid, client_id) = (user.id, areq.client.client_id.clone());
+        let granted = self
+            .db
+            .run(move |conn| consents::find(conn, uid, &client_id))
+            .await?;
+        let covered = granted.is_some_and(|g| areq.scope.is_subset_of(&g.scope));
+        if !covered || areq.prompt.consent {
+            return Ok(match areq.prompt.none {
+                true => Step::Refuse(areq.error("consent_required", "the user has not consented")),
+                false => Step::Consent,
+            });
+        }
+        Ok(Step::IssueCode)
+    }
+
+    /// Create the code and say where to send it (RFC 6749 §4.1.2, RFC 9207 `iss`).
+    pub async fn issue_code(
+        &self,
+        areq: &AuthorizationRequest,
+        session: &Session,
+        user: &User,
+        now: i64,
+    ) -> Result<String, DbError> {
+        let code = secret::random_token("", 32);
+        let row = CodeRow {
+            code_hash: secret::hash(&code),
+            client_id: areq.client.client_id.clone(),
+            user_id: user.id,
+            session_id: Some(session.id),
+            redirect_uri: areq.redirect_uri.clone(),
+            redirect_uri_given: areq.redirect_uri_given,
+            scope: areq.scope.clone(),
+            nonce: areq.nonce.clone(),
+            code_challenge: areq.code_challenge.as_str().to_string(),
+            auth_time: session.auth_time,
+            created_at: now,
+            expires_at: now + CODE_TTL,
+            consumed_at: None,
+            issued_jti: None,
+            issued_exp: None,
+            family_id: None,
+        };
+        self.db.run(move |conn| codes::insert(conn, &row)).await?;
+        let mut pairs = vec![("code", code.as_str())];
+        if let Some(s) = &areq.state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", self.issuer));
+        Ok(redirect_with(&areq.redirect_uri, &pairs))
+    }
+
+    /// Where to send an error (RFC 6749 §4.1.2.1 plus RFC 9207 `iss`).
+    pub fn error_location(&self, e: &RedirectError) -> String {
+        e.location(self.issuer)
+    }
+}
+
+/// Why a request could not be validated.
+#[derive(Debug)]
+pub enum Refusal {
+    Invalid(AuthorizeError),
+    /// We could not look the client up.
+    Unavailable,
+}
+
+/// RFC 9700 §4.12: answer a POST with 303 so the browser does not re-post the form
+/// to the client; a GET gets the customary 302.
+pub fn redirect_status(via_post: bool) -> StatusCode {
+    if via_post {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    }
+}

@@ -1,0 +1,114 @@
+//! The page error: what a page handler answers when it cannot go on. Each variant renders
+//! one error page, sends the person to sign in, or (`ToClient`) sends an error back to a
+//! client's registered redirect URI, which was checked before the error was made.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use super::{error_page, see_other};
+use crate::store::DbError;
+use crate::web::form::FormError;
+
+#[derive(Debug)]
+pub enum PageError {
+    /// A failure of ours (the database did not answer): nothing internal is shown.
+    Unavailable,
+    /// Nobody is signed in: to the sign-in page.
+    SignIn,
+    /// A form we could not read: too large (413), too slow (408), else 400.
+    Unreadable(FormError),
+    /// A form whose CSRF token does not match the browser's.
+    StaleForm,
+    /// An authorization error for the client, at its registered redirect URI
+    /// (RFC 6749 §4.1.2.1).
+    ToClient {
+        location: String,
+        status: StatusCode,
+    },
+    /// Any other refusal, as an error page.
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: &'static str,
+    },
+}
+
+impl PageError {
+    pub fn bad_request(title: &'static str, message: &'static str) -> PageError {
+        PageError::Page {
+            status: StatusCode::BAD_REQUEST,
+            title,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::Unavailable => f.write_str("service unavailable"),
+            PageError::SignIn => f.write_str("not signed in"),
+            PageError::Unreadable(e) => write!(f, "unreadable form: {e}"),
+            PageError::StaleForm => f.write_str("CSRF token mismatch"),
+            PageError::ToClient { .. } => f.write_str("error sent to the client"),
+            PageError::Page { title, .. } => f.write_str(title),
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::SignIn => StatusCode::SEE_OTHER,
+            PageError::Unreadable(FormError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            PageError::Unreadable(FormError::TooSlow) => StatusCode::REQUEST_TIMEOUT,
+            PageError::Unreadable(_) => StatusCode::BAD_REQUEST,
+            PageError::StaleForm => StatusCode::FORBIDDEN,
+            PageError::ToClient { status, .. } | PageError::Page { status, .. } => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            PageError::Unavailable => error_page(
+                status,
+                "Something went wrong",
+                "The service could not complete your request. Please try again in a moment.",
+            ),
+            PageError::SignIn => see_other("/login", status).finish(),
+            PageError::Unreadable(_) => {
+                error_page(status, "Please try again", "The form could not be read.")
+            }
+            PageError::StaleForm => error_page(
+                status,
+                "Please try again",
+                "This form expired or did not come from this site. Reload the page and try again.",
+            ),
+            PageError::ToClient { location, .. } => see_other(location, status).finish(),
+            PageError::Page { title, message, .. } => error_page(status, title, message),
+        }
+    }
+}
+
+/// Database failures are ours: logged with their detail, shown as "unavailable".
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> PageError {
+        tracing::warn!(error = %e, "a page could not reach the database");
+        PageError::Unavailable
+    }
+}
+
+/// Protocol services report their own failures (logged where they happen).
+impl From<crate::oauth::error::OAuthError> for PageError {
+    fn from(_: crate::oauth::error::OAuthError) -> PageError {
+        PageError::Unavailable
+    }
+}
+
+impl From<FormError> for PageError {
+    fn from(e: FormError) -> PageError {
+        PageError::Unreadable(e)
+    }
+}

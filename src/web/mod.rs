@@ -1,0 +1,5 @@
+//! HTTP plumbing shared by the endpoints and the pages, independent of our state: form
+//! bodies, and who is calling.
+
+pub mod form;
+pub mod origin;
