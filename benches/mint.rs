@@ -21,6 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis::domain::scope::Scope;
+use portcullis::endpoints::credentials;
 use portcullis::keys::material::{KeyAlg, Material, from_pem, generate};
 use portcullis::keys::signer;
 use portcullis::oauth::client::{AuthMethod, Client, GrantType};
@@ -128,7 +129,7 @@ fn client_authentication(c: &mut Criterion) {
         })
     });
     c.bench_function("client_auth/extract_basic", |b| {
-        b.iter(|| client_auth::extract(black_box(&headers), None, None).expect("basic"))
+        b.iter(|| credentials::presented(black_box(&headers), None, None).expect("basic"))
     });
     c.bench_function("new_jti", |b| b.iter(new_jti));
 }

@@ -3,16 +3,19 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::net::{self, Net};
 
-/// What the command line and environment gave; every field is optional so that the
-/// config file and the defaults can fill the gaps.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// The settings as given: by the command line and environment, or by the config file
+/// (the same fields under the same names, so the two can never drift apart). Every field
+/// is optional so that the file and the defaults can fill the gaps.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SettingsArgs {
     /// TOML file with any of the settings below (flags and environment win).
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address and port to listen on.
     #[arg(long, global = true, env = "PORTCULLIS_BIND", value_name = "ADDR")]
@@ -135,7 +138,7 @@ pub struct SettingsArgs {
         value_name = "BASE64",
         hide_env_values = true
     )]
-    pub data_key: Option<String>,
+    pub data_key: Option<Redacted>,
     /// Earlier data keys, comma-separated, still accepted to open sealed secrets.
     #[arg(
         long,
@@ -144,7 +147,7 @@ pub struct SettingsArgs {
         value_name = "BASE64,...",
         hide_env_values = true
     )]
-    pub data_keys_old: Option<String>,
+    pub data_keys_old: Option<Redacted>,
     /// Failed sign-ins allowed per username (and 4x that per client address) in 15 minutes.
     #[arg(
         long,
@@ -162,31 +165,6 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub sudo_ttl: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    bind: Option<String>,
-    issuer: Option<String>,
-    database_url: Option<String>,
-    keys_dir: Option<PathBuf>,
-    access_token_ttl: Option<i64>,
-    default_audience: Option<String>,
-    client_cache_ttl: Option<u64>,
-    workers: Option<usize>,
-    db_pool_size: Option<u32>,
-    session_idle_ttl: Option<i64>,
-    session_lifetime: Option<i64>,
-    login_max_failures: Option<u32>,
-    refresh_idle_ttl: Option<i64>,
-    refresh_absolute_ttl: Option<i64>,
-    api_scopes: Option<String>,
-    pat_max_days: Option<i64>,
-    pat_allow_never: Option<bool>,
-    audit_retention_days: Option<i64>,
-    trusted_proxies: Option<String>,
-    sudo_ttl: Option<i64>,
 }
 
 /// Validated settings. A value of this type is always usable.
@@ -221,8 +199,16 @@ pub struct Settings {
 }
 
 /// A configured secret: never printed by `Debug`.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Redacted(pub String);
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Redacted, Self::Err> {
+        Ok(Redacted(s.to_string()))
+    }
+}
 
 impl std::fmt::Debug for Redacted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -305,30 +291,25 @@ pub fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
 }
 
 impl Settings {
-    pub fn from_args(args: &SettingsArgs) -> Result<Settings, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+    pub fn from_args(given: &SettingsArgs) -> Result<Settings, ConfigError> {
+        let args = match &given.config {
+            Some(path) => given.over(read_file(path)?)?,
+            None => given.clone(),
         };
-        let bind_str = args
-            .bind
-            .clone()
-            .or(file.bind)
-            .unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind_str = args.bind.clone().unwrap_or_else(|| DEFAULT_BIND.into());
         let bind: SocketAddr = bind_str.parse().map_err(|_| {
             bad(
                 "bind (--bind / PORTCULLIS_BIND)",
                 format!("{bind_str:?} is not an address:port such as 127.0.0.1:8080"),
             )
         })?;
-        let issuer = match args.issuer.clone().or(file.issuer) {
+        let issuer = match args.issuer.clone() {
             Some(i) => Some(validate_issuer(&i)?),
             None => None,
         };
         let database_url = args
             .database_url
             .clone()
-            .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         if database_url.trim().is_empty() {
             return Err(bad(
@@ -339,19 +320,15 @@ impl Settings {
         let keys_dir = args
             .keys_dir
             .clone()
-            .or(file.keys_dir)
             .unwrap_or_else(|| PathBuf::from("keys"));
-        let access_token_ttl = args
-            .access_token_ttl
-            .or(file.access_token_ttl)
-            .unwrap_or(600);
+        let access_token_ttl = args.access_token_ttl.unwrap_or(600);
         if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&access_token_ttl) {
             return Err(bad(
                 "access token ttl (--access-token-ttl / PORTCULLIS_ACCESS_TOKEN_TTL)",
                 format!("{access_token_ttl} must be between 1 and {MAX_ACCESS_TOKEN_TTL} seconds"),
             ));
         }
-        let default_audience = args.default_audience.clone().or(file.default_audience);
+        let default_audience = args.default_audience.clone();
         if let Some(a) = &default_audience
             && !crate::domain::resource::is_valid(a)
         {
@@ -360,111 +337,81 @@ impl Settings {
                 format!("{a:?} must be an absolute URI without a fragment"),
             ));
         }
-        let workers = args.workers.or(file.workers);
+        let workers = args.workers;
         if workers == Some(0) {
             return Err(bad(
                 "workers (--workers / PORTCULLIS_WORKERS)",
                 "must be at least 1",
             ));
         }
-        let db_pool_size = args.db_pool_size.or(file.db_pool_size).unwrap_or(8);
+        let db_pool_size = args.db_pool_size.unwrap_or(8);
         if db_pool_size == 0 {
             return Err(bad(
                 "database pool size (--db-pool-size / PORTCULLIS_DB_POOL_SIZE)",
                 "must be at least 1",
             ));
         }
-        let session_idle_ttl = args
-            .session_idle_ttl
-            .or(file.session_idle_ttl)
-            .unwrap_or(3600);
-        let session_lifetime = args
-            .session_lifetime
-            .or(file.session_lifetime)
-            .unwrap_or(86_400);
+        let session_idle_ttl = args.session_idle_ttl.unwrap_or(3600);
+        let session_lifetime = args.session_lifetime.unwrap_or(86_400);
         if session_idle_ttl < 60 || session_lifetime < 60 {
             return Err(bad(
                 "session lifetimes (PORTCULLIS_SESSION_IDLE_TTL / PORTCULLIS_SESSION_LIFETIME)",
                 "must be at least 60 seconds",
             ));
         }
-        let login_max_failures = args
-            .login_max_failures
-            .or(file.login_max_failures)
-            .unwrap_or(5);
+        let login_max_failures = args.login_max_failures.unwrap_or(5);
         if login_max_failures == 0 {
             return Err(bad(
                 "login max failures (--login-max-failures / PORTCULLIS_LOGIN_MAX_FAILURES)",
                 "must be at least 1",
             ));
         }
-        let sudo_ttl = args.sudo_ttl.or(file.sudo_ttl).unwrap_or(900);
+        let sudo_ttl = args.sudo_ttl.unwrap_or(900);
         if !(0..=86_400).contains(&sudo_ttl) {
             return Err(bad(
                 "sudo ttl (--sudo-ttl / PORTCULLIS_SUDO_TTL)",
                 "must be between 0 and 86400 seconds",
             ));
         }
-        let refresh_idle_ttl = args
-            .refresh_idle_ttl
-            .or(file.refresh_idle_ttl)
-            .unwrap_or(14 * 86_400);
-        let refresh_absolute_ttl = args
-            .refresh_absolute_ttl
-            .or(file.refresh_absolute_ttl)
-            .unwrap_or(90 * 86_400);
+        let refresh_idle_ttl = args.refresh_idle_ttl.unwrap_or(14 * 86_400);
+        let refresh_absolute_ttl = args.refresh_absolute_ttl.unwrap_or(90 * 86_400);
         if refresh_idle_ttl < 60 || refresh_absolute_ttl < refresh_idle_ttl {
             return Err(bad(
                 "refresh lifetimes (PORTCULLIS_REFRESH_IDLE_TTL / PORTCULLIS_REFRESH_ABSOLUTE_TTL)",
                 "idle must be at least 60 seconds and at most the absolute lifetime",
             ));
         }
-        let api_scopes = parse_api_scopes(
-            args.api_scopes
-                .as_deref()
-                .or(file.api_scopes.as_deref())
-                .unwrap_or(DEFAULT_API_SCOPES),
-        )?;
-        let pat_max_days = args.pat_max_days.or(file.pat_max_days).unwrap_or(365);
+        let api_scopes =
+            parse_api_scopes(args.api_scopes.as_deref().unwrap_or(DEFAULT_API_SCOPES))?;
+        let pat_max_days = args.pat_max_days.unwrap_or(365);
         if !(1..=3650).contains(&pat_max_days) {
             return Err(bad(
                 "personal token max days (--pat-max-days / PORTCULLIS_PAT_MAX_DAYS)",
                 "must be between 1 and 3650",
             ));
         }
-        let audit_retention_days = args
-            .audit_retention_days
-            .or(file.audit_retention_days)
-            .unwrap_or(365);
+        let audit_retention_days = args.audit_retention_days.unwrap_or(365);
         if audit_retention_days < 1 {
             return Err(bad(
                 "audit retention (--audit-retention-days / PORTCULLIS_AUDIT_RETENTION_DAYS)",
                 "must be at least 1 day",
             ));
         }
-        let trusted_proxies = net::parse_list(
-            args.trusted_proxies
-                .as_deref()
-                .or(file.trusted_proxies.as_deref())
-                .unwrap_or(""),
-        )
-        .map_err(|entry| {
-            bad(
-                "trusted proxies (--trusted-proxies / PORTCULLIS_TRUSTED_PROXIES)",
-                format!("{entry:?} is not an IP address or CIDR range"),
-            )
-        })?;
+        let trusted_proxies = net::parse_list(args.trusted_proxies.as_deref().unwrap_or(""))
+            .map_err(|entry| {
+                bad(
+                    "trusted proxies (--trusted-proxies / PORTCULLIS_TRUSTED_PROXIES)",
+                    format!("{entry:?} is not an IP address or CIDR range"),
+                )
+            })?;
         Ok(Settings {
             trusted_proxies,
             api_scopes,
             pat_max_days,
-            pat_allow_never: args
-                .pat_allow_never
-                .or(file.pat_allow_never)
-                .unwrap_or(false),
+            pat_allow_never: args.pat_allow_never.unwrap_or(false),
             audit_retention_days,
-            data_key: args.data_key.clone().map(Redacted),
-            data_keys_old: args.data_keys_old.clone().map(Redacted),
+            data_key: args.data_key.clone(),
+            data_keys_old: args.data_keys_old.clone(),
             refresh_idle_ttl,
             refresh_absolute_ttl,
             session_idle_ttl,
@@ -477,14 +424,12 @@ impl Settings {
             keys_dir,
             access_token_ttl,
             default_audience,
-            client_cache_ttl: args.client_cache_ttl.or(file.client_cache_ttl).unwrap_or(5),
+            client_cache_ttl: args.client_cache_ttl.unwrap_or(5),
             workers,
             db_pool_size,
         })
     }
 
-    /// How long a retired key stays published: the longest token lifetime we sign,
-    /// plus a minute for clock skew between us and resource servers.
     /// Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https.
     pub fn secure_cookies(&self) -> bool {
         self.issuer
@@ -492,12 +437,32 @@ impl Settings {
             .is_some_and(|i| i.starts_with("https://"))
     }
 
+    /// How long a retired key stays published: the longest token lifetime we sign,
+    /// plus a minute for clock skew between us and resource servers.
     pub fn key_retention(&self) -> i64 {
         self.access_token_ttl + 60
     }
 }
 
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+impl SettingsArgs {
+    /// These settings, with the gaps filled from `file`: the command line and the
+    /// environment win over the file.
+    fn over(&self, file: SettingsArgs) -> Result<SettingsArgs, ConfigError> {
+        let bad_merge = |e: serde_json::Error| bad("config (--config)", e.to_string());
+        let mut merged = serde_json::to_value(file).map_err(bad_merge)?;
+        let given = serde_json::to_value(self).map_err(bad_merge)?;
+        if let (Some(m), Some(g)) = (merged.as_object_mut(), given.as_object()) {
+            for (k, v) in g.iter().filter(|(_, v)| !v.is_null()) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let mut args: SettingsArgs = serde_json::from_value(merged).map_err(bad_merge)?;
+        args.config = self.config.clone();
+        Ok(args)
+    }
+}
+
+fn read_file(path: &Path) -> Result<SettingsArgs, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad("config (--config)", format!("{}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {

@@ -16,7 +16,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match portcullis::cli::run(cli) {
+    let outcome = portcullis::config::Settings::from_args(&cli.settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|settings| match cli.command {
+            portcullis::cli::Command::Serve => portcullis::server::serve(settings),
+            portcullis::cli::Command::Admin(admin) => portcullis::cli::run(admin, settings),
+        });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portcullis: {e:#}");

@@ -52,6 +52,15 @@ impl RunningServer {
     }
 }
 
+/// `portcullis serve`: run until Ctrl-C or SIGTERM (in-flight requests finish).
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let running = start(settings, Arc::new(crate::clock::SystemClock)).await?;
+        running.wait().await?;
+        Ok(())
+    })
+}
+
 /// Open storage and keys, bind, and start serving. Everything that can be wrong with
 /// the configuration is reported here, before the first request.
 pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<RunningServer> {

@@ -30,6 +30,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (applies pending migrations first).
     Serve,
+    #[command(flatten)]
+    Admin(Admin),
+}
+
+/// The administration commands, run against the same database and keys as the server.
+#[derive(Debug, Subcommand)]
+pub enum Admin {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage OAuth clients.
@@ -52,22 +59,21 @@ pub enum Command {
     Purge,
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::from_args(&cli.settings)?;
-    match cli.command {
-        Command::Serve => serve(settings),
-        Command::Migrate => {
+/// Run an admin command (`serve` is the server's: `server::serve`).
+pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Admin::Migrate => {
             let mut conn = open_db(&settings)?;
             let n = db::migrate_conn(&mut conn)?;
             println!("applied {n} migration(s)");
             Ok(())
         }
-        Command::Client(c) => client::run(c, &mut open_migrated(&settings)?),
-        Command::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
-        Command::Keys(c) => keys::run(c, &settings),
-        Command::Token(c) => token::run(c, &mut open_migrated(&settings)?),
-        Command::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),
-        Command::Purge => {
+        Admin::Client(c) => client::run(c, &mut open_migrated(&settings)?),
+        Admin::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
+        Admin::Keys(c) => keys::run(c, &settings),
+        Admin::Token(c) => token::run(c, &mut open_migrated(&settings)?),
+        Admin::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),
+        Admin::Purge => {
             let mut conn = open_migrated(&settings)?;
             let p = crate::store::purge::run(
                 &mut conn,
@@ -83,14 +89,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn serve(settings: Settings) -> anyhow::Result<()> {
-    actix_web::rt::System::new().block_on(async move {
-        let running = crate::server::start(settings, std::sync::Arc::new(SystemClock)).await?;
-        running.wait().await?;
-        Ok(())
-    })
 }
 
 fn open_db(settings: &Settings) -> anyhow::Result<AnyConnection> {

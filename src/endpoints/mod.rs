@@ -1,5 +1,6 @@
 //! Thin HTTP handlers: parse the request, call the protocol, render the response.
 
+pub mod credentials;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
@@ -12,7 +13,6 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, web};
 
 use crate::oauth::client::Client;
-use crate::oauth::client_auth;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::web::form;
@@ -25,7 +25,7 @@ pub async fn client_token_request(
     state: &AppState,
 ) -> Result<(form::Form, Arc<Client>, String), OAuthError> {
     let form = form::read(req, payload).await?;
-    let presented = client_auth::extract(
+    let presented = credentials::presented(
         req.headers(),
         form.get("client_id"),
         form.get("client_secret"),

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::oauth::client::GrantType;
-use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::client_auth::Presented;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::{
     Grants, Lifetimes, TokenRequest, authorization_code, client_credentials, refresh_token,
@@ -24,7 +24,7 @@ pub async fn token_ep(
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let presented = client_auth::extract(
+    let presented = super::credentials::presented(
         req.headers(),
         form.get("client_id"),
         form.get("client_secret"),

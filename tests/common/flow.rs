@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{TestServer, field, http_client, location_params};
+use super::browser::Browser;
+use super::{TestServer, location_params};
 
 pub const REDIRECT: &str = "http://127.0.0.1:9999/callback";
 
@@ -30,8 +31,7 @@ pub async fn sign_in_at(
     username: &str,
     password: &str,
 ) -> Value {
-    let url = |p: &str| format!("{base}{p}");
-    let browser = http_client();
+    let browser = Browser::at(base);
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
@@ -42,37 +42,11 @@ pub async fn sign_in_at(
         .append_pair("code_challenge", challenge.as_str())
         .append_pair("code_challenge_method", "S256")
         .finish();
-    let page = browser
-        .get(format!("{}?{query}", url("/authorize")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = browser
-        .post(url("/login"))
-        .form(&[
-            ("csrf", field(&page, "csrf").unwrap()),
-            ("authz", field(&page, "authz").unwrap()),
-            ("username", username.into()),
-            ("password", password.into()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("{base}/authorize?{query}")).await;
+    let res = browser.login(&page, username, password).await;
     let res = if res.status() == 200 {
         let page = res.text().await.unwrap();
-        browser
-            .post(url("/consent"))
-            .form(&[
-                ("csrf", field(&page, "csrf").unwrap()),
-                ("authz", field(&page, "authz").unwrap()),
-                ("decision", "allow".into()),
-            ])
-            .send()
-            .await
-            .unwrap()
+        browser.consent(&page, "allow").await
     } else {
         res
     };
@@ -84,7 +58,7 @@ pub async fn sign_in_at(
         ("redirect_uri", REDIRECT.into()),
         ("code_verifier", verifier.secret().clone()),
     ];
-    let mut req = browser.post(url("/token"));
+    let mut req = browser.http.post(format!("{base}/token"));
     match secret {
         Some(s) => req = req.basic_auth(client_id, Some(s)),
         None => form.push(("client_id", client_id.into())),

@@ -2,7 +2,9 @@
 //! or over a fresh PostgreSQL database when PORTCULLIS_TEST_DATABASE_URL is set.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod flow;
+pub mod oidc;
 pub mod people;
 
 use std::sync::Arc;

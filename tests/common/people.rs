@@ -3,6 +3,7 @@
 
 use portcullis::mfa::totp;
 
+use super::browser::Browser;
 use super::{TestServer, create_user, field, http_client};
 
 pub const PW: &str = "correct horse battery staple";
@@ -24,23 +25,7 @@ pub async fn sign_in_password(
     http: &reqwest::Client,
     user: &str,
 ) -> reqwest::Response {
-    let page = http
-        .get(srv.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    http.post(srv.url("/login"))
-        .form(&[
-            ("csrf", field(&page, "csrf").unwrap().as_str()),
-            ("username", user),
-            ("password", PW),
-        ])
-        .send()
-        .await
-        .unwrap()
+    Browser::with(srv, http).sign_in(user, PW).await
 }
 
 pub async fn post_page(

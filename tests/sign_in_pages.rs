@@ -1,0 +1,353 @@
+//! The sign-in and consent pages: CSRF, prompts, throttling, headers, connected apps.
+
+mod common;
+
+use common::browser::Browser;
+use common::oidc::*;
+use common::{create_user, field, location_params, spawn, spawn_with};
+use portcullis::oauth::client::ClientRequest;
+
+#[actix_web::test]
+async fn forms_without_a_csrf_token_are_refused() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    let page = browser.get(&s.url).await.text().await.unwrap();
+    let authz = field(&page, "authz").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/login"),
+            &[
+                ("authz", &authz),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("session"))
+    );
+    // A token from another browser does not match this one's cookie.
+    let other = Browser::new(&srv);
+    let other_page = other.get(&s.url).await.text().await.unwrap();
+    let foreign = field(&other_page, "csrf").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/login"),
+            &[
+                ("csrf", &foreign),
+                ("authz", &authz),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    srv.stop().await;
+}
+
+/// Cookie injection (a sibling subdomain, or a man in the middle on http) can plant a
+/// double-submit pair of the attacker's choosing; once signed in, the token is bound to
+/// the session instead, which the attacker cannot know, and it changes at sign-in.
+#[actix_web::test]
+async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let s = start(&app, &["openid"], &[]);
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = raw.get(&s.url).send().await.unwrap();
+    let pre = set_cookie(&res, "portcullis_csrf").expect("a double-submit cookie");
+    let page = res.text().await.unwrap();
+    assert_eq!(field(&page, "csrf").as_deref(), Some(pre.as_str()));
+    let res = raw
+        .post(srv.url("/login"))
+        .header("cookie", format!("portcullis_csrf={pre}"))
+        .form(&[
+            ("csrf", pre.as_str()),
+            ("authz", &field(&page, "authz").unwrap()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the consent page");
+    let session = set_cookie(&res, "portcullis_session").expect("a session");
+    let page = res.text().await.unwrap();
+    let bound = field(&page, "csrf").unwrap();
+    assert_ne!(bound, pre, "a new token once signed in");
+    let authz = field(&page, "authz").unwrap();
+
+    let planted = "A".repeat(43);
+    let consent = |csrf: &str, cookie: String| {
+        raw.post(srv.url("/consent"))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf), ("authz", &authz), ("decision", "allow")])
+            .send()
+    };
+    for (csrf, cookie) in [
+        (
+            planted.as_str(),
+            format!("portcullis_session={session}; portcullis_csrf={planted}"),
+        ),
+        (
+            pre.as_str(),
+            format!("portcullis_session={session}; portcullis_csrf={pre}"),
+        ),
+    ] {
+        let res = consent(csrf, cookie).await.unwrap();
+        assert_eq!(res.status(), 403, "{csrf}");
+    }
+    let res = consent(&bound, format!("portcullis_session={session}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn denied_consent_is_access_denied_and_not_remembered() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    let page = browser.get(&s.url).await.text().await.unwrap();
+    let page = browser
+        .login(&page, "alice", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = browser.consent(&page, "deny").await;
+    assert_eq!(res.status(), 303);
+    let (_, p) = location_params(&res);
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(p["state"], s.state);
+    assert_eq!(p["iss"], srv.base);
+    // Asked again next time, and prompt=none says so.
+    let again = start(&app, &["openid"], &[("prompt", "none")]);
+    expect_redirect_error(
+        &browser,
+        &again.url,
+        "consent_required",
+        Some(&again.state),
+        &srv.base,
+    )
+    .await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn consent_is_asked_again_for_new_scopes_and_with_prompt_consent() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, Some("a@example.com"));
+    let app = app(&srv, false, "openid profile email");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    let more = start(&app, &["openid", "email"], &[]);
+    let res = browser.get(&more.url).await;
+    assert_eq!(res.status(), 200, "new scope: consent page");
+    assert!(res.text().await.unwrap().contains("email"));
+    let forced = start(&app, &["openid"], &[("prompt", "consent")]);
+    assert_eq!(browser.get(&forced.url).await.status(), 200);
+    let silent = start(&app, &["openid"], &[("prompt", "none")]);
+    let res = browser.get(&silent.url).await;
+    assert_eq!(res.status(), 302);
+    assert!(location_params(&res).1.contains_key("code"));
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn prompt_login_and_max_age_zero_ask_for_the_password_again() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    srv.clock.advance(5);
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let again = start(&app, &["openid"], &[extra]);
+        let res = browser.get(&again.url).await;
+        assert_eq!(res.status(), 200, "{extra:?}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("name=\"password\""));
+        let res = browser.login(&page, "alice", PASSWORD).await;
+        assert_eq!(res.status(), 303, "{extra:?}: code after the fresh sign-in");
+        let (_, p) = location_params(&res);
+        let token = exchange(&srv, &app, &p["code"], again.verifier).await;
+        let id_token = token.extra_fields().id_token.clone().unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                id_token.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims["auth_time"].as_i64().unwrap(),
+            srv.clock_now(),
+            "auth_time is the new sign-in"
+        );
+    }
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn failed_sign_ins_are_throttled_with_retry_after_and_say_nothing_about_users() {
+    let srv = spawn_with(|a| a.login_max_failures = Some(3)).await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let browser = Browser::new(&srv);
+    let page = browser.get(&srv.url("/login")).await.text().await.unwrap();
+    let wrong_pw = browser
+        .login(&page, "alice", "wrong password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let no_user = browser
+        .login(&page, "mallory", "wrong password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let msg = |p: &str| {
+        p.split("id=\"login-error\">")
+            .nth(1)
+            .map(|r| r.split('<').next().unwrap().to_string())
+    };
+    assert!(msg(&wrong_pw).is_some());
+    assert_eq!(
+        msg(&wrong_pw),
+        msg(&no_user),
+        "same message for unknown user and wrong password"
+    );
+    browser.login(&page, "alice", "wrong again").await;
+    browser.login(&page, "alice", "and again").await;
+    let res = browser.login(&page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), 429, "even the right password waits");
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900);
+    srv.clock.advance(901);
+    let res = browser.login(&page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), 303, "signed in after the window");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn pages_send_anti_framing_headers_and_escape_what_they_reflect() {
+    let srv = spawn().await;
+    let (id, _) = srv.register(ClientRequest {
+        name: "<script>alert(1)</script>".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        ..Default::default()
+    });
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}?response_type=code&client_id={id}&redirect_uri={}&scope=openid&code_challenge_method=S256&code_challenge={}&state=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&login_hint=%22%3E%3Cimg%20src%3Dx%3E",
+        srv.url("/authorize"),
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    let browser = Browser::new(&srv);
+    let res = browser.get(&url).await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["x-frame-options"], "DENY");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let page = res.text().await.unwrap();
+    assert!(
+        !page.contains("<script"),
+        "client name and state are escaped"
+    );
+    assert!(!page.contains("<img"), "login_hint is escaped");
+    assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"));
+    for path in ["/login", "/logout"] {
+        let res = browser.get(&srv.url(path)).await;
+        assert_eq!(res.headers()["x-frame-options"], "DENY", "{path}");
+    }
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn connected_apps_can_be_listed_and_revoked_and_sign_out_ends_the_session() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    let page = browser
+        .get(&srv.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Photo Printer"));
+    let csrf = field(&page, "csrf").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/account/revoke"),
+            &[("csrf", &csrf), ("client_id", &app.id)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = browser
+        .get(&srv.url("/account"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Photo Printer"));
+    // Consent is gone: the next request asks again.
+    let again = start(&app, &["openid"], &[]);
+    let res = browser.get(&again.url).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("value=\"allow\""));
+    // Sign out.
+    let res = browser.post(&srv.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 200);
+    let res = browser.get(&srv.url("/account")).await;
+    assert_eq!(res.status(), 303, "signed out: back to the sign-in page");
+    srv.stop().await;
+}
+
+/// Pages answer an unreadable form with the status of why (RFC 9110 §15.5.14).
+#[actix_web::test]
+async fn an_oversized_form_gets_413_on_the_pages_too() {
+    let srv = spawn().await;
+    let big = format!("username={}", "a".repeat(64 * 1024));
+    for path in ["/login", "/consent", "/logout", "/authorize"] {
+        let res = srv
+            .http
+            .post(srv.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{path}");
+        assert_eq!(res.headers()["x-frame-options"], "DENY", "{path}");
+    }
+    srv.stop().await;
+}
