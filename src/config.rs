@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::net::{self, Net};
+use crate::domain::scope::Scope;
 
 /// The settings as given: by the command line and environment, or by the config file
 /// (the same fields under the same names, so the two can never drift apart). Every field
@@ -189,6 +190,9 @@ pub struct Settings {
     pub refresh_absolute_ttl: i64,
     /// (name, description) of the scopes personal tokens may carry.
     pub api_scopes: Vec<(String, String)>,
+    /// The names of `api_scopes`: what personal tokens may carry now. A token created
+    /// when the catalogue had more keeps only these.
+    pub api_scope_names: Scope,
     pub pat_max_days: i64,
     pub pat_allow_never: bool,
     pub audit_retention_days: i64,
@@ -404,8 +408,27 @@ impl Settings {
                     format!("{entry:?} is not an IP address or CIDR range"),
                 )
             })?;
+        if let Some(all) = trusted_proxies.iter().find(|n| n.covers_everything()) {
+            return Err(bad(
+                "trusted proxies (--trusted-proxies / PORTCULLIS_TRUSTED_PROXIES)",
+                format!("{all} would believe X-Forwarded-For from every client; name the proxies"),
+            ));
+        }
         Ok(Settings {
             trusted_proxies,
+            api_scope_names: Scope::parse(
+                &api_scopes
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .map_err(|e| {
+                bad(
+                    "API scopes (--api-scopes / PORTCULLIS_API_SCOPES)",
+                    e.to_string(),
+                )
+            })?,
             api_scopes,
             pat_max_days,
             pat_allow_never: args.pat_allow_never.unwrap_or(false),

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod endpoints;
+pub mod escape;
 pub mod keys;
 pub mod mfa;
 pub mod oauth;

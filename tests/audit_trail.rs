@@ -48,7 +48,7 @@ async fn audit_list_prints_one_inert_line_per_event() {
         .text()
         .await
         .unwrap();
-    let typed = "bob\n2026-11-30T00:00:00Z  signin.success  success user=alice\u{1b}[31m\u{202e}";
+    let typed = "bob\n2026-11-30T00:00:00Z  signin.success  success user=alice\u{1b}[31m\u{9b}2J\u{9d}0;t\u{9c}\u{202e}\u{2028}\u{61c}\u{200b}";
     let res = http
         .post(srv.url("/login"))
         .form(&[
@@ -72,10 +72,16 @@ async fn audit_list_prints_one_inert_line_per_event() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "one event, one line: {lines:?}");
     assert!(lines[0].contains("signin.failure"));
-    // --json stays faithful to what was stored.
+    for bad in ['\u{9b}', '\u{9d}', '\u{2028}', '\u{61c}', '\u{200b}'] {
+        assert!(!text.contains(bad), "{bad:?} reached the terminal");
+    }
+    // --json stays faithful to what was stored, with no raw control character either.
     let out = srv.cli(&["audit", "list", "--json"]);
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let json = String::from_utf8(out.stdout).unwrap();
+    let raw =
+        |c: char| (c.is_control() && c != '\n') || "\u{202e}\u{2028}\u{61c}\u{200b}".contains(c);
+    assert!(!json.chars().any(raw), "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["details"]["username"], typed);
     srv.stop().await;
 }
@@ -164,11 +170,12 @@ async fn uses_of_a_personal_token_are_one_event_per_address_and_minute() {
             assert_eq!(v["active"], true);
         }
     };
-    // Two addresses taking turns within a minute: one event each.
+    // Two addresses taking turns within a minute: one event each (an IPv4 address written
+    // as IPv4-mapped IPv6 is the same address).
     for ip in [
         "198.51.100.1",
         "198.51.100.2",
-        "198.51.100.1",
+        "::ffff:198.51.100.1",
         "198.51.100.2",
         "198.51.100.1",
     ] {

@@ -33,13 +33,22 @@ async fn a_stored_allow_list_that_does_not_parse_refuses_the_token() {
     };
     let v: serde_json::Value = introspect("10.1.2.3").await.json().await.unwrap();
     assert_eq!(v["active"], true);
-    exec(
-        &srv,
-        "UPDATE personal_tokens SET allowed_ips = '10.0.0.0/8 not-an-address'",
-    );
-    let res = introspect("203.0.113.9").await;
-    let (status, code, _) = oauth_error(res).await;
-    assert_eq!((status, code.as_str()), (500, "server_error"));
+    // Not an address; only separators (which would read as "any address"); not the
+    // canonical form we write.
+    for stored in [
+        "10.0.0.0/8 not-an-address",
+        " ",
+        ",",
+        "10.0.0.0/8,10.1.0.0/16",
+    ] {
+        exec(
+            &srv,
+            &format!("UPDATE personal_tokens SET allowed_ips = '{stored}'"),
+        );
+        let res = introspect("203.0.113.9").await;
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!((status, code.as_str()), (500, "server_error"), "{stored:?}");
+    }
     // Nor may it be exchanged.
     let res = srv
         .post_form(
@@ -152,6 +161,8 @@ fn redirect_uris_may_not_name_response_parameters() {
     };
     for uri in [
         "https://app.example/cb?code=x",
+        "https://app.example/cb?x=1;code=2",
+        "https://app.example/cb?%20state=1",
         "https://app.example/cb?tenant=1&state=2",
         "https://app.example/cb?iss=https://evil.example",
         "https://app.example/cb?error=access_denied",

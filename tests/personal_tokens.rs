@@ -678,6 +678,59 @@ async fn the_exchange_names_only_authenticated_registered_clients() {
 }
 
 #[actix_web::test]
+async fn a_scope_removed_from_the_catalogue_stops_working_in_existing_tokens() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let token = p
+        .new_token(&srv, "ci", &["api:read", "api:write"], "")
+        .await;
+    // The operator removes api:write from the catalogue (another instance, restarted).
+    let narrowed = srv
+        .sibling_with(|a| a.api_scopes = Some("api:read=Read your data".into()))
+        .await;
+    let base = format!("http://{}", narrowed.addr);
+    let exchange = |scope: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        let http = srv.http.clone();
+        async move {
+            http.post(format!("{base}/token"))
+                .form(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", token.as_str()),
+                    (
+                        "subject_token_type",
+                        "urn:ietf:params:oauth:token-type:access_token",
+                    ),
+                    ("scope", scope),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let (status, code, _) = oauth_error(exchange("api:write").await).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_scope"));
+    assert_eq!(exchange("api:read").await.status(), 200);
+    let rs = srv.service_client("");
+    let res = srv
+        .http
+        .post(format!("{base}/introspect"))
+        .basic_auth(&rs.0, Some(&rs.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["active"], true);
+    assert_eq!(v["scope"], "api:read", "only what the catalogue still has");
+    narrowed.stop().await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
 async fn an_expired_token_frees_its_name_and_a_live_one_keeps_it() {
     let srv = spawn().await;
     let p = enrolled(&srv, "alice").await;

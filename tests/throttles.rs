@@ -235,6 +235,66 @@ async fn a_browser_that_signed_in_before_is_not_locked_out_by_a_guesser() {
     srv.stop().await;
 }
 
+#[actix_web::test]
+async fn a_new_password_ends_the_device_cookies_of_the_old_one() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PW, None);
+    let old_browser = http_client();
+    assert_eq!(
+        sign_in_password(&srv, &old_browser, "alice").await.status(),
+        303
+    );
+    // The password is reset (say, after it leaked).
+    let mut set = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["user", "set-password", "alice", "--password-stdin"])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all(b"an entirely new passphrase\n")
+        .unwrap();
+    assert!(set.wait().unwrap().success());
+    // The old browser's cookie no longer has a budget of its own: once guessers have
+    // used the username's, it waits like everyone else.
+    let mallory = http_client();
+    let csrf = login_page_csrf(&srv, &mallory).await;
+    for _ in 0..LIMIT {
+        mallory
+            .post(srv.url("/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", "guess"),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+    let csrf = login_page_csrf(&srv, &old_browser).await;
+    let res = old_browser
+        .post(srv.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "another guess"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "the old device cookie vouches for nothing"
+    );
+    srv.stop().await;
+}
+
 /// Sign in with the password and stop at the second step: the browser, and the
 /// second step's CSRF token.
 async fn pending_second_step(srv: &TestServer, user: &str) -> (reqwest::Client, String) {

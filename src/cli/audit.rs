@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use crate::clock::{parse_time, rfc3339};
+use crate::escape::{inert, json_inert};
 use crate::store::audit::{self, Filter};
 use crate::store::{AnyConnection, users};
 
@@ -69,53 +70,24 @@ pub fn run(cmd: AuditCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let mut v = serde_json::to_value(&e)?;
             // Details are stored as JSON text: show them as an object.
             v["details"] = serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null);
-            println!("{v}");
+            // Valid JSON, the same values, but no raw control character in the output.
+            println!("{}", json_inert(&v.to_string()));
         } else {
             // Every field may hold what a caller typed: one event stays one line, and
             // no control character (a newline, an ESC sequence) reaches the terminal.
             println!(
                 "{}  {:<24} {:<10} user={} client={} ip={} {}",
                 rfc3339(e.at),
-                escape(&e.kind),
-                escape(&e.outcome),
+                inert(&e.kind),
+                inert(&e.outcome),
                 e.user_id
                     .map(|u| u.to_string())
                     .unwrap_or_else(|| "-".into()),
-                escape(e.client_id.as_deref().unwrap_or("-")),
-                escape(e.ip.as_deref().unwrap_or("-")),
-                escape(&e.details)
+                inert(e.client_id.as_deref().unwrap_or("-")),
+                inert(e.ip.as_deref().unwrap_or("-")),
+                inert(&e.details)
             );
         }
     }
     Ok(())
-}
-
-/// `s` with every control character (C0, DEL, C1) and every bidirectional formatting
-/// character written as a `\u{..}` escape, so that it prints as one inert line.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi || c == '\\' {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn control_characters_never_reach_the_terminal() {
-        let forged = "x\n2026-11-30T00:00:00Z  signin.success \u{1b}[2J\u{202e}\r";
-        let out = super::escape(forged);
-        assert!(
-            !out.chars().any(|c| c.is_control() || c == '\u{202e}'),
-            "{out}"
-        );
-        assert!(out.contains("\\u{a}") && out.contains("\\u{1b}"));
-        assert_eq!(super::escape("plain text"), "plain text");
-    }
 }

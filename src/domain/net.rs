@@ -24,6 +24,11 @@ impl Net {
         Some(Net { addr, prefix })
     }
 
+    /// A range of every address (`0.0.0.0/0`, `::/0`).
+    pub fn covers_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         // An IPv4 client seen through an IPv6 socket is written ::ffff:a.b.c.d.
         let ip = match ip {
@@ -78,6 +83,17 @@ impl AllowList {
         parse_list(s).map(AllowList)
     }
 
+    /// A list as we store it: `""` (any address) or entries separated by single spaces,
+    /// exactly as `Display` writes them. Anything else (a list of only spaces or commas,
+    /// which `parse` would read as empty, that is open) is refused.
+    pub fn from_stored(s: &str) -> Result<AllowList, String> {
+        let list = AllowList::parse(s)?;
+        if list.to_string() != s {
+            return Err(format!("{s:?} is not a stored allow-list"));
+        }
+        Ok(list)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -118,6 +134,11 @@ mod tests {
     #[test]
     fn a_list_that_does_not_parse_is_an_error_not_an_open_list() {
         assert!(AllowList::parse("10.0.0.0/8 garbage").is_err());
+        for stored in [" ", ",", "\n", "10.0.0.1,10.0.0.2", " 10.0.0.1"] {
+            assert!(AllowList::from_stored(stored).is_err(), "{stored:?}");
+        }
+        assert!(AllowList::from_stored("").unwrap().is_empty());
+        assert!(AllowList::from_stored("10.0.0.1 2001:db8::/32").is_ok());
         assert_eq!(
             AllowList::parse(" 10.0.0.1,2001:db8::/32 ")
                 .unwrap()

@@ -38,6 +38,7 @@ pub async fn introspect_ep(
         None => None,
         Some(ip) => Some(
             ip.parse::<std::net::IpAddr>()
+                .map(|ip| ip.to_canonical())
                 .map_err(|_| {
                     OAuthError::invalid_request("client_ip must be an IPv4 or IPv6 address")
                 })?
@@ -53,9 +54,10 @@ pub async fn introspect_ep(
         bearer::verify_access_token(&state.keys.current(), &state.issuer.id, &token, now)
     {
         let checked = claims.clone();
+        let catalogue = state.settings.api_scope_names.clone();
         let live = state
             .db
-            .run(move |conn| liveness::recorded_live(conn, &checked))
+            .run(move |conn| liveness::recorded_live(conn, &checked, &catalogue))
             .await?;
         if !live || !liveness::client_live(&state.registrar, &claims).await? {
             return Ok(inactive());
@@ -79,8 +81,15 @@ pub async fn introspect_ep(
 
     // Personal access tokens, with `client_ip` checked against the token's allow-list.
     if token.starts_with(crate::oauth::personal::format::PREFIX) {
-        if let Checked::Active(t) =
-            personal::check(&state.db, now, &token, addr, "introspection").await?
+        if let Checked::Active(t) = personal::check(
+            &state.db,
+            now,
+            &state.settings.api_scope_names,
+            &token,
+            addr,
+            "introspection",
+        )
+        .await?
         {
             let mut body = json!({
                 "active": true,

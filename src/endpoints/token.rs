@@ -53,6 +53,7 @@ pub async fn token_ep(
             refresh_idle: state.settings.refresh_idle_ttl,
             refresh_absolute: state.settings.refresh_absolute_ttl,
         },
+        api_catalogue: &state.settings.api_scope_names,
     };
     // RFC 8693 exchange of a personal token: the person's script has no client of its
     // own; a caller that does present credentials must present good ones.

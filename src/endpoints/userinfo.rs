@@ -71,10 +71,11 @@ async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerEr
         .await
         .map_err(|_| BearerError::unavailable())?;
     let checked = claims.clone();
+    let catalogue = state.settings.api_scope_names.clone();
     let found = state
         .db
         .run(move |conn| {
-            if !liveness::recorded_live(conn, &checked)? {
+            if !liveness::recorded_live(conn, &checked, &catalogue)? {
                 return Ok(None);
             }
             users::find(conn, user_id)

@@ -14,9 +14,14 @@ use crate::store::{AnyConnection, pat, revoked, users};
 
 /// The database's part, run inside `state.db`: the token was not revoked (by itself,
 /// with its refresh-token family, or by a code replay); the personal token it was
-/// exchanged from, if any, was not revoked and still has every scope it carries; the
+/// exchanged from, if any, was not revoked and still has every scope it carries (within
+/// the current API scope catalogue); the
 /// person it was issued to still exists.
-pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryResult<bool> {
+pub fn recorded_live(
+    conn: &mut AnyConnection,
+    claims: &AccessClaims,
+    catalogue: &Scope,
+) -> QueryResult<bool> {
     if revoked::is_revoked(conn, &claims.jti)? {
         return Ok(false);
     }
@@ -27,7 +32,7 @@ pub fn recorded_live(conn: &mut AnyConnection, claims: &AccessClaims) -> QueryRe
         // The personal token may have been narrowed since (`user set-api-scopes`): the
         // JWT must not carry more than it has now.
         let carried = Scope::parse(claims.scope.as_deref().unwrap_or(""));
-        if !carried.is_ok_and(|c| c.is_subset_of(&now_allowed)) {
+        if !carried.is_ok_and(|c| c.is_subset_of(&now_allowed.intersection(catalogue))) {
             return Ok(false);
         }
     }

@@ -41,18 +41,30 @@ pub const AUTHORIZATION_RESPONSE_PARAMETERS: &[&str] = &[
 pub const LOGOUT_RESPONSE_PARAMETERS: &[&str] = &["state"];
 
 /// Validate a redirect URI for registration, refusing a query that names a parameter
-/// of `reserved` (one of the lists above).
+/// of `reserved` (one of the lists above). Clients parse queries in many ways: a name is
+/// compared after form decoding, splitting on `;` as well as `&` (older parsers did),
+/// dropping surrounding spaces and control characters (some trim them), and ignoring
+/// case. A name with a control character in it is refused outright.
 pub fn validate_for(uri: &str, reserved: &[&str]) -> Result<(), RedirectUriError> {
     validate(uri)?;
-    if let Ok(url) = Url::parse(uri)
-        && let Some((name, _)) = url
-            .query_pairs()
-            .find(|(k, _)| reserved.contains(&k.as_ref()))
-    {
-        return Err(RedirectUriError::ReservedParameter(
-            uri.into(),
-            name.into_owned(),
-        ));
+    let Some(query) = Url::parse(uri)
+        .ok()
+        .and_then(|u| u.query().map(str::to_string))
+    else {
+        return Ok(());
+    };
+    for part in query.split(['&', ';']).filter(|p| !p.is_empty()) {
+        let raw = part.split('=').next().unwrap_or("");
+        let name: String = url::form_urlencoded::parse(format!("{raw}=").as_bytes())
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or_default();
+        let trimmed = name.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+        if trimmed.chars().any(char::is_control)
+            || reserved.iter().any(|r| r.eq_ignore_ascii_case(trimmed))
+        {
+            return Err(RedirectUriError::ReservedParameter(uri.into(), name));
+        }
     }
     Ok(())
 }
@@ -113,7 +125,25 @@ mod tests {
                 "{p}"
             );
         }
+        for sly in [
+            "?x=1;code=2",
+            "?+code=1",
+            "?%20code=1",
+            "?code%00=1",
+            "?CODE=1",
+            "?x=1&%63ode=2",
+        ] {
+            let uri = format!("https://a.example/cb{sly}");
+            assert!(validate_for(&uri, r).is_err(), "{uri}");
+        }
         assert!(validate_for("https://a.example/out?code=1", LOGOUT_RESPONSE_PARAMETERS).is_ok());
+        assert!(
+            validate_for(
+                "https://a.example/out?x=1;state=2",
+                LOGOUT_RESPONSE_PARAMETERS
+            )
+            .is_err()
+        );
         assert!(validate_for("https://a.example/out?state=1", LOGOUT_RESPONSE_PARAMETERS).is_err());
     }
 

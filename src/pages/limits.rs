@@ -55,22 +55,27 @@ pub async fn password(
     if let Err(wait) = state.login_by_ip.reserve(&ip_key, now) {
         return Ok(Checked::TooMany(wait));
     }
-    let secure = state.settings.secure_cookies();
-    // Usernames are typed by anyone: hashed, the key stays short whatever was typed.
-    let counter = match device::recognised(req, &state.device_key, secure, username) {
-        Some(device) => format!("login:device:{device}"),
-        None => format!("login:user:{}", secret::hash(username)),
-    };
+    let device = device::presented(req, state.settings.secure_cookies());
+    let device_key = state.device_key.clone();
     let limit = state.settings.login_max_failures;
     let name = username.to_string();
     let outcome = state
         .db
         .run(move |conn| {
+            let user = users::find_by_username(conn, &name)?;
+            // This browser's own budget, if its device cookie vouches for this person as
+            // they are now; else the username's. Usernames are typed by anyone: hashed,
+            // the key stays short whatever was typed.
+            let counter = match (&device, &user) {
+                (Some(d), Some(u)) if let Some(id) = d.vouches_for(&device_key, u) => {
+                    format!("login:device:{id}")
+                }
+                _ => format!("login:user:{}", secret::hash(&name)),
+            };
             let window_start = match throttle::reserve(conn, &counter, limit, WINDOW, now)? {
                 Reserved::Granted { window_start } => window_start,
                 Reserved::Refused { retry_after } => return Ok(Checked::TooMany(retry_after)),
             };
-            let user = users::find_by_username(conn, &name)?;
             let hash = user
                 .as_ref()
                 .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());

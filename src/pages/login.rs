@@ -86,11 +86,7 @@ pub async fn login_post(
         .from_addr(ip, ua)
         .detail("second_factor", false);
     audit::record(&state.db, e, state.clock.now()).await;
-    let device = device::issue(
-        &state.device_key,
-        &user.username,
-        state.settings.secure_cookies(),
-    );
+    let device = device::issue(&state.device_key, &user, state.settings.secure_cookies());
     signed_in(&req, &state, areq, session, user, &[cookie, device]).await
 }
 
@@ -234,11 +230,7 @@ pub async fn mfa_post(
         mfa_pending: false,
         ..pending
     };
-    let device = device::issue(
-        &state.device_key,
-        &user.username,
-        state.settings.secure_cookies(),
-    );
+    let device = device::issue(&state.device_key, &user, state.settings.secure_cookies());
     signed_in(&req, &state, areq, session, user, &[new_cookie, device]).await
 }
 

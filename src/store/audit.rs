@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::audit_events;
+use crate::escape::{inert, json_inert};
 
 /// What happened, by whom, from where. Never a secret, token, password or code.
 #[derive(Debug, Clone)]
@@ -103,14 +104,15 @@ fn ser_opt_id<S: serde::Serializer>(id: &Option<Id>, s: S) -> Result<S::Ok, S::E
 
 /// Append an event, and emit it as a structured log line.
 pub fn record(conn: &mut AnyConnection, e: &Event, now: i64) -> QueryResult<()> {
+    // The log line carries what callers typed: made inert, like `audit list`.
     tracing::info!(
         target: "audit",
         kind = e.kind,
         outcome = e.outcome,
         user_id = e.user_id.map(|u| u.to_string()),
-        client_id = e.client_id.as_deref(),
-        ip = e.ip.as_deref(),
-        details = %e.details,
+        client_id = e.client_id.as_deref().map(inert),
+        ip = e.ip.as_deref().map(inert),
+        details = %json_inert(&e.details.to_string()),
     );
     let row = AuditRow {
         id: Id::new_v7(),

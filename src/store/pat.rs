@@ -51,7 +51,7 @@ impl TryFrom<Row> for PersonalToken {
     fn try_from(r: Row) -> QueryResult<PersonalToken> {
         let scope =
             Scope::parse(&r.scope).map_err(|e| super::corrupt("personal token scope", e))?;
-        let allowed_ips = AllowList::parse(&r.allowed_ips)
+        let allowed_ips = AllowList::from_stored(&r.allowed_ips)
             .map_err(|e| super::corrupt("personal token allow-list", e))?;
         Ok(PersonalToken {
             id: r.id,

@@ -23,9 +23,11 @@ pub fn origin(req: &HttpRequest, trusted: &[Net]) -> (Option<String>, Option<Str
 /// The client's address: the TCP peer, unless the peer is one of the configured trusted
 /// proxies (`--trusted-proxies`); then the nearest `X-Forwarded-For` entry that is not
 /// itself a trusted proxy. Without the setting no forwarding header is believed, since
-/// any client can send one.
+/// any client can send one. An IPv4 client seen as `::ffff:a.b.c.d` (an IPv6 socket,
+/// or a proxy that writes it so) is named by its IPv4 address: one client, one name,
+/// for throttles, allow-lists and the audit trail alike.
 pub fn client_ip(req: &HttpRequest, trusted: &[Net]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
+    let peer = req.peer_addr()?.ip().to_canonical();
     if trusted.is_empty() {
         return Some(peer);
     }
@@ -68,6 +70,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
                 .and_then(|h| h.strip_suffix(']'))
                 .and_then(|h| h.parse::<IpAddr>().ok())
         })
+        .map(|ip| ip.to_canonical())
 }
 
 #[cfg(test)]
@@ -112,5 +115,10 @@ mod tests {
         );
         assert_eq!(parse_hop("[2001:db8::1]:443"), Some(ip("2001:db8::1")));
         assert_eq!(parse_hop("[2001:db8::1]"), Some(ip("2001:db8::1")));
+        assert_eq!(
+            parse_hop("::ffff:5.5.5.5"),
+            Some(ip("5.5.5.5")),
+            "one name per client"
+        );
     }
 }

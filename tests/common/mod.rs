@@ -171,7 +171,15 @@ impl TestServer {
     /// A second instance over the same database and keys (its own memory, its own
     /// port), sharing this one's clock.
     pub async fn sibling(&self) -> RunningServer {
-        server::start(self.settings.clone(), Arc::new(self.clock.clone()))
+        self.sibling_with(|_| {}).await
+    }
+
+    /// A second instance as `sibling`, with its settings adjusted.
+    pub async fn sibling_with(&self, adjust: impl FnOnce(&mut SettingsArgs)) -> RunningServer {
+        let mut args = settings_for(&self.db, self.keys_dir.path());
+        adjust(&mut args);
+        let settings = Settings::from_args(&args).expect("settings");
+        server::start(settings, Arc::new(self.clock.clone()))
             .await
             .expect("a second instance starts")
     }

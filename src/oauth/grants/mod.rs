@@ -84,6 +84,8 @@ pub struct Grants<'a> {
     pub issuer: &'a Issuer,
     pub now: i64,
     pub lifetimes: Lifetimes,
+    /// The API scopes personal tokens may carry now (for the token exchange).
+    pub api_catalogue: &'a Scope,
 }
 
 impl Grants<'_> {

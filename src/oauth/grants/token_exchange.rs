@@ -76,7 +76,16 @@ pub async fn grant(
         ));
     }
     // RFC 8693 §2.2.2: an unusable subject token is invalid_grant.
-    let token = match personal::check(g.db, g.now, subject, caller_ip, "token_exchange").await? {
+    let token = match personal::check(
+        g.db,
+        g.now,
+        g.api_catalogue,
+        subject,
+        caller_ip,
+        "token_exchange",
+    )
+    .await?
+    {
         Checked::Active(t) => t,
         Checked::Unknown => {
             return Err(OAuthError::new(

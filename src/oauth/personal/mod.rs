@@ -6,6 +6,7 @@
 pub mod format;
 
 use super::error::OAuthError;
+use crate::domain::scope::Scope;
 use crate::secret;
 use crate::store::Db;
 use crate::store::audit::{self, Event};
@@ -54,9 +55,12 @@ pub enum Checked {
 /// Uses from the same address within this many seconds are one event.
 const COALESCE_SECS: i64 = 60;
 
+/// Check `token` as used from `addr`. Its scope is narrowed to the current `catalogue`:
+/// a scope the operator has since removed from the catalogue no longer counts.
 pub async fn check(
     db: &Db,
     now: i64,
+    catalogue: &Scope,
     token: &str,
     addr: Option<String>,
     via: &'static str,
@@ -66,17 +70,21 @@ pub async fn check(
         return Ok(Checked::Unknown);
     }
     let hash = secret::hash(token);
+    let catalogue = catalogue.clone();
     Ok(db
         .run(move |conn| {
-            let Some(t) = store::find_by_hash(conn, &hash)? else {
+            let Some(mut t) = store::find_by_hash(conn, &hash)? else {
                 return Ok(Checked::Unknown);
             };
+            t.scope = t.scope.intersection(&catalogue);
             let refusal = if t.revoked_at.is_some() {
                 Some("revoked")
             } else if t.expires_at.is_some_and(|e| e <= now) {
                 Some("expired")
             } else if !t.allowed_ips.allows(addr.as_deref()) {
                 Some("address_not_allowed")
+            } else if t.scope.is_empty() {
+                Some("no_scope_left")
             } else {
                 None
             };
