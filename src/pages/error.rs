@@ -2,10 +2,12 @@
 //! one error page, sends the person to sign in, or (`ToClient`) sends an error back to a
 //! client's registered redirect URI, which was checked before the error was made.
 
-use actix_web::http::StatusCode;
+use actix_web::cookie::Cookie;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
 
-use super::{error_page, see_other};
+use super::{error_page, page_builder, see_other};
 use crate::store::DbError;
 use crate::web::form::FormError;
 
@@ -25,6 +27,9 @@ pub enum PageError {
         location: String,
         status: StatusCode,
     },
+    /// A page to answer instead of going on (asking the person to confirm, say),
+    /// rendered.
+    Prompt(Box<Prompt>),
     /// Any other refusal, as an error page.
     Page {
         status: StatusCode,
@@ -33,7 +38,37 @@ pub enum PageError {
     },
 }
 
+/// A rendered page with its status, a cookie to set and a `Retry-After` to send.
+#[derive(Debug)]
+pub struct Prompt {
+    status: StatusCode,
+    html: String,
+    cookie: Option<Cookie<'static>>,
+    retry_after: Option<i64>,
+}
+
 impl PageError {
+    /// Answer `page` instead of going on.
+    pub fn prompt(
+        status: StatusCode,
+        page: &impl Template,
+        cookie: Option<Cookie<'static>>,
+        retry_after: Option<i64>,
+    ) -> PageError {
+        match page.render() {
+            Ok(html) => PageError::Prompt(Box::new(Prompt {
+                status,
+                html,
+                cookie,
+                retry_after,
+            })),
+            Err(e) => {
+                tracing::error!(error = %e, "template rendering failed");
+                PageError::Unavailable
+            }
+        }
+    }
+
     pub fn bad_request(title: &'static str, message: &'static str) -> PageError {
         PageError::Page {
             status: StatusCode::BAD_REQUEST,
@@ -51,6 +86,7 @@ impl std::fmt::Display for PageError {
             PageError::Unreadable(e) => write!(f, "unreadable form: {e}"),
             PageError::StaleForm => f.write_str("CSRF token mismatch"),
             PageError::ToClient { .. } => f.write_str("error sent to the client"),
+            PageError::Prompt(_) => f.write_str("a page instead"),
             PageError::Page { title, .. } => f.write_str(title),
         }
     }
@@ -65,6 +101,7 @@ impl ResponseError for PageError {
             PageError::Unreadable(FormError::TooSlow) => StatusCode::REQUEST_TIMEOUT,
             PageError::Unreadable(_) => StatusCode::BAD_REQUEST,
             PageError::StaleForm => StatusCode::FORBIDDEN,
+            PageError::Prompt(p) => p.status,
             PageError::ToClient { status, .. } | PageError::Page { status, .. } => *status,
         }
     }
@@ -87,6 +124,16 @@ impl ResponseError for PageError {
                 "This form expired or did not come from this site. Reload the page and try again.",
             ),
             PageError::ToClient { location, .. } => see_other(location, status).finish(),
+            PageError::Prompt(p) => {
+                let mut b = page_builder(status);
+                if let Some(c) = &p.cookie {
+                    b.cookie(c.clone());
+                }
+                if let Some(wait) = p.retry_after {
+                    b.insert_header((header::RETRY_AFTER, wait.max(1).to_string()));
+                }
+                b.body(p.html.clone())
+            }
             PageError::Page { title, message, .. } => error_page(status, title, message),
         }
     }

@@ -8,7 +8,7 @@ use super::authorize::{self as authz, login_page, login_page_with};
 use super::extract::CsrfForm;
 use super::limits::{self, Checked};
 use super::templates::LoginMfaPage;
-use super::{PageError, csrf, device, page_builder, render, see_other, session, sudo};
+use super::{PageError, csrf, device, page_builder, render, see_other, session};
 use crate::audit;
 use crate::mfa::factor::{self, Factor, Options};
 use crate::mfa::guard;
@@ -52,7 +52,7 @@ pub async fn login_post(
         Checked::Passed(u) => u,
         Checked::TooMany(wait) => {
             let res = page(token, TOO_MANY, StatusCode::TOO_MANY_REQUESTS, username);
-            return Ok(sudo::too_many(res, wait));
+            return Ok(super::too_many(res, wait));
         }
         Checked::Failed => {
             let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
@@ -220,7 +220,7 @@ pub async fn mfa_post(
         Checked::Failed => return Ok(mfa_page(token, Some(BAD_CODE), StatusCode::OK)),
         Checked::TooMany(wait) => {
             let res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
-            return Ok(sudo::too_many(res, wait));
+            return Ok(super::too_many(res, wait));
         }
     };
     let session = Session {

@@ -90,3 +90,11 @@ pub fn render_with(
     }
     render(b, page)
 }
+
+/// A 429 page with `Retry-After` (RFC 6585 §4).
+pub fn too_many(mut res: HttpResponse, wait: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&wait.max(1).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}

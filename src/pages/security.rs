@@ -9,11 +9,13 @@ use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
 use super::templates::{Enrolment, RecoveryCodesPage, SecurityPage};
 use super::{PageError, csrf, render_with};
+use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
 use crate::mfa::{qr, recovery, totp as otp};
 use crate::secret;
 use crate::state::AppState;
+use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};
 use crate::store::totp;
 use crate::store::users::User;
@@ -78,7 +80,7 @@ async fn refused(
     checked: Checked<()>,
 ) -> Result<HttpResponse, PageError> {
     match checked {
-        Checked::TooMany(wait) => Ok(sudo::too_many(
+        Checked::TooMany(wait) => Ok(super::too_many(
             show(
                 state,
                 user,
@@ -143,29 +145,55 @@ async fn pending_enrolment(state: &AppState, user: &User) -> Option<Enrolment> {
         .map(|s| enrolment_for(state, user, &s))
 }
 
+/// Ten new recovery codes to show once, and the hashes to store.
+fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
+    let codes = recovery::generate(RECOVERY_CODES);
+    let hashes = codes
+        .iter()
+        .filter_map(|c| recovery::normalize(c))
+        .map(|c| secret::hash(&c))
+        .collect();
+    (codes, hashes)
+}
+
+/// Make a change to the person's second factor once a code proves it (within the
+/// person's limit on codes): `change` runs in the transaction that spends the code and
+/// gets the event stamp of who asked.
+async fn with_code(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &User,
+    proof: Proof,
+    opts: Options,
+    change: impl FnOnce(&mut AnyConnection, &Actor, i64) -> diesel::QueryResult<()> + Send + 'static,
+) -> Result<Checked<()>, PageError> {
+    let (now, keys, uid) = (state.clock.now(), state.data_keys.clone(), user.id);
+    let (ip, user_agent) = origin::origin(req, &state.settings.trusted_proxies);
+    let by = Actor::Person { ip, user_agent };
+    Ok(state
+        .db
+        .run(move |conn| {
+            guard::with_second_factor(conn, &keys, uid, proof, opts, now, |conn| {
+                change(conn, &by, now)
+            })
+        })
+        .await?)
+}
+
 /// Start an enrolment: a new secret, sealed at rest, shown to the person once here.
 pub async fn enroll_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
-    let sudo = match sudo::require(&state, &req, &session, &user, &form, &ENROL).await {
-        Ok(s) => s,
-        Err(page) => return Ok(page),
-    };
+    let sudo = sudo::require(&state, &req, &f, &ENROL).await?;
     let token = sudo.csrf(&state, &req);
     let secret = otp::generate_secret();
     let sealed = state
         .data_keys
         .seal(&secret)
         .map_err(|_| PageError::Unavailable)?;
-    let uid = user.id;
-    let now = state.clock.now();
+    let (uid, now) = (f.user.id, state.clock.now());
     let started = state
         .db
         .run(move |conn| {
@@ -176,8 +204,9 @@ pub async fn enroll_post(
             Ok(true)
         })
         .await?;
-    let enrolment = started.then(|| enrolment_for(&state, &user, &secret));
-    Ok(sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await?))
+    let enrolment = started.then(|| enrolment_for(&state, &f.user, &secret));
+    let page = show(&state, &f.user, token, enrolment, None, StatusCode::OK).await?;
+    Ok(sudo.finish(page))
 }
 
 /// Finish the enrolment with a valid code; hand out recovery codes once.
@@ -186,55 +215,36 @@ pub async fn confirm_post(
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
     // The pending secret is shown again when a code fails: only to a recent sign-in.
-    let sudo = match sudo::require(&state, &req, &session, &user, &form, &CONFIRM).await {
-        Ok(s) => s,
-        Err(page) => return Ok(page),
-    };
+    let sudo = sudo::require(&state, &req, &f, &CONFIRM).await?;
     let token = sudo.csrf(&state, &req);
-    let Some(code) = form.get("code").map(str::to_string) else {
+    let user = &f.user;
+    let Some(code) = f.form.get("code").map(str::to_string) else {
         // Back from re-authenticating (codes are never carried through that page).
-        let enrolment = pending_enrolment(&state, &user).await;
-        return Ok(sudo.finish(show(&state, &user, token, enrolment, None, StatusCode::OK).await?));
+        let enrolment = pending_enrolment(&state, user).await;
+        let page = show(&state, user, token, enrolment, None, StatusCode::OK).await?;
+        return Ok(sudo.finish(page));
     };
-    let now = state.clock.now();
-    let keys = state.data_keys.clone();
+    let (codes, hashes) = new_recovery_codes();
     let uid = user.id;
-    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
-    let codes = recovery::generate(RECOVERY_CODES);
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| recovery::normalize(c))
-        .map(|c| secret::hash(&c))
-        .collect();
-    let done = state
-        .db
-        .run(move |conn| {
-            let proof = Proof::Code(code);
-            guard::with_second_factor(
+    let done = with_code(
+        &state,
+        &req,
+        user,
+        Proof::Code(code),
+        Options::CONFIRM_ENROLMENT,
+        move |conn, by, now| {
+            totp::enable(conn, uid, now)?;
+            totp::replace_recovery_codes(conn, uid, &hashes, now)?;
+            audit::record(
                 conn,
-                &keys,
-                uid,
-                proof,
-                Options::CONFIRM_ENROLMENT,
+                &by.stamp(Event::new("mfa.enrolled", "success").user(uid)),
                 now,
-                |conn| {
-                    totp::enable(conn, uid, now)?;
-                    totp::replace_recovery_codes(conn, uid, &hashes, now)?;
-                    let e = Event::new("mfa.enrolled", "success")
-                        .user(uid)
-                        .from_addr(ip, ua);
-                    audit::record(conn, &e, now)
-                },
             )
-        })
-        .await;
-    let res = match done? {
+        },
+    )
+    .await?;
+    let res = match done {
         Checked::Passed(()) => render_with(
             token.new_cookie,
             StatusCode::OK,
@@ -242,8 +252,8 @@ pub async fn confirm_post(
         ),
         failed => {
             // Show the same secret again so the person can retry without rescanning.
-            let enrolment = pending_enrolment(&state, &user).await;
-            refused(&state, &user, token, enrolment, failed).await?
+            let enrolment = pending_enrolment(&state, user).await;
+            refused(&state, user, token, enrolment, failed).await?
         }
     };
     Ok(sudo.finish(res))
@@ -255,36 +265,28 @@ pub async fn disable_post(
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
-    let sudo = match sudo::require(&state, &req, &session, &user, &form, &DISABLE).await {
-        Ok(s) => s,
-        Err(page) => return Ok(page),
-    };
+    let sudo = sudo::require(&state, &req, &f, &DISABLE).await?;
     let token = sudo.csrf(&state, &req);
-    let proof = sudo.proof(&form);
-    let now = state.clock.now();
-    let keys = state.data_keys.clone();
-    let uid = user.id;
-    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
-    let done = state
-        .db
-        .run(move |conn| {
-            guard::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
-                totp::disable(conn, uid)?;
-                let e = Event::new("mfa.disabled", "success")
-                    .user(uid)
-                    .from_addr(ip, ua);
-                audit::record(conn, &e, now)
-            })
-        })
-        .await;
-    let res = match done? {
-        Checked::Passed(()) => show(&state, &user, token, None, None, StatusCode::OK).await?,
-        failed => refused(&state, &user, token, None, failed).await?,
+    let uid = f.user.id;
+    let done = with_code(
+        &state,
+        &req,
+        &f.user,
+        sudo.proof(&f.form),
+        Options::APP_CODE,
+        move |conn, by, now| {
+            totp::disable(conn, uid)?;
+            audit::record(
+                conn,
+                &by.stamp(Event::new("mfa.disabled", "success").user(uid)),
+                now,
+            )
+        },
+    )
+    .await?;
+    let res = match done {
+        Checked::Passed(()) => show(&state, &f.user, token, None, None, StatusCode::OK).await?,
+        failed => refused(&state, &f.user, token, None, failed).await?,
     };
     Ok(sudo.finish(res))
 }
@@ -295,46 +297,30 @@ pub async fn recovery_codes_post(
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
-    let sudo = match sudo::require(&state, &req, &session, &user, &form, &NEW_RECOVERY).await {
-        Ok(s) => s,
-        Err(page) => return Ok(page),
-    };
+    let sudo = sudo::require(&state, &req, &f, &NEW_RECOVERY).await?;
     let token = sudo.csrf(&state, &req);
-    let proof = sudo.proof(&form);
-    let now = state.clock.now();
-    let keys = state.data_keys.clone();
-    let uid = user.id;
-    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
-    let codes = recovery::generate(RECOVERY_CODES);
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| recovery::normalize(c))
-        .map(|c| secret::hash(&c))
-        .collect();
-    let done = state
-        .db
-        .run(move |conn| {
-            guard::with_second_factor(conn, &keys, uid, proof, Options::APP_CODE, now, |conn| {
-                totp::replace_recovery_codes(conn, uid, &hashes, now)?;
-                let e = Event::new("mfa.recovery_codes_replaced", "success")
-                    .user(uid)
-                    .from_addr(ip, ua);
-                audit::record(conn, &e, now)
-            })
-        })
-        .await;
-    let res = match done? {
+    let (codes, hashes) = new_recovery_codes();
+    let uid = f.user.id;
+    let done = with_code(
+        &state,
+        &req,
+        &f.user,
+        sudo.proof(&f.form),
+        Options::APP_CODE,
+        move |conn, by, now| {
+            totp::replace_recovery_codes(conn, uid, &hashes, now)?;
+            let e = Event::new("mfa.recovery_codes_replaced", "success").user(uid);
+            audit::record(conn, &by.stamp(e), now)
+        },
+    )
+    .await?;
+    let res = match done {
         Checked::Passed(()) => render_with(
             token.new_cookie,
             StatusCode::OK,
             &RecoveryCodesPage { codes },
         ),
-        failed => refused(&state, &user, token, None, failed).await?,
+        failed => refused(&state, &f.user, token, None, failed).await?,
     };
     Ok(sudo.finish(res))
 }

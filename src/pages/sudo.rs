@@ -16,17 +16,17 @@ use actix_web::HttpResponse;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 
+use super::extract::SignedInForm;
 use super::limits::{self, Checked};
 use super::templates::ReauthPage;
-use super::{PageError, csrf, render_with, session};
+use super::{PageError, csrf, session};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Proof};
 use crate::mfa::sealed::DataKeys;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
-use crate::store::sessions::{self, Session};
-use crate::store::users::User;
+use crate::store::sessions;
 use crate::web::form::Form;
 use crate::web::origin;
 
@@ -88,29 +88,26 @@ pub struct Action {
     pub purpose: &'static str,
 }
 
-/// `Ok` when the action may go ahead; `Err` is the page to send instead (asking to
+/// `Ok` when the action of `f` may go ahead; `Err` is the page to send instead (asking to
 /// confirm, or saying why the confirmation failed).
 pub async fn require(
     state: &AppState,
     req: &HttpRequest,
-    session: &Session,
-    user: &User,
-    form: &Form,
+    f: &SignedInForm,
     action: &Action,
-) -> Result<Sudo, HttpResponse> {
+) -> Result<Sudo, PageError> {
+    let SignedInForm {
+        form,
+        session,
+        user,
+    } = f;
     let now = state.clock.now();
     if now - session.auth_time < state.settings.sudo_ttl {
         return Ok(Sudo::Fresh);
     }
     let uid = user.id;
-    let unavailable =
-        |e: crate::store::DbError| actix_web::ResponseError::error_response(&PageError::from(e));
-    let enrolled = state
-        .db
-        .run(move |conn| factor::enabled(conn, uid))
-        .await
-        .map_err(unavailable)?;
-    let page = |error: Option<&'static str>, status: StatusCode| {
+    let enrolled = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
+    let ask = |error: Option<&'static str>, status: StatusCode, retry_after: Option<i64>| {
         let token = csrf::ensure(state, req);
         let carried = form
             .pairs()
@@ -126,10 +123,10 @@ pub async fn require(
             minutes: (state.settings.sudo_ttl / 60).max(1),
             error,
         };
-        render_with(token.new_cookie, status, &page)
+        PageError::prompt(status, &page, token.new_cookie, retry_after)
     };
     let Some(password) = form.get("sudo_password") else {
-        return Err(page(None, StatusCode::OK));
+        return Err(ask(None, StatusCode::OK, None));
     };
     let (ip, ua) = origin::origin(req, &state.settings.trusted_proxies);
     let failed = |reason: &'static str| {
@@ -138,19 +135,19 @@ pub async fn require(
             .from_addr(ip.clone(), ua.clone())
             .detail("reason", reason)
     };
-    match limits::password(state, req, &user.username, password.to_string()).await {
-        Ok(Checked::Passed(u)) if u.id == uid => {}
-        Ok(Checked::TooMany(wait)) => {
-            return Err(too_many(
-                page(Some(TOO_MANY), StatusCode::TOO_MANY_REQUESTS),
-                wait,
+    match limits::password(state, req, &user.username, password.to_string()).await? {
+        Checked::Passed(u) if u.id == uid => {}
+        Checked::TooMany(wait) => {
+            return Err(ask(
+                Some(TOO_MANY),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(wait),
             ));
         }
-        Ok(_) => {
+        _ => {
             crate::audit::record(&state.db, failed("bad_password"), now).await;
-            return Err(page(Some(BAD_PASSWORD), StatusCode::BAD_REQUEST));
+            return Err(ask(Some(BAD_PASSWORD), StatusCode::BAD_REQUEST, None));
         }
-        Err(e) => return Err(unavailable(e)),
     }
     let code = form.get("sudo_code").unwrap_or("").to_string();
     let keys: std::sync::Arc<DataKeys> = state.data_keys.clone();
@@ -192,31 +189,22 @@ pub async fn require(
             }
             Ok(checked)
         })
-        .await;
+        .await?;
     match outcome {
-        Ok(Checked::Passed(())) => Ok(Sudo::Confirmed {
+        Checked::Passed(()) => Ok(Sudo::Confirmed {
             cookie,
             csrf: csrf::for_session(state, &new_hash),
             second_factor: enrolled,
         }),
-        Ok(Checked::Failed) => Err(page(Some(BAD_CODE), StatusCode::BAD_REQUEST)),
-        Ok(Checked::TooMany(wait)) => Err(too_many(
-            page(Some(TOO_MANY), StatusCode::TOO_MANY_REQUESTS),
-            wait,
+        Checked::Failed => Err(ask(Some(BAD_CODE), StatusCode::BAD_REQUEST, None)),
+        Checked::TooMany(wait) => Err(ask(
+            Some(TOO_MANY),
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(wait),
         )),
-        Err(e) => Err(unavailable(e)),
     }
 }
 
 const BAD_PASSWORD: &str = "That password is not right.";
 const BAD_CODE: &str = "That code did not work, or was already used. Wait for the next one.";
 const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";
-
-/// Add `Retry-After` to a 429 page.
-pub fn too_many(mut res: HttpResponse, wait: i64) -> HttpResponse {
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.max(1).to_string()) {
-        res.headers_mut()
-            .insert(actix_web::http::header::RETRY_AFTER, v);
-    }
-    res
-}

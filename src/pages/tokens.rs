@@ -159,15 +159,8 @@ pub async fn create_post(
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
-    let sudo = match sudo::require(&state, &req, &session, &user, &form, &CREATE).await {
-        Ok(s) => s,
-        Err(page) => return Ok(page),
-    };
+    let sudo = sudo::require(&state, &req, &f, &CREATE).await?;
+    let SignedInForm { form, user, .. } = f;
     let token = sudo.csrf(&state, &req);
     let now = state.clock.now();
     let refuse = |token, msg: &str, status| {
@@ -222,7 +215,7 @@ pub async fn create_post(
                 "Too many wrong codes. Please wait a few minutes.",
                 StatusCode::TOO_MANY_REQUESTS,
             );
-            return Ok(sudo.finish(sudo::too_many(res.await?, wait)));
+            return Ok(sudo.finish(super::too_many(res.await?, wait)));
         }
         None => (
             "Creating API tokens needs two-factor sign-in.",
