@@ -433,73 +433,39 @@ async fn resource_indicators_set_the_audience() {
     srv.stop().await;
 }
 
+/// A rotated secret works at once and the old one stops, with the client cache off and
+/// on (then the cached record has the old hash: a secret that does not match it is
+/// checked again against the database, and the refreshed record refuses the old one).
 #[actix_web::test]
 async fn a_rotated_secret_works_at_once_and_the_old_one_stops() {
-    let srv = spawn_with(|a| a.client_cache_ttl = Some(0)).await;
-    let (id, old) = srv.service_client("read");
-    let cc = [("grant_type", "client_credentials")];
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &old)), &cc)
-            .await
-            .status(),
-        200
-    );
-    let new = {
-        let mut conn = srv.state().db.pool().get().unwrap();
-        portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
-            .unwrap()
-            .unwrap()
-            .0
-    };
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &new)), &cc)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &old)), &cc)
-            .await
-            .status(),
-        401
-    );
-    srv.stop().await;
-}
-
-#[actix_web::test]
-async fn the_cache_accepts_a_new_secret_at_once() {
-    // Default cache on: the cached record has the old hash, and the new secret must
-    // still work immediately (the mismatch is re-checked against the database).
-    let srv = spawn().await;
-    let (id, old) = srv.service_client("read");
-    let cc = [("grant_type", "client_credentials")];
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &old)), &cc)
-            .await
-            .status(),
-        200
-    );
-    let new = {
-        let mut conn = srv.state().db.pool().get().unwrap();
-        portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
-            .unwrap()
-            .unwrap()
-            .0
-    };
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &new)), &cc)
-            .await
-            .status(),
-        200
-    );
-    // After the new secret was seen, the cache holds the new record: the old one fails.
-    assert_eq!(
-        srv.post_form("/token", Some((&id, &old)), &cc)
-            .await
-            .status(),
-        401
-    );
-    srv.stop().await;
+    for cache_ttl in [Some(0), None] {
+        let srv = spawn_with(|a| a.client_cache_ttl = cache_ttl).await;
+        let (id, old) = srv.service_client("read");
+        let cc = [("grant_type", "client_credentials")];
+        let status = |secret: String| {
+            let (srv, id) = (&srv, id.clone());
+            async move {
+                srv.post_form("/token", Some((&id, &secret)), &cc)
+                    .await
+                    .status()
+            }
+        };
+        assert_eq!(status(old.clone()).await, 200, "{cache_ttl:?}");
+        let new = {
+            let mut conn = srv.state().db.pool().get().unwrap();
+            portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
+                .unwrap()
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            status(new).await,
+            200,
+            "{cache_ttl:?}: the new secret at once"
+        );
+        assert_eq!(status(old).await, 401, "{cache_ttl:?}: the old one no more");
+        srv.stop().await;
+    }
 }
 
 /// A client that declares a body and never sends it is cut off (408) instead of holding

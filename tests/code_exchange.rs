@@ -245,64 +245,42 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let s = start(&app1, &["openid"], &[]);
     let p = sign_in_and_allow(&srv, &browser, &s).await;
     let v = s.verifier.secret().clone();
-    let res = token_post(
-        &srv,
-        &app2,
-        &[
+    let code = p["code"].as_str();
+    // (client, redirect_uri sent, code sent, the error, why)
+    let refusals: [(&App, Option<&str>, Option<&str>, &str, &str); 4] = [
+        (
+            &app2,
+            Some(REDIRECT),
+            Some(code),
+            "invalid_grant",
+            "another client's code",
+        ),
+        (
+            &app1,
+            Some("http://127.0.0.1:9999/other"),
+            Some(code),
+            "invalid_grant",
+            "redirect_uri mismatch",
+        ),
+        (
+            &app1,
+            None,
+            Some(code),
+            "invalid_grant",
+            "redirect_uri was in the request, so it is required",
+        ),
+        (&app1, Some(REDIRECT), None, "invalid_request", "no code"),
+    ];
+    for (client, redirect_uri, code, error, why) in refusals {
+        let mut form = vec![
             ("grant_type", "authorization_code"),
-            ("code", &p["code"]),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &v),
-        ],
-    )
-    .await;
-    assert_eq!(
-        oauth_error(res).await.1,
-        "invalid_grant",
-        "another client's code"
-    );
-    let res = token_post(
-        &srv,
-        &app1,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &p["code"]),
-            ("redirect_uri", "http://127.0.0.1:9999/other"),
-            ("code_verifier", &v),
-        ],
-    )
-    .await;
-    assert_eq!(
-        oauth_error(res).await.1,
-        "invalid_grant",
-        "redirect_uri mismatch"
-    );
-    let res = token_post(
-        &srv,
-        &app1,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &p["code"]),
-            ("code_verifier", &v),
-        ],
-    )
-    .await;
-    assert_eq!(
-        oauth_error(res).await.1,
-        "invalid_grant",
-        "redirect_uri was in the request, so it is required"
-    );
-    let res = token_post(
-        &srv,
-        &app1,
-        &[
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &v),
-        ],
-    )
-    .await;
-    assert_eq!(oauth_error(res).await.1, "invalid_request", "no code");
+            ("code_verifier", v.as_str()),
+        ];
+        form.extend(redirect_uri.map(|r| ("redirect_uri", r)));
+        form.extend(code.map(|c| ("code", c)));
+        let res = token_post(&srv, client, &form).await;
+        assert_eq!(oauth_error(res).await.1, error, "{why}");
+    }
     // A service client may not use the grant at all.
     let (sid, ssecret) = srv.service_client("openid");
     let res = srv
