@@ -247,7 +247,8 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let v = s.verifier.secret().clone();
     let code = p["code"].as_str();
     // (client, redirect_uri sent, code sent, the error, why)
-    let refusals: [(&App, Option<&str>, Option<&str>, &str, &str); 4] = [
+    type Case<'a> = (&'a App, Option<&'a str>, Option<&'a str>, &'a str, &'a str);
+    let refusals: [Case; 4] = [
         (
             &app2,
             Some(REDIRECT),
