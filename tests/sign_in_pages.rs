@@ -15,15 +15,11 @@ async fn forms_without_a_csrf_token_are_refused() {
     let browser = Browser::new(&srv);
     let s = start(&app, &["openid"], &[]);
     let page = browser.get(&s.url).await.text().await.unwrap();
-    let authz = field(&page, "authz").unwrap();
+    let txn = field(&page, "txn").unwrap();
     let res = browser
         .post(
             &srv.url("/login"),
-            &[
-                ("authz", &authz),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
+            &[("txn", &txn), ("username", "alice"), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(res.status(), 403);
@@ -41,7 +37,7 @@ async fn forms_without_a_csrf_token_are_refused() {
             &srv.url("/login"),
             &[
                 ("csrf", &foreign),
-                ("authz", &authz),
+                ("txn", &txn),
                 ("username", "alice"),
                 ("password", PASSWORD),
             ],
@@ -66,14 +62,19 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
         .unwrap();
     let res = raw.get(&s.url).send().await.unwrap();
     let pre = set_cookie(&res, "portcullis_csrf").expect("a double-submit cookie");
+    let flow = set_cookie(&res, "portcullis_flow").expect("the transaction's binding");
     let page = res.text().await.unwrap();
     assert_eq!(field(&page, "csrf").as_deref(), Some(pre.as_str()));
+    let txn = field(&page, "txn").unwrap();
     let res = raw
         .post(srv.url("/login"))
-        .header("cookie", format!("portcullis_csrf={pre}"))
+        .header(
+            "cookie",
+            format!("portcullis_csrf={pre}; portcullis_flow={flow}"),
+        )
         .form(&[
             ("csrf", pre.as_str()),
-            ("authz", &field(&page, "authz").unwrap()),
+            ("txn", &txn),
             ("username", "alice"),
             ("password", PASSWORD),
         ])
@@ -85,31 +86,35 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
     let page = res.text().await.unwrap();
     let bound = field(&page, "csrf").unwrap();
     assert_ne!(bound, pre, "a new token once signed in");
-    let authz = field(&page, "authz").unwrap();
 
     let planted = "A".repeat(43);
     let consent = |csrf: &str, cookie: String| {
         raw.post(srv.url("/consent"))
             .header("cookie", cookie)
-            .form(&[("csrf", csrf), ("authz", &authz), ("decision", "allow")])
+            .form(&[("csrf", csrf), ("txn", &txn), ("decision", "allow")])
             .send()
     };
     for (csrf, cookie) in [
         (
             planted.as_str(),
-            format!("portcullis_session={session}; portcullis_csrf={planted}"),
+            format!(
+                "portcullis_session={session}; portcullis_csrf={planted}; portcullis_flow={flow}"
+            ),
         ),
         (
             pre.as_str(),
-            format!("portcullis_session={session}; portcullis_csrf={pre}"),
+            format!("portcullis_session={session}; portcullis_csrf={pre}; portcullis_flow={flow}"),
         ),
     ] {
         let res = consent(csrf, cookie).await.unwrap();
         assert_eq!(res.status(), 403, "{csrf}");
     }
-    let res = consent(&bound, format!("portcullis_session={session}"))
-        .await
-        .unwrap();
+    let res = consent(
+        &bound,
+        format!("portcullis_session={session}; portcullis_flow={flow}"),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 303);
     srv.stop().await;
 }
@@ -349,5 +354,128 @@ async fn an_oversized_form_gets_413_on_the_pages_too() {
         assert_eq!(res.status(), 413, "{path}");
         assert_eq!(res.headers()["x-frame-options"], "DENY", "{path}");
     }
+    srv.stop().await;
+}
+
+/// The consent form carries only the transaction's id: a request that asked for a fresh
+/// sign-in (`prompt=login`, `max_age=0`) cannot be answered by posting consent from an
+/// older session; the person signs in first, and the code carries the new auth_time.
+#[actix_web::test]
+async fn consent_cannot_skip_a_sign_in_the_request_asked_for() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    // Signed in, and consented, a while ago.
+    let first = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &first).await;
+    srv.clock.advance(600);
+    for extra in [[("prompt", "login")], [("max_age", "0")]] {
+        let s = start(&app, &["openid"], &extra);
+        let page = browser.get(&s.url).await.text().await.unwrap();
+        assert!(
+            page.contains("name=\"password\""),
+            "{extra:?}: asked to sign in"
+        );
+        // Straight to consent with the transaction (and the session's form token).
+        let account = browser.text(&srv.url("/account")).await;
+        let csrf = field(&account, "csrf").unwrap();
+        let txn = field(&page, "txn").unwrap();
+        let res = browser
+            .post(
+                &srv.url("/consent"),
+                &[("csrf", &csrf), ("txn", &txn), ("decision", "allow")],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{extra:?}: no code");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains("name=\"password\""),
+            "{extra:?}: the sign-in page"
+        );
+        // Signing in then completes the request, with the new sign-in time.
+        srv.clock.advance(5);
+        let res = browser.login(&page, "alice", PASSWORD).await;
+        assert_eq!(res.status(), 303, "{extra:?}");
+        let (_, params) = location_params(&res);
+        let t = exchange(&srv, &app, &params["code"], s.verifier).await;
+        let id_token = t.extra_fields().id_token.clone().unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                id_token.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims["auth_time"],
+            srv.clock_now(),
+            "{extra:?}: a fresh auth_time"
+        );
+    }
+    srv.stop().await;
+}
+
+/// A large authorization request (here a 20 KB `claims`) stays on the server; the forms
+/// that follow carry only its id, so sign-in completes.
+#[actix_web::test]
+async fn a_large_authorization_request_completes_sign_in() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let claims = format!("{{\"userinfo\":{{\"x\":\"{}\"}}}}", "a".repeat(20_000));
+    let s = start(&app, &["openid"], &[("claims", &claims)]);
+    assert!(s.url.len() > 20_000);
+    let params = sign_in_and_allow(&srv, &browser, &s).await;
+    exchange(&srv, &app, &params["code"], s.verifier).await;
+    srv.stop().await;
+}
+
+/// A transaction is used once, expires, and belongs to the browser that started it:
+/// anything else gets an error page, never a redirect.
+#[actix_web::test]
+async fn a_replayed_expired_or_foreign_transaction_gets_an_error_page() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    let page = browser.text(&s.url).await;
+    let consent = browser.login(&page, "alice", PASSWORD).await;
+    let consent = consent.text().await.unwrap();
+    assert_eq!(browser.consent(&consent, "allow").await.status(), 303);
+    // Replayed.
+    let res = browser.consent(&consent, "allow").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+
+    // Expired.
+    let s = start(&app, &["openid"], &[("prompt", "consent")]);
+    let page = browser.text(&s.url).await;
+    assert!(page.contains("value=\"allow\""));
+    srv.clock.advance(16 * 60);
+    let res = browser.consent(&page, "allow").await;
+    assert_eq!(res.status(), 400, "expired");
+    assert!(res.headers().get("location").is_none());
+
+    // Another browser's transaction, with this browser's own form token.
+    let s = start(&app, &["openid"], &[("prompt", "login")]);
+    let foreign = field(&Browser::new(&srv).text(&s.url).await, "txn").unwrap();
+    let own = field(&browser.text(&srv.url("/account")).await, "csrf").unwrap();
+    let res = browser
+        .post(
+            &srv.url("/login"),
+            &[
+                ("csrf", own.as_str()),
+                ("txn", foreign.as_str()),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400, "not this browser's transaction");
+    assert!(res.headers().get("location").is_none());
     srv.stop().await;
 }

@@ -1,19 +1,24 @@
 //! The browser side of the authorization endpoint (RFC 6749 §3.1, §4.1.1; OpenID Connect
 //! Core §3.1.2): the `Authorizer` validates the request and says what it needs; this
 //! module shows the sign-in or consent page, or sends the person back to the client.
+//! A request that needs a page is kept on the server as a transaction
+//! (`oauth::authorize::transaction`); the pages carry only its id.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::templates::{ConsentPage, LoginPage, ScopeLine, describe_scope};
 use super::{PageError, csrf, page_builder, render, see_other, session};
+use crate::oauth::authorize::transaction::{Resume, Transaction};
 use crate::oauth::authorize::{
     AuthorizationRequest, AuthorizeError, Authorizer, Params, Refusal, Step, redirect_status,
 };
+use crate::secret;
 use crate::state::AppState;
 use crate::store::sessions::Session;
 use crate::store::users::User;
-use crate::web::form;
+use crate::web::form::{self, Form};
 
 pub fn authorizer(state: &AppState) -> Authorizer<'_> {
     Authorizer {
@@ -41,28 +46,42 @@ pub async fn authorize_post(
     start(&req, &state, form::parse(body.as_bytes()), true).await
 }
 
-/// Validate a request (from the endpoint, or again when a form comes back).
-pub async fn validate(state: &AppState, params: Params) -> Result<AuthorizationRequest, PageError> {
-    let authorizer = authorizer(state);
-    authorizer.validate(params).await.map_err(|e| match e {
+fn refusal(authorizer: &Authorizer, e: Refusal) -> PageError {
+    match e {
         Refusal::Unavailable => PageError::Unavailable,
         Refusal::Invalid(AuthorizeError::Page(p)) => PageError::bad_request(p.title, p.message),
         Refusal::Invalid(AuthorizeError::Redirect(r)) => PageError::ToClient {
             location: authorizer.error_location(&r),
             status: StatusCode::FOUND,
         },
-    })
+    }
 }
 
-/// The request carried by a sign-in or consent form, validated again from scratch.
-pub async fn carried(
-    state: &AppState,
-    f: &form::Form,
-) -> Result<Option<AuthorizationRequest>, PageError> {
-    match f.get("authz") {
-        Some(a) => Ok(Some(validate(state, form::parse(a.as_bytes())).await?)),
-        None => Ok(None),
+/// The name of the cookie that binds transactions to this browser.
+fn binding_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-portcullis_flow"
+    } else {
+        "portcullis_flow"
     }
+}
+
+/// The browser's binding value, or a new one with the cookie that sets it.
+fn binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    let secure = state.settings.secure_cookies();
+    if let Some(c) = req.cookie(binding_cookie(secure))
+        && c.value().len() == 43
+    {
+        return (c.value().to_string(), None);
+    }
+    let value = secret::random_token("", 32);
+    let cookie = Cookie::build(binding_cookie(secure), value.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish();
+    (value, Some(cookie))
 }
 
 async fn start(
@@ -71,66 +90,157 @@ async fn start(
     params: Params,
     via_post: bool,
 ) -> Result<HttpResponse, PageError> {
-    let areq = validate(state, params).await?;
-    let current = session::current(state, req).await?;
-    proceed(req, state, areq, current, false, redirect_status(via_post)).await
-}
-
-/// Sign-in and consent as the request and the session require; then issue the code.
-/// `fresh` is true right after the person typed their password.
-pub async fn proceed(
-    req: &HttpRequest,
-    state: &AppState,
-    areq: AuthorizationRequest,
-    current: Option<(Session, User)>,
-    fresh: bool,
-    status: StatusCode,
-) -> Result<HttpResponse, PageError> {
-    let now = state.clock.now();
     let authorizer = authorizer(state);
-    let step = authorizer
-        .next_step(&areq, current.as_ref(), fresh, now)
-        .await?;
-    match (step, current) {
-        (Step::Refuse(e), _) => Err(PageError::ToClient {
+    let areq = authorizer
+        .validate(params)
+        .await
+        .map_err(|e| refusal(&authorizer, e))?;
+    let current = session::current(state, req).await?;
+    let now = state.clock.now();
+    let status = redirect_status(via_post);
+    match authorizer
+        .next_step(&areq, current.as_ref(), false, now)
+        .await?
+    {
+        Step::Refuse(e) => Err(PageError::ToClient {
             location: authorizer.error_location(&e),
             status,
         }),
-        (Step::SignIn, _) | (_, None) => {
-            Ok(login_page(req, state, Some(&areq), None, StatusCode::OK))
+        Step::IssueCode => match &current {
+            Some((session, user)) => {
+                let location = authorizer.issue_code(&areq, session, user, now).await?;
+                Ok(see_other(&location, status).finish())
+            }
+            None => Err(PageError::Unavailable),
+        },
+        // A page is needed: keep the request on the server for the steps to come.
+        step => {
+            let (value, cookie) = binding(state, req);
+            let (id, txn) = authorizer.begin(areq, &value, now).await?;
+            let mut res = page_for(req, state, step, &id, &txn, current.as_ref());
+            if let Some(c) = cookie {
+                let _ = res.add_cookie(&c);
+            }
+            Ok(res)
         }
-        (Step::Consent, Some((session, user))) => Ok(consent_page(state, &areq, &session, &user)),
-        (Step::IssueCode, Some((session, user))) => {
-            let location = authorizer.issue_code(&areq, &session, &user, now).await?;
-            Ok(see_other(&location, status).finish())
+    }
+}
+
+fn resume_error(authorizer: &Authorizer, e: Resume) -> PageError {
+    match e {
+        Resume::Gone => PageError::bad_request(
+            "This sign-in request has ended",
+            "It expired, was already used, or was started in another browser. Go back to the application and start again.",
+        ),
+        Resume::Refused(r) => refusal(authorizer, r),
+        Resume::Unavailable(e) => e.into(),
+    }
+}
+
+/// The transaction a sign-in, second-step or consent form carries (`txn`), if any.
+pub async fn carried(
+    state: &AppState,
+    req: &HttpRequest,
+    f: &Form,
+) -> Result<Option<(String, Transaction)>, PageError> {
+    let Some(id) = f.get("txn") else {
+        return Ok(None);
+    };
+    let authorizer = authorizer(state);
+    let secure = state.settings.secure_cookies();
+    let binding = req.cookie(binding_cookie(secure));
+    let txn = authorizer
+        .resume(id, binding.as_ref().map(|c| c.value()), state.clock.now())
+        .await
+        .map_err(|e| resume_error(&authorizer, e))?;
+    Ok(Some((id.to_string(), txn)))
+}
+
+/// The next page or redirect for transaction `txn` (id `id`) and the browser's session.
+pub async fn proceed(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    txn: &Transaction,
+    current: Option<(Session, User)>,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let authorizer = authorizer(state);
+    let here = current.as_ref().is_some_and(|(s, _)| txn.signed_in_by(s));
+    let step = authorizer
+        .next_step(&txn.request, current.as_ref(), here, now)
+        .await?;
+    match (step, current) {
+        (Step::IssueCode, Some((session, user))) => finish(state, txn, &session, &user).await,
+        (Step::Refuse(e), _) => {
+            authorizer.complete(txn, now).await?;
+            Err(PageError::ToClient {
+                location: authorizer.error_location(&e),
+                status: StatusCode::SEE_OTHER,
+            })
         }
+        (step, current) => Ok(page_for(req, state, step, id, txn, current.as_ref())),
+    }
+}
+
+/// Issue the code of `txn` and end it (once: a second request gets an error page).
+pub async fn finish(
+    state: &AppState,
+    txn: &Transaction,
+    session: &Session,
+    user: &User,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let authorizer = authorizer(state);
+    if !authorizer.complete(txn, now).await? {
+        return Err(resume_error(&authorizer, Resume::Gone));
+    }
+    let location = authorizer
+        .issue_code(&txn.request, session, user, now)
+        .await?;
+    Ok(see_other(&location, StatusCode::SEE_OTHER).finish())
+}
+
+/// The page a step needs: sign-in (also when nobody is signed in), or consent.
+fn page_for(
+    req: &HttpRequest,
+    state: &AppState,
+    step: Step,
+    id: &str,
+    txn: &Transaction,
+    current: Option<&(Session, User)>,
+) -> HttpResponse {
+    match (step, current) {
+        (Step::Consent, Some((session, user))) => consent_page(state, id, txn, session, user),
+        _ => login_page(req, state, Some((id, &txn.request)), None, StatusCode::OK),
     }
 }
 
 pub fn login_page(
     req: &HttpRequest,
     state: &AppState,
-    areq: Option<&AuthorizationRequest>,
+    txn: Option<(&str, &AuthorizationRequest)>,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> HttpResponse {
     let token = csrf::ensure(state, req);
-    let username = areq.and_then(|a| a.login_hint.clone()).unwrap_or_default();
-    login_page_with(token, areq, error, status, username)
+    let username = txn
+        .and_then(|(_, a)| a.login_hint.clone())
+        .unwrap_or_default();
+    login_page_with(token, txn, error, status, username)
 }
 
 pub fn login_page_with(
     token: csrf::Csrf,
-    areq: Option<&AuthorizationRequest>,
+    txn: Option<(&str, &AuthorizationRequest)>,
     error: Option<&'static str>,
     status: StatusCode,
     username: String,
 ) -> HttpResponse {
     let page = LoginPage {
         csrf: &token.token,
-        // After sign-in the request resumes; `prompt=login` has then been honoured.
-        authz: areq.map(|a| a.params.encode()),
-        client_name: areq.map(|a| a.client.name.clone()),
+        txn: txn.map(|(id, _)| id),
+        client_name: txn.map(|(_, a)| a.client.name.clone()),
         error,
         username,
     };
@@ -145,14 +255,16 @@ pub fn login_page_with(
 /// response starts (sign-in, then consent, without a round trip).
 fn consent_page(
     state: &AppState,
-    areq: &AuthorizationRequest,
+    id: &str,
+    txn: &Transaction,
     session: &Session,
     user: &User,
 ) -> HttpResponse {
     let csrf = csrf::for_session(state, &session.token_hash);
+    let areq = &txn.request;
     let page = ConsentPage {
         csrf: &csrf,
-        authz: areq.params.encode(),
+        txn: id,
         client_name: areq.client.name.clone(),
         username: user.username.clone(),
         scopes: areq

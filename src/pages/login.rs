@@ -12,6 +12,7 @@ use super::{PageError, csrf, device, page_builder, render, see_other, session};
 use crate::audit;
 use crate::mfa::factor::{self, Factor, Options};
 use crate::mfa::guard;
+use crate::oauth::authorize::transaction::Transaction;
 use crate::state::AppState;
 use crate::store::audit::{self as trail, Event};
 use crate::store::db::write_transaction;
@@ -38,12 +39,13 @@ pub async fn login_post(
     CsrfForm(form): CsrfForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let areq = authz::carried(&state, &form).await?;
+    let mut txn = authz::carried(&state, &req, &form).await?;
     let username = form.get("username").unwrap_or("").trim().to_string();
     let pw = form.get("password").unwrap_or("").to_string();
     let token = csrf::ensure(&state, &req);
+    let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
     let page = |token, error, status, username| {
-        login_page_with(token, areq.as_ref(), Some(error), status, username)
+        login_page_with(token, for_page, Some(error), status, username)
     };
     if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
         return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
@@ -67,13 +69,16 @@ pub async fn login_post(
     let uid = user.id;
     let needs_mfa = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
     let (session, cookie) = session::start(&state, &req, user.id, needs_mfa).await?;
+    if let Some((_, t)) = &mut txn {
+        authz::authorizer(&state).signing_in(t, session.id).await?;
+    }
     if needs_mfa {
         // The password was right; the session stays pending until the second factor.
         // Its form is bound to the pending session this response starts.
         let csrf = csrf::for_session(&state, &session.token_hash);
         let page = LoginMfaPage {
             csrf: &csrf,
-            authz: form.get("authz").map(str::to_string),
+            txn: txn.as_ref().map(|(id, _)| id.as_str()),
             error: None,
         };
         let mut b = page_builder(StatusCode::OK);
@@ -81,35 +86,32 @@ pub async fn login_post(
         return Ok(render(b, &page));
     }
     let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
+    let now = state.clock.now();
     let e = Event::new("signin.success", "success")
         .user(user.id)
         .from_addr(ip, ua)
         .detail("second_factor", false);
-    audit::record(&state.db, e, state.clock.now()).await;
+    audit::record(&state.db, e, now).await;
     let device = device::issue(&state.device_key, &user, state.settings.secure_cookies());
-    signed_in(&req, &state, areq, session, user, &[cookie, device]).await
+    signed_in(&req, &state, txn, session, user, &[cookie, device]).await
 }
 
 /// Signed in: carry on with the authorization request, or go to the account pages.
 async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
-    areq: Option<crate::oauth::authorize::AuthorizationRequest>,
+    txn: Option<(String, Transaction)>,
     session: Session,
     user: users::User,
     cookies: &[actix_web::cookie::Cookie<'static>],
 ) -> Result<HttpResponse, PageError> {
-    let mut res = match areq {
-        Some(areq) => {
-            let next = authz::proceed(
-                req,
-                state,
-                areq,
-                Some((session, user)),
-                true,
-                StatusCode::SEE_OTHER,
-            );
-            match next.await {
+    let mut res = match txn {
+        Some((id, mut t)) => {
+            let authorizer = authz::authorizer(state);
+            authorizer
+                .authenticated(&mut t, session.id, session.auth_time)
+                .await?;
+            match authz::proceed(req, state, &id, &t, Some((session, user))).await {
                 Ok(res) => res,
                 Err(e) => actix_web::ResponseError::error_response(&e),
             }
@@ -133,14 +135,15 @@ pub async fn mfa_post(
     CsrfForm(form): CsrfForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let areq = authz::carried(&state, &form).await?;
+    let txn = authz::carried(&state, &req, &form).await?;
+    let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
     let token = csrf::ensure(&state, &req);
     let now = state.clock.now();
     let Some(cookie) = session::cookie_token(&req, state.settings.secure_cookies()) else {
         return Ok(login_page(
             &req,
             &state,
-            areq.as_ref(),
+            for_page,
             Some(EXPIRED),
             StatusCode::OK,
         ));
@@ -154,7 +157,7 @@ pub async fn mfa_post(
         return Ok(login_page(
             &req,
             &state,
-            areq.as_ref(),
+            for_page,
             Some(EXPIRED),
             StatusCode::OK,
         ));
@@ -162,7 +165,7 @@ pub async fn mfa_post(
     let mfa_page = |token: csrf::Csrf, error: Option<&'static str>, status: StatusCode| {
         let page = LoginMfaPage {
             csrf: &token.token,
-            authz: form.get("authz").map(str::to_string),
+            txn: for_page.map(|(id, _)| id),
             error,
         };
         let mut b = page_builder(status);
@@ -231,7 +234,7 @@ pub async fn mfa_post(
         ..pending
     };
     let device = device::issue(&state.device_key, &user, state.settings.secure_cookies());
-    signed_in(&req, &state, areq, session, user, &[new_cookie, device]).await
+    signed_in(&req, &state, txn, session, user, &[new_cookie, device]).await
 }
 
 #[cfg(test)]

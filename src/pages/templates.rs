@@ -6,7 +6,8 @@ use askama::Template;
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub csrf: &'a str,
-    pub authz: Option<String>,
+    /// The authorization transaction this sign-in belongs to, if any.
+    pub txn: Option<&'a str>,
     pub client_name: Option<String>,
     pub error: Option<&'static str>,
     pub username: String,
@@ -21,7 +22,7 @@ pub struct ScopeLine {
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
     pub csrf: &'a str,
-    pub authz: String,
+    pub txn: &'a str,
     pub client_name: String,
     pub username: String,
     pub scopes: Vec<ScopeLine>,
@@ -79,7 +80,7 @@ pub fn describe_scope(scope: &str) -> String {
 #[template(path = "login_mfa.html")]
 pub struct LoginMfaPage<'a> {
     pub csrf: &'a str,
-    pub authz: Option<String>,
+    pub txn: Option<&'a str>,
     pub error: Option<&'static str>,
 }
 

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;
+pub mod transactions;
 pub mod users;
 
 pub use db::{AnyConnection, Backend, Db, DbConn, DbError, DbPool};

@@ -1,7 +1,7 @@
 //! Housekeeping: delete what no check needs any more.
 
 use super::db::AnyConnection;
-use super::{audit, codes, refresh, revoked, sessions, throttle};
+use super::{audit, codes, refresh, revoked, sessions, throttle, transactions};
 
 #[derive(Debug, Default)]
 pub struct Purged {
@@ -11,6 +11,7 @@ pub struct Purged {
     pub families: usize,
     pub audit_events: usize,
     pub throttle_windows: usize,
+    pub transactions: usize,
 }
 
 /// Codes stay an hour past expiry, longer than any access token they could have
@@ -31,5 +32,6 @@ pub fn run(
         audit_events: audit::purge(conn, now - audit_retention_days * 86_400)?,
         // Attempt windows last minutes; a day-old one counts for nothing.
         throttle_windows: throttle::purge(conn, now - 86_400)?,
+        transactions: transactions::purge(conn, now)?,
     })
 }

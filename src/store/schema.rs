@@ -225,3 +225,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_families,
     refresh_tokens
 );
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    authorization_transactions (id_hash) {
+        id_hash -> Text,
+        binding_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        session_id -> Nullable<DbUuid>,
+        authenticated_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        completed_at -> Nullable<BigInt>,
+    }
+}

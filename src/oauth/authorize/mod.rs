@@ -3,6 +3,7 @@
 //! issue the code. Pages ask the `Authorizer`; it knows nothing of HTML.
 
 pub mod request;
+pub mod transaction;
 
 use actix_web::http::StatusCode;
 
@@ -56,19 +57,20 @@ impl Authorizer<'_> {
     }
 
     /// What `areq` needs, for the browser signed in as `current` (if anyone).
-    /// `fresh`: the person typed their password in this very request.
+    /// `signed_in_here`: that session signed in for this very request (its transaction),
+    /// which satisfies `prompt=login` and `max_age`.
     pub async fn next_step(
         &self,
         areq: &AuthorizationRequest,
         current: Option<&(Session, User)>,
-        fresh: bool,
+        signed_in_here: bool,
         now: i64,
     ) -> Result<Step, DbError> {
         // OpenID Connect Core §3.1.2.1: max_age=0 means "sign in again now", hence `>=`.
         let must_sign_in = match current {
             None => true,
             Some((s, _)) => {
-                !fresh
+                !signed_in_here
                     && (areq.prompt.login || areq.max_age.is_some_and(|m| now - s.auth_time >= m))
             }
         };
