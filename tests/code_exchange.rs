@@ -368,3 +368,59 @@ async fn id_tokens_use_the_algorithm_the_client_registered() {
     }
     srv.stop().await;
 }
+
+/// A code belongs to the sign-in session that produced it: after that session ends (the
+/// person signs out, or their password is changed) the code is `invalid_grant`.
+#[actix_web::test]
+async fn a_code_dies_with_its_session() {
+    let srv = spawn().await;
+    let uid = create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+
+    // Signed out before the code is redeemed.
+    let s = start(&app, &["openid"], &[]);
+    let params = sign_in_and_allow(&srv, &browser, &s).await;
+    let page = browser.text(&srv.url("/logout")).await;
+    let res = browser.submit(&page, "/logout", &[]).await;
+    assert_eq!(res.status(), 200, "signed out");
+    let v = s.verifier.secret().clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", params["code"].as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", v.as_str()),
+    ];
+    let (status, error, _) = oauth_error(token_post(&srv, &app, &form).await).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "invalid_grant"),
+        "after sign-out"
+    );
+
+    // A new password before the code is redeemed.
+    let s = start(&app, &["openid"], &[("prompt", "consent")]);
+    let params = sign_in_and_allow(&srv, &Browser::new(&srv), &s).await;
+    {
+        let mut conn = srv.state().db.pool().get().unwrap();
+        let hash = portcullis::password::hash("a brand new passphrase").unwrap();
+        let id = portcullis::store::id::Id(uid.parse().unwrap());
+        let by = portcullis::accounts::Actor::Operator;
+        portcullis::accounts::users::set_password(&mut conn, id, &hash, &by, srv.clock_now())
+            .unwrap();
+    }
+    let v = s.verifier.secret().clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", params["code"].as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", v.as_str()),
+    ];
+    let (status, error, _) = oauth_error(token_post(&srv, &app, &form).await).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "invalid_grant"),
+        "after set-password"
+    );
+    srv.stop().await;
+}

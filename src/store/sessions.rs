@@ -120,6 +120,16 @@ fn find_any(
     Ok(Some(s))
 }
 
+/// Whether session `id` still stands (not ended, not past its absolute lifetime).
+pub fn is_live(conn: &mut AnyConnection, id: Id, now: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        sessions::table
+            .find(id)
+            .filter(sessions::expires_at.gt(now)),
+    ))
+    .get_result(conn)
+}
+
 pub fn delete_by_hash(conn: &mut AnyConnection, token_hash: &str) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash)))
         .execute(conn)

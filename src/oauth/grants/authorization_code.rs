@@ -13,7 +13,7 @@ use crate::store::audit::{self, Event};
 use crate::store::codes::{self, CodeRow};
 use crate::store::id::Id;
 use crate::store::refresh::{self, Family};
-use crate::store::{revoked, users};
+use crate::store::{revoked, sessions, users};
 
 fn invalid_grant(d: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, d)
@@ -82,6 +82,15 @@ pub async fn grant(
                 }
                 if row.expires_at <= now {
                     return Ok(Outcome::Refused("the code is invalid or expired"));
+                }
+                // A code belongs to the sign-in that produced it: once that session has
+                // ended (sign-out, a new password, the person deleted), so has the code.
+                if let Some(sid) = row.session_id
+                    && !sessions::is_live(conn, sid, now)?
+                {
+                    return Ok(Outcome::Refused(
+                        "the sign-in session that issued the code has ended",
+                    ));
                 }
                 // RFC 6749 §4.1.3: redirect_uri must repeat the authorization request's.
                 match (&redirect_uri, row.redirect_uri_given) {
