@@ -127,3 +127,65 @@ async fn an_app_signs_the_person_out_and_gets_them_back_only_to_a_registered_uri
     assert_eq!(res.headers()["location"], AFTER_LOGOUT);
     srv.stop().await;
 }
+
+/// An ID token hint for another person than the one signed in signs nobody out; a hint
+/// whose `sid` names a session ends that session.
+#[actix_web::test]
+async fn a_hint_for_someone_else_signs_nobody_out_and_a_sid_ends_its_session() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    create_user(&srv, "bob", PASSWORD, None);
+    let printer = app(&srv, false, "openid");
+    // Bob's ID token, from his own browser.
+    let bobs = Browser::new(&srv);
+    let s = start(&printer, &["openid"], &[]);
+    let page = bobs.text(&s.url).await;
+    let page = bobs
+        .login(&page, "bob", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = bobs.consent(&page, "allow").await;
+    let (_, params) = common::location_params(&res);
+    let tokens = exchange(&srv, &printer, &params["code"], s.verifier).await;
+    let bob_hint = tokens.extra_fields().id_token.clone().unwrap();
+
+    // Alice is signed in here; an app sends her browser Bob's hint.
+    let alice = Browser::new(&srv);
+    let s = start(&printer, &["openid"], &[]);
+    sign_in_and_allow(&srv, &alice, &s).await;
+    let url =
+        url::Url::parse_with_params(&srv.url("/logout"), &[("id_token_hint", &bob_hint)]).unwrap();
+    let res = alice.get(url.as_str()).await;
+    assert_eq!(res.status(), 400, "nobody is signed out");
+    assert!(res.text().await.unwrap().contains("Nobody was signed out"));
+    // Nor does posting a confirmation with that hint sign her out.
+    let csrf = field(&alice.text(&srv.url("/account")).await, "csrf").unwrap();
+    let res = alice
+        .post(
+            &srv.url("/logout"),
+            &[("csrf", &csrf), ("id_token_hint", &bob_hint)],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        alice.get(&srv.url("/account")).await.status(),
+        200,
+        "still signed in"
+    );
+
+    // Bob's own browser, with his hint: the session it names ends.
+    let url =
+        url::Url::parse_with_params(&srv.url("/logout"), &[("id_token_hint", &bob_hint)]).unwrap();
+    let page = bobs.text(url.as_str()).await;
+    let res = bobs.submit(&page, "/logout", &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        bobs.get(&srv.url("/account")).await.status(),
+        303,
+        "signed out"
+    );
+    assert_eq!(alice.get(&srv.url("/account")).await.status(), 200);
+    srv.stop().await;
+}

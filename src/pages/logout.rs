@@ -13,13 +13,18 @@ use super::templates::{LogoutPage, SignedOutPage};
 use super::{PageError, csrf, page_builder, render, see_other, session};
 use crate::oauth::authorize::request::MAX_STATE_LEN;
 use crate::oauth::client::Client;
-use crate::oauth::tokens::verify_id_token_hint;
+use crate::oauth::tokens::{IdClaims, verify_id_token_hint};
 use crate::state::AppState;
+use crate::store::id::Id;
+use crate::store::sessions;
+use crate::store::users::User;
 use crate::web::form::{self, Form};
 
 /// A validated sign-out request.
 #[derive(Default)]
 struct Request {
+    /// The ID token the app sent, verified, and its text (carried through the form).
+    hint: Option<(IdClaims, String)>,
     client: Option<std::sync::Arc<Client>>,
     /// A registered post-logout URI of `client`, as given.
     return_to: Option<String>,
@@ -27,6 +32,20 @@ struct Request {
 }
 
 impl Request {
+    /// The hint names someone other than `user`: then nobody is signed out. (It once
+    /// signed out whoever was signed in, whoever the app meant.)
+    fn for_someone_else(&self, user: &User) -> bool {
+        self.hint
+            .as_ref()
+            .is_some_and(|(h, _)| h.sub != user.id.to_string())
+    }
+
+    /// The session the hint names (`sid`), if it does.
+    fn named_session(&self) -> Option<Id> {
+        let (h, _) = self.hint.as_ref()?;
+        uuid::Uuid::parse_str(h.sid.as_deref()?).ok().map(Id)
+    }
+
     /// Where to send the person afterwards: the URI with `state` added (§3).
     fn destination(&self) -> Option<String> {
         let mut url = url::Url::parse(self.return_to.as_deref()?).ok()?;
@@ -35,6 +54,13 @@ impl Request {
         }
         Some(url.into())
     }
+}
+
+fn someone_else() -> PageError {
+    PageError::bad_request(
+        "Nobody was signed out",
+        "The app asked to sign out another account than the one signed in here.",
+    )
 }
 
 fn invalid(message: &'static str) -> PageError {
@@ -92,6 +118,7 @@ async fn validate(state: &AppState, params: &Form) -> Result<Request, PageError>
         }
     };
     Ok(Request {
+        hint: hinted.zip(params.get("id_token_hint").map(str::to_string)),
         client,
         return_to,
         // As at /authorize: a state too long to send back whole is not sent back.
@@ -108,12 +135,15 @@ async fn confirm_or_leave(
     params: &Form,
 ) -> Result<HttpResponse, PageError> {
     let request = validate(state, params).await?;
-    if session::current(state, req).await?.is_none() {
+    let Some((_, user)) = session::current(state, req).await? else {
         // Nobody to sign out: nothing to confirm.
         return Ok(match request.destination() {
             Some(to) => see_other(&to, StatusCode::SEE_OTHER).finish(),
             None => render(page_builder(StatusCode::OK), &SignedOutPage),
         });
+    };
+    if request.for_someone_else(&user) {
+        return Err(someone_else());
     }
     let token = csrf::ensure(state, req);
     let mut b = page_builder(StatusCode::OK);
@@ -125,6 +155,7 @@ async fn confirm_or_leave(
         &LogoutPage {
             csrf: &token.token,
             app: request.client.as_ref().map(|c| c.name.as_str()),
+            id_token_hint: request.hint.as_ref().map(|(_, t)| t.as_str()),
             client_id: request.client.as_ref().map(|c| c.client_id.as_str()),
             post_logout_redirect_uri: request.return_to.as_deref(),
             state: request.state.as_deref(),
@@ -155,12 +186,39 @@ pub async fn logout_post(
     }
     // The hidden fields came back through the browser: check them again.
     let request = validate(&state, &params).await?;
-    let cookie = session::end(&state, &req).await?;
+    let current = session::current(&state, &req).await?;
+    if let Some((_, user)) = &current
+        && request.for_someone_else(user)
+    {
+        return Err(someone_else());
+    }
+    // The session the hint names, if it is this person's; else this browser's.
+    let named = match (request.named_session(), &current) {
+        (Some(sid), Some((_, user))) => Some((sid, user.id)),
+        _ => None,
+    };
+    let ended_named = match named {
+        Some((sid, uid)) => {
+            state
+                .db
+                .run(move |conn| sessions::delete_for(conn, sid, uid))
+                .await?
+        }
+        None => false,
+    };
+    let this_one = current.as_ref().map(|(s, _)| s.id);
+    let cookie = if !ended_named || this_one == named.map(|(sid, _)| sid) {
+        Some(session::end(&state, &req).await?)
+    } else {
+        None
+    };
     let mut b = match request.destination() {
         Some(to) => see_other(&to, StatusCode::SEE_OTHER),
         None => page_builder(StatusCode::OK),
     };
-    b.cookie(cookie);
+    if let Some(c) = cookie {
+        b.cookie(c);
+    }
     if request.return_to.is_some() {
         return Ok(b.finish());
     }

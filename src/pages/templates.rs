@@ -60,6 +60,8 @@ pub struct LogoutPage<'a> {
     pub csrf: &'a str,
     /// The app that asked for the sign-out, if one did.
     pub app: Option<&'a str>,
+    /// Carried so that the confirmation ends the session the hint names.
+    pub id_token_hint: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub post_logout_redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,

@@ -136,6 +136,17 @@ pub fn delete_by_hash(conn: &mut AnyConnection, token_hash: &str) -> QueryResult
         .map(|_| ())
 }
 
+/// End session `id` if it is `user_id`'s. Returns whether one was ended.
+pub fn delete_for(conn: &mut AnyConnection, id: Id, user_id: Id) -> QueryResult<bool> {
+    diesel::delete(
+        sessions::table
+            .find(id)
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 pub fn delete_for_user(conn: &mut AnyConnection, user_id: Id) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
 }
