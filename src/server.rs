@@ -80,6 +80,8 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
             .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
         db::migrate(&pool)
             .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
+        refuse_if_shared(&setup.keys_dir)
+            .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
         let keys = Keys::open(KeyDir::new(&setup.keys_dir), setup.key_retention(), now)
             .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
         let data_keys = crate::mfa::sealed::DataKeys::load(
@@ -129,6 +131,27 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
         handle,
         task,
     })
+}
+
+/// The keys directory and the data key file are secrets: a server whose keys others can
+/// read would sign for them too. Refuse to start rather than run so.
+fn refuse_if_shared(keys_dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let data_key = keys_dir.join(crate::mfa::sealed::KEY_FILE);
+    for path in [keys_dir, data_key.as_path()] {
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            return Err(format!(
+                "{} is open to other users (mode {:o}); make it readable by the server's user only (chmod {} {})",
+                path.display(),
+                m.permissions().mode() & 0o777,
+                if m.is_dir() { "700" } else { "600" },
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_state(

@@ -16,7 +16,7 @@ impl Env {
     fn new() -> Env {
         Env {
             db: TestDb::new(),
-            keys: tempfile::tempdir().unwrap(),
+            keys: common::keys_dir(),
         }
     }
 

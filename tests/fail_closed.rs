@@ -150,7 +150,7 @@ async fn a_stored_scope_that_does_not_parse_refuses_the_refresh() {
 #[test]
 fn redirect_uris_may_not_name_response_parameters() {
     let db = common::TestDb::new();
-    let keys = tempfile::tempdir().unwrap();
+    let keys = common::keys_dir();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)

@@ -75,7 +75,7 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
 #[actix_web::test]
 async fn a_refresh_token_raced_across_two_instances_has_exactly_one_winner() {
     let db = TestDb::new();
-    let keys = tempfile::tempdir().unwrap();
+    let keys = common::keys_dir();
     let (pa, pb) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{pa}");
     // Both start at once: migrations and first-key creation must not collide.

@@ -91,6 +91,40 @@ pub fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// The SQLite file holds password hashes, emails and the audit trail: it is created
+/// readable by its owner only (0600), whatever the umask, and an existing one readable by
+/// others is narrowed to that. SQLite creates the `-wal` and `-shm` files with the
+/// database file's permissions, so they follow; any left from before are narrowed too.
+fn keep_private(path: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.is_empty() || path.starts_with(':') || path.starts_with("file:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for file in [
+        path.to_string(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+    ] {
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Manager(String);
 
@@ -105,10 +139,18 @@ impl ManageConnection for Manager {
                 diesel::PgConnection::establish(url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?,
             ),
-            Backend::Sqlite => AnyConnection::Sqlite(
-                diesel::SqliteConnection::establish(sqlite_path(url))
-                    .map_err(diesel::r2d2::Error::ConnectionError)?,
-            ),
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                keep_private(path).map_err(|e| {
+                    diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                        format!("{path}: {e}"),
+                    ))
+                })?;
+                AnyConnection::Sqlite(
+                    diesel::SqliteConnection::establish(path)
+                        .map_err(diesel::r2d2::Error::ConnectionError)?,
+                )
+            }
         };
         Ok(conn)
     }

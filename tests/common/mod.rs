@@ -83,6 +83,16 @@ pub struct TestServer {
     pub db: TestDb,
 }
 
+/// A keys directory as the server wants it: readable by its user only (a temporary
+/// directory is created under the umask).
+pub fn keys_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod 700");
+    dir
+}
+
 pub fn settings_for(db: &TestDb, keys: &std::path::Path) -> SettingsArgs {
     SettingsArgs {
         bind: Some("127.0.0.1:0".into()),
@@ -100,7 +110,7 @@ pub async fn spawn() -> TestServer {
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestServer {
     let db = TestDb::new();
-    let keys_dir = tempfile::tempdir().expect("tempdir");
+    let keys_dir = keys_dir();
     let mut args = settings_for(&db, keys_dir.path());
     adjust(&mut args);
     let settings = Settings::from_args(&args).expect("settings");
