@@ -460,10 +460,13 @@ impl Settings {
             .is_some_and(|i| i.starts_with("https://"))
     }
 
-    /// How long a retired key stays published: the longest token lifetime we sign,
-    /// plus a minute for clock skew between us and resource servers.
-    pub fn key_retention(&self) -> i64 {
-        self.access_token_ttl + 60
+    /// How long what this instance signs lives (access and ID tokens; sessions, for
+    /// logout hints): a retiring key is kept at least this long.
+    pub fn signing_lifetimes(&self) -> crate::keys::Lifetimes {
+        crate::keys::Lifetimes {
+            token: self.access_token_ttl,
+            session: self.session_lifetime,
+        }
     }
 }
 

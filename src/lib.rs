@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod pages;
 pub mod password;
+pub mod sealed;
 pub mod secret;
 pub mod server;
 pub mod state;

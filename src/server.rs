@@ -15,14 +15,14 @@ use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::endpoints::{discovery, health, introspect, revoke, token, userinfo};
-use crate::keys::{KeyDir, Keys, signer};
-use crate::mfa::sealed::DataKeys;
+use crate::keys::{Keys, ring, signer};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::registrar::Registrar;
 use crate::pages::{
     self, account, activity, authorize, consent, csrf, device, limits, login, logout, security,
     tokens,
 };
+use crate::sealed::DataKeys;
 use crate::state::{AppState, Precomputed};
 use crate::store::{Db, db};
 use crate::throttle::Throttle;
@@ -82,15 +82,37 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
             .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
         refuse_if_shared(&setup.keys_dir)
             .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
-        let keys = Keys::open(KeyDir::new(&setup.keys_dir), setup.key_retention(), now)
-            .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
-        let data_keys = crate::mfa::sealed::DataKeys::load(
+        let data_keys = crate::sealed::DataKeys::load(
             setup.data_key.as_ref().map(|k| k.0.as_str()),
             setup.data_keys_old.as_ref().map(|k| k.0.as_str()),
             &setup.keys_dir,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok((pool, keys, data_keys))
+        let mut conn = pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
+        let keys_err = |e: crate::keys::KeyError| anyhow::anyhow!("signing keys: {e}");
+        let lifetimes = setup.signing_lifetimes();
+        let started = ring::initialize(&mut conn, &data_keys, &setup.keys_dir, lifetimes, now)
+            .map_err(keys_err)?;
+        if let Some(kid) = &started.created {
+            tracing::info!(%kid, "created the first signing key (RS256)");
+        }
+        if started.imported > 0 {
+            tracing::info!(
+                keys = started.imported,
+                dir = %setup.keys_dir.display(),
+                "imported the signing keys of the keys directory into the database"
+            );
+        }
+        if started.resealed > 0 {
+            tracing::info!(
+                keys = started.resealed,
+                "resealed signing keys under the current data key"
+            );
+        }
+        let (set, version) = ring::load(&mut conn, &data_keys, now).map_err(keys_err)?;
+        Ok((pool, Keys::new(set, version), data_keys))
     })
     .await??;
 
@@ -137,7 +159,7 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
 /// read would sign for them too. Refuse to start rather than run so.
 fn refuse_if_shared(keys_dir: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let data_key = keys_dir.join(crate::mfa::sealed::KEY_FILE);
+    let data_key = keys_dir.join(crate::sealed::KEY_FILE);
     for path in [keys_dir, data_key.as_path()] {
         if let Ok(m) = std::fs::metadata(path)
             && m.permissions().mode() & 0o077 != 0
@@ -191,9 +213,15 @@ fn build_state(
 }
 
 /// Reload the key set if it changed (or a retired key's window ended), and with it the
-/// JWKS. Blocking file work: call from a blocking context. Returns whether it changed.
-pub fn reload_keys(state: &AppState, now: i64) -> Result<bool, crate::keys::KeyDirError> {
-    if !state.keys.refresh(now)? {
+/// JWKS. Blocking database work: call from a blocking context. Returns whether it
+/// changed.
+pub fn reload_keys(state: &AppState, now: i64) -> Result<bool, crate::keys::KeyError> {
+    let mut conn = state
+        .db
+        .pool()
+        .get()
+        .map_err(|e| crate::keys::KeyError::Import(format!("no database connection: {e}")))?;
+    if !state.keys.refresh(&mut conn, &state.data_keys, now)? {
         return Ok(false);
     }
     let current = state.keys.current();

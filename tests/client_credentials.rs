@@ -499,9 +499,8 @@ async fn a_body_that_never_arrives_gets_408() {
 async fn tokens_not_yet_valid_are_inactive() {
     let srv = spawn().await;
     let (rs, rs_secret) = srv.service_client("introspect");
-    let kid = srv.jwks().await.keys[0].common.key_id.clone().unwrap();
-    let pem = std::fs::read(srv.keys_dir.path().join(format!("{kid}.pem"))).unwrap();
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    let signing = srv.state().keys.current().signing().clone();
+    let (kid, key) = (signing.kid, signing.encoding);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(kid);
     header.typ = Some("at+jwt".into());

@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::spawn;
-use portcullis::keys::{KeyAlg, KeyDir};
+use common::{TestServer, spawn};
+use portcullis::keys::{KeyAlg, KeyRecord, ring};
 
 async fn token(srv: &common::TestServer, id: &str, secret: &str) -> String {
     let res = srv
@@ -59,6 +59,22 @@ async fn jwks_publishes_public_members_only_and_is_cacheable() {
     srv.stop().await;
 }
 
+/// `keys rotate` as the command line does it, against this server's database.
+fn rotate(srv: &TestServer, alg: Option<KeyAlg>, stage: bool, now: i64) -> KeyRecord {
+    let mut conn = srv.state().db.pool().get().unwrap();
+    let lifetimes = srv.settings.signing_lifetimes();
+    ring::rotate(
+        &mut conn,
+        &srv.state().data_keys,
+        alg,
+        stage,
+        lifetimes,
+        now,
+    )
+    .unwrap()
+    .remove(0)
+}
+
 #[actix_web::test]
 async fn key_rotation_keeps_old_tokens_verifiable_until_they_expire() {
     let srv = spawn().await;
@@ -66,8 +82,7 @@ async fn key_rotation_keeps_old_tokens_verifiable_until_they_expire() {
     let before = token(&srv, &id, &secret).await;
     let old_kid = kid_of(&before);
 
-    let dir = KeyDir::new(srv.keys_dir.path());
-    let new = dir.rotate(None, false, srv.clock_now()).unwrap();
+    let new = rotate(&srv, None, false, srv.clock_now());
     assert_ne!(new.kid, old_kid);
     let new_kid = new.kid.clone();
     wait_for(&srv, |j| j.find(&new_kid).is_some()).await;
@@ -84,7 +99,7 @@ async fn key_rotation_keeps_old_tokens_verifiable_until_they_expire() {
     assert!(srv.jwks().await.find(&old_kid).is_some());
 
     // Once every token of the old key has expired, the key leaves the JWKS.
-    srv.clock.advance(srv.settings.key_retention() + 1);
+    srv.clock.advance(srv.settings.access_token_ttl + 60 + 1);
     wait_for(&srv, |j| j.find(&old_kid).is_none()).await;
     assert!(srv.jwks().await.find(&new.kid).is_some());
     srv.stop().await;
@@ -94,10 +109,7 @@ async fn key_rotation_keeps_old_tokens_verifiable_until_they_expire() {
 async fn a_staged_key_is_published_before_it_signs() {
     let srv = spawn().await;
     let (id, secret) = srv.service_client("read");
-    let dir = KeyDir::new(srv.keys_dir.path());
-    let staged = dir
-        .rotate(Some(KeyAlg::RS256), true, srv.clock_now())
-        .unwrap();
+    let staged = rotate(&srv, Some(KeyAlg::RS256), true, srv.clock_now());
     let staged_kid = staged.kid.clone();
     wait_for(&srv, |j| j.find(&staged_kid).is_some()).await;
     assert_ne!(
@@ -106,7 +118,7 @@ async fn a_staged_key_is_published_before_it_signs() {
         "next keys do not sign"
     );
 
-    let promoted = dir.rotate(None, false, srv.clock_now()).unwrap();
+    let promoted = rotate(&srv, None, false, srv.clock_now());
     assert_eq!(promoted.kid, staged.kid, "rotate promotes the staged key");
     for _ in 0..150 {
         if kid_of(&token(&srv, &id, &secret).await) == staged.kid {
@@ -122,9 +134,8 @@ async fn a_staged_key_is_published_before_it_signs() {
 async fn es256_and_eddsa_keys_sign_tokens_that_verify() {
     let srv = spawn().await;
     let (id, secret) = srv.service_client("read");
-    let dir = KeyDir::new(srv.keys_dir.path());
     for alg in [KeyAlg::ES256, KeyAlg::EdDSA] {
-        let rec = dir.rotate(Some(alg), false, srv.clock_now() + 1).unwrap();
+        let rec = rotate(&srv, Some(alg), false, srv.clock_now() + 1);
         srv.clock.advance(1);
         let kid = rec.kid.clone();
         wait_for(&srv, |j| j.find(&kid).is_some()).await;

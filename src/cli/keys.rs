@@ -1,4 +1,4 @@
-//! `portcullis keys ...`
+//! `portcullis keys ...`: the signing keys, in the database, sealed with the data key.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -6,109 +6,145 @@ use serde_json::json;
 use super::now;
 use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::keys::{KeyAlg, KeyDir, KeyState};
+use crate::keys::{KeyAlg, KeyRecord, KeyState, ring};
+use crate::oauth::registrar;
+use crate::sealed::DataKeys;
+use crate::store::AnyConnection;
+use crate::store::audit::{self, Event};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List keys with their states.
+    /// List keys with their states and what each active key signs.
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Switch signing to a new key (or the staged one). The old key stays published
-    /// until the tokens it signed have expired. Running servers pick it up within seconds.
+    /// Switch signing to new keys (or the staged ones): every active key by default,
+    /// or the one of --alg. Old keys stay published until the tokens they signed have
+    /// expired. Running servers pick the change up within seconds.
     Rotate {
-        /// RS256, ES256 or EdDSA (default: the algorithm of the current signing key).
+        /// Only the key of this algorithm: RS256, ES256 or EdDSA (also to add an
+        /// algorithm the set does not have yet).
         #[arg(long)]
         alg: Option<KeyAlg>,
-        /// Only publish a new key as `next`; the following `rotate` starts using it.
+        /// Only publish new keys as `next`; the following `rotate` starts using them.
         #[arg(long)]
         stage: bool,
         #[arg(long)]
         json: bool,
     },
-    /// Delete retired keys whose tokens have all expired.
+    /// Delete retired keys that are neither published nor needed for logout hints.
     Prune,
 }
 
-pub fn run(cmd: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
-    let dir = KeyDir::new(&settings.keys_dir);
-    let retain = settings.key_retention();
+fn data_keys(settings: &Settings) -> anyhow::Result<DataKeys> {
+    Ok(DataKeys::load(
+        settings.data_key.as_ref().map(|k| k.0.as_str()),
+        settings.data_keys_old.as_ref().map(|k| k.0.as_str()),
+        &settings.keys_dir,
+    )?)
+}
+
+/// What an active key signs: access tokens (the newest active key), and the ID tokens of
+/// the clients registered for its algorithm.
+fn signs(rec: &KeyRecord, newest: Option<&str>, id_token_clients: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if rec.state != KeyState::Active {
+        return out;
+    }
+    if newest == Some(rec.kid.as_str()) {
+        out.push("access tokens".to_string());
+    }
+    out.push(format!(
+        "ID tokens of {id_token_clients} client(s) registered for {}",
+        rec.alg.as_str()
+    ));
+    out
+}
+
+pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> anyhow::Result<()> {
+    let t = now();
     match cmd {
         KeysCommand::List { json } => {
-            let m = dir.read_manifest()?;
-            if m.keys.is_empty() && !json {
+            let keys = ring::records(conn)?;
+            let clients = registrar::load_all(conn)?;
+            let newest = keys
+                .iter()
+                .filter(|k| k.state == KeyState::Active)
+                .max_by_key(|k| k.activated_at)
+                .map(|k| k.kid.clone());
+            if keys.is_empty() && !json {
                 println!("no keys yet: `portcullis serve` creates one on first start");
             }
-            for k in &m.keys {
-                let until = match (k.state, k.retired_at) {
-                    (KeyState::Retired, Some(t)) => Some(t + retain),
-                    _ => None,
-                };
+            for k in &keys {
+                let n = clients.iter().filter(|c| c.id_token_alg == k.alg).count();
+                let signs = signs(k, newest.as_deref(), n);
                 if json {
                     println!(
                         "{}",
                         json!({
                             "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(),
                             "created_at": k.created_at, "activated_at": k.activated_at,
-                            "retired_at": k.retired_at, "published_until": until,
+                            "retired_at": k.retired_at, "published_until": k.published_until,
+                            "hints_until": k.hints_until, "signs": signs,
                         })
                     );
-                } else {
-                    let note = match until {
-                        Some(t) if t <= now() => {
-                            "  (unpublished; `keys prune` deletes it)".to_string()
-                        }
-                        Some(t) => format!("  (published until {})", rfc3339(t)),
-                        None => String::new(),
-                    };
-                    println!(
-                        "{}  {:<5}  {:<7}  created {}{}",
-                        k.kid,
-                        k.alg.as_str(),
-                        k.state.as_str(),
-                        rfc3339(k.created_at),
-                        note
-                    );
+                    continue;
                 }
+                let note = match (k.state, k.published_until, k.kept_until()) {
+                    (KeyState::Retired, Some(p), _) if p > t => {
+                        format!("  (published until {})", rfc3339(p))
+                    }
+                    (KeyState::Retired, _, Some(h)) if h > t => {
+                        format!(
+                            "  (unpublished; verifies logout hints until {})",
+                            rfc3339(h)
+                        )
+                    }
+                    (KeyState::Retired, _, _) => "  (`keys prune` deletes it)".to_string(),
+                    _ if !signs.is_empty() => format!("  signs {}", signs.join("; ")),
+                    _ => String::new(),
+                };
+                println!(
+                    "{}  {:<5}  {:<7}  created {}{}",
+                    k.kid,
+                    k.alg.as_str(),
+                    k.state.as_str(),
+                    rfc3339(k.created_at),
+                    note
+                );
             }
         }
         KeysCommand::Rotate { alg, stage, json } => {
-            let rec = dir.rotate(alg, stage, now())?;
-            // The keys live in the directory; the audit trail in the database, if reachable.
-            if let Ok(mut conn) = crate::store::db::connect(&settings.database_url)
-                && crate::store::db::migrate_conn(&mut conn).is_ok()
-            {
-                let e = crate::store::audit::Event::new(
-                    if stage { "key.staged" } else { "key.rotated" },
-                    "success",
-                )
-                .detail("kid", rec.kid.clone())
-                .detail("alg", rec.alg.as_str())
-                .detail("by", "operator");
-                let _ = crate::store::audit::record(&mut conn, &e, now());
-            }
-            if json {
-                println!(
-                    "{}",
-                    json!({ "kid": rec.kid, "alg": rec.alg.as_str(), "state": rec.state.as_str() })
-                );
-            } else if stage {
-                println!(
-                    "staged key {} ({}): published now, signing from the next rotate",
-                    rec.kid,
-                    rec.alg.as_str()
-                );
-            } else {
-                println!(
-                    "key {} ({}) now signs new tokens",
-                    rec.kid,
-                    rec.alg.as_str()
-                );
+            let data_keys = data_keys(settings)?;
+            let lifetimes = settings.signing_lifetimes();
+            let changed = ring::rotate(conn, &data_keys, alg, stage, lifetimes, t)?;
+            for rec in &changed {
+                let e = Event::new(if stage { "key.staged" } else { "key.rotated" }, "success")
+                    .detail("kid", rec.kid.clone())
+                    .detail("alg", rec.alg.as_str())
+                    .detail("by", "operator");
+                if let Err(err) = audit::record(conn, &e, t) {
+                    eprintln!("portcullis: warning: cannot write the audit event: {err}");
+                }
+                if json {
+                    println!(
+                        "{}",
+                        json!({ "kid": rec.kid, "alg": rec.alg.as_str(), "state": rec.state.as_str() })
+                    );
+                } else if stage {
+                    println!(
+                        "staged key {} ({}): published now, signing from the next rotate",
+                        rec.kid,
+                        rec.alg.as_str()
+                    );
+                } else {
+                    println!("key {} ({}) now signs", rec.kid, rec.alg.as_str());
+                }
             }
         }
         KeysCommand::Prune => {
-            let gone = dir.prune(retain, now())?;
+            let gone = ring::prune(conn, t)?;
             println!("pruned {} key(s)", gone.len());
             for kid in gone {
                 println!("  {kid}");

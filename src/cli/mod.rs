@@ -70,7 +70,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
         }
         Admin::Client(c) => client::run(c, &mut open_migrated(&settings)?),
         Admin::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
-        Admin::Keys(c) => keys::run(c, &settings),
+        Admin::Keys(c) => keys::run(c, &mut open_migrated(&settings)?, &settings),
         Admin::Token(c) => token::run(c, &mut open_migrated(&settings)?),
         Admin::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),
         Admin::Purge => {

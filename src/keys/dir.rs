@@ -1,37 +1,17 @@
-//! The keys directory: one PKCS#8 PEM file per key (mode 0600) and `keyset.json`, the
-//! manifest that gives each key its state. Every instance that shares the directory
-//! shares the key set; writers hold an exclusive lock on `.lock` while they change it.
+//! The keys directory of earlier versions: one PKCS#8 PEM file per key and `keyset.json`,
+//! the manifest that gave each key its state. Keys now live in the database
+//! (`ring`); a directory found at the first start of this version is read once and
+//! imported. The directory stays where `data.key` is written when no data key is given.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::material::{self, KeyAlg, KeyError, Material};
+use super::material::KeyAlg;
+use super::ring::KeyState;
 
-/// The life of a key: published before use (`Next`), signing (`Active`), then only
-/// published until every token it signed has expired (`Retired`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyState {
-    Next,
-    Active,
-    Retired,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A key as `keyset.json` recorded it.
+#[derive(Debug, Clone, Deserialize)]
 pub struct KeyRecord {
     pub kid: String,
     pub alg: KeyAlg,
@@ -43,7 +23,7 @@ pub struct KeyRecord {
     pub retired_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Manifest {
     pub keys: Vec<KeyRecord>,
 }
@@ -60,16 +40,11 @@ pub enum KeyDirError {
         kid: String,
         msg: String,
     },
-    #[error(transparent)]
-    Material(#[from] KeyError),
 }
 
 pub struct KeyDir {
     dir: PathBuf,
 }
-
-/// An exclusive lock on the keys directory, released on drop.
-struct DirLock(#[allow(dead_code)] File);
 
 impl KeyDir {
     pub fn new(dir: impl Into<PathBuf>) -> KeyDir {
@@ -91,31 +66,7 @@ impl KeyDir {
         }
     }
 
-    fn ensure_dir(&self) -> Result<(), KeyDirError> {
-        if !self.dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)
-                .map_err(|e| self.io(e))?;
-        }
-        Ok(())
-    }
-
-    fn lock(&self) -> Result<DirLock, KeyDirError> {
-        self.ensure_dir()?;
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(self.dir.join(".lock"))
-            .map_err(|e| self.io(e))?;
-        f.lock().map_err(|e| self.io(e))?;
-        Ok(DirLock(f))
-    }
-
-    /// The manifest, or an empty one when the directory has none yet.
+    /// The manifest, or an empty one when the directory has none.
     pub fn read_manifest(&self) -> Result<Manifest, KeyDirError> {
         match std::fs::read(self.manifest_path()) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| KeyDirError::Manifest {
@@ -127,147 +78,12 @@ impl KeyDir {
         }
     }
 
-    fn write_manifest(&self, m: &Manifest) -> Result<(), KeyDirError> {
-        let tmp = self.dir.join("keyset.json.tmp");
-        let bytes = serde_json::to_vec_pretty(m).map_err(|e| self.io(e))?;
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| self.io(e))?;
-        f.write_all(&bytes).map_err(|e| self.io(e))?;
-        f.sync_all().map_err(|e| self.io(e))?;
-        std::fs::rename(&tmp, self.manifest_path()).map_err(|e| self.io(e))
-    }
-
-    pub fn load_material(&self, rec: &KeyRecord) -> Result<Material, KeyDirError> {
-        let key_err = |msg: String| KeyDirError::Key {
+    /// The private key of `rec`, as PEM.
+    pub fn read_pem(&self, rec: &KeyRecord) -> Result<String, KeyDirError> {
+        std::fs::read_to_string(self.dir.join(&rec.file)).map_err(|e| KeyDirError::Key {
             dir: self.dir.display().to_string(),
             kid: rec.kid.clone(),
-            msg,
-        };
-        let pem = std::fs::read_to_string(self.dir.join(&rec.file))
-            .map_err(|e| key_err(format!("cannot read {}: {e}", rec.file)))?;
-        let m = material::from_pem(rec.alg, &pem).map_err(key_err)?;
-        if m.kid != rec.kid {
-            return Err(key_err(format!(
-                "{} holds key {}, not the one keyset.json names",
-                rec.file, m.kid
-            )));
-        }
-        Ok(m)
-    }
-
-    fn create_key(&self, alg: KeyAlg, state: KeyState, now: i64) -> Result<KeyRecord, KeyDirError> {
-        let pem = material::generate(alg)?;
-        let m = material::from_pem(alg, &pem).map_err(|msg| KeyDirError::Key {
-            dir: self.dir.display().to_string(),
-            kid: "(new)".into(),
-            msg,
-        })?;
-        let file = format!("{}.pem", m.kid);
-        material::write_private(&self.dir.join(&file), &pem)?;
-        Ok(KeyRecord {
-            kid: m.kid,
-            alg,
-            state,
-            file,
-            created_at: now,
-            activated_at: (state == KeyState::Active).then_some(now),
-            retired_at: None,
+            msg: format!("cannot read {}: {e}", rec.file),
         })
-    }
-
-    /// On first start, create an RS256 signing key. Returns whether one was created.
-    pub fn ensure_initialized(&self, now: i64) -> Result<bool, KeyDirError> {
-        let _lock = self.lock()?;
-        let mut m = self.read_manifest()?;
-        if m.keys.iter().any(|k| k.state == KeyState::Active) {
-            return Ok(false);
-        }
-        let rec = self.create_key(KeyAlg::RS256, KeyState::Active, now)?;
-        m.keys.push(rec);
-        self.write_manifest(&m)?;
-        Ok(true)
-    }
-
-    /// Rotate the signing key of `alg` (default: the algorithm of the newest active
-    /// key). A staged `next` key of that algorithm is promoted; otherwise a new key is
-    /// made. The previous active key of that algorithm is retired: it no longer signs,
-    /// and stays published until the tokens it signed have expired.
-    /// With `stage`, only a `next` key is made: published now, used from the next rotation.
-    pub fn rotate(
-        &self,
-        alg: Option<KeyAlg>,
-        stage: bool,
-        now: i64,
-    ) -> Result<KeyRecord, KeyDirError> {
-        let _lock = self.lock()?;
-        let mut m = self.read_manifest()?;
-        let alg = alg
-            .or_else(|| {
-                m.keys
-                    .iter()
-                    .filter(|k| k.state == KeyState::Active)
-                    .max_by_key(|k| k.activated_at)
-                    .map(|k| k.alg)
-            })
-            .unwrap_or(KeyAlg::RS256);
-        if stage {
-            if let Some(k) = m
-                .keys
-                .iter()
-                .find(|k| k.state == KeyState::Next && k.alg == alg)
-            {
-                return Ok(k.clone());
-            }
-            let rec = self.create_key(alg, KeyState::Next, now)?;
-            m.keys.push(rec.clone());
-            self.write_manifest(&m)?;
-            return Ok(rec);
-        }
-        for k in m.keys.iter_mut() {
-            if k.alg == alg && k.state == KeyState::Active {
-                k.state = KeyState::Retired;
-                k.retired_at = Some(now);
-            }
-        }
-        let promoted = m
-            .keys
-            .iter_mut()
-            .find(|k| k.state == KeyState::Next && k.alg == alg)
-            .map(|k| {
-                k.state = KeyState::Active;
-                k.activated_at = Some(now);
-                k.clone()
-            });
-        let rec = match promoted {
-            Some(rec) => rec,
-            None => {
-                let rec = self.create_key(alg, KeyState::Active, now)?;
-                m.keys.push(rec.clone());
-                rec
-            }
-        };
-        self.write_manifest(&m)?;
-        Ok(rec)
-    }
-
-    /// Delete the files of retired keys whose publication window (`retain` seconds
-    /// after retirement) has passed. Returns the kids removed.
-    pub fn prune(&self, retain: i64, now: i64) -> Result<Vec<String>, KeyDirError> {
-        let _lock = self.lock()?;
-        let mut m = self.read_manifest()?;
-        let (gone, kept): (Vec<_>, Vec<_>) = m.keys.into_iter().partition(|k| {
-            k.state == KeyState::Retired && k.retired_at.is_some_and(|t| t + retain < now)
-        });
-        m.keys = kept;
-        self.write_manifest(&m)?;
-        for k in &gone {
-            let _ = std::fs::remove_file(self.dir.join(&k.file));
-        }
-        Ok(gone.into_iter().map(|k| k.kid).collect())
     }
 }

@@ -1,67 +1,66 @@
-//! The key set in memory: who signs, what is published, and the JWKS bytes,
-//! precomputed once per change so that serving them costs nothing.
+//! The key set in memory: who signs, what is published, what still verifies logout
+//! hints, and the JWKS bytes, precomputed once per change so that serving them costs
+//! nothing.
 
 use std::collections::HashMap;
 
 use actix_web::web::Bytes;
 
-use super::dir::{KeyDir, KeyDirError, KeyRecord, KeyState};
 use super::material::{KeyAlg, Material};
+use super::ring::{KeyError, KeyRecord, KeyState};
 
 #[derive(Debug)]
 pub struct KeySet {
     /// Signs access tokens: the most recently activated key.
     signing: Material,
-    /// The active key of each algorithm (ID tokens need RS256 whatever signs access tokens).
+    /// The active key of each algorithm (ID tokens use the client's algorithm).
     active_by_alg: HashMap<KeyAlg, Material>,
     /// Every published key, for verification of our own tokens.
     by_kid: HashMap<String, Material>,
+    /// Every key kept to verify logout hints (published ones, and retired ones within
+    /// the session lifetime).
+    hint_keys: HashMap<String, Material>,
     records: Vec<KeyRecord>,
     jwks: Bytes,
-    /// When a retired key's publication window ends and the set must be rebuilt.
+    /// When a retired key's window ends and the set must be rebuilt.
     next_change: Option<i64>,
 }
 
 impl KeySet {
-    /// Build the set from the directory. `retain` is how long a retired key stays
-    /// published: the longest lifetime of a token we sign, plus clock-skew leeway.
-    pub fn load(dir: &KeyDir, retain: i64, now: i64) -> Result<KeySet, KeyDirError> {
-        let manifest = dir.read_manifest()?;
+    /// Build the set from the keys still kept, as of `now`.
+    pub fn build(keys: Vec<(KeyRecord, Material)>, now: i64) -> Result<KeySet, KeyError> {
         let mut by_kid = HashMap::new();
+        let mut hint_keys = HashMap::new();
         let mut active_by_alg: HashMap<KeyAlg, (i64, Material)> = HashMap::new();
         let mut published = Vec::new();
         let mut next_change: Option<i64> = None;
-        for rec in &manifest.keys {
-            let end = match (rec.state, rec.retired_at) {
-                (KeyState::Retired, Some(t)) => Some(t + retain),
-                (KeyState::Retired, None) => Some(0),
-                _ => None,
-            };
-            if let Some(end) = end {
-                if end <= now {
-                    continue;
+        let mut records = Vec::new();
+        for (rec, m) in keys {
+            for end in [rec.published_until, rec.hints_until].into_iter().flatten() {
+                if end > now {
+                    next_change = Some(next_change.map_or(end, |c| c.min(end)));
                 }
-                next_change = Some(next_change.map_or(end, |c| c.min(end)));
             }
-            let m = dir.load_material(rec)?;
             if rec.state == KeyState::Active {
                 let at = rec.activated_at.unwrap_or(rec.created_at);
-                let newer = active_by_alg.get(&rec.alg).is_none_or(|(t, _)| at >= *t);
-                if newer {
+                if active_by_alg.get(&rec.alg).is_none_or(|(t, _)| at >= *t) {
                     active_by_alg.insert(rec.alg, (at, m.clone()));
                 }
             }
-            published.push(m.public_jwk.clone());
-            by_kid.insert(m.kid.clone(), m);
+            if rec.verifies_hints(now) {
+                hint_keys.insert(m.kid.clone(), m.clone());
+            }
+            if rec.is_published(now) {
+                published.push(m.public_jwk.clone());
+                by_kid.insert(m.kid.clone(), m);
+            }
+            records.push(rec);
         }
         let signing = active_by_alg
             .values()
             .max_by_key(|(t, _)| *t)
             .map(|(_, m)| m.clone())
-            .ok_or_else(|| KeyDirError::Io {
-                dir: dir.path().display().to_string(),
-                msg: "no active signing key (run `portcullis keys rotate`)".into(),
-            })?;
+            .ok_or(KeyError::NoActiveKey)?;
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))
             .map(Bytes::from)
             .unwrap_or_default();
@@ -72,7 +71,8 @@ impl KeySet {
                 .map(|(a, (_, m))| (a, m))
                 .collect(),
             by_kid,
-            records: manifest.keys,
+            hint_keys,
+            records,
             jwks,
             next_change,
         })
@@ -86,8 +86,15 @@ impl KeySet {
         self.active_by_alg.get(&alg)
     }
 
+    /// A published key by kid.
     pub fn find(&self, kid: &str) -> Option<&Material> {
         self.by_kid.get(kid)
+    }
+
+    /// A key that verifies logout hints (RP-Initiated Logout 1.0 §2 accepts expired ID
+    /// tokens), published or not.
+    pub fn find_for_hint(&self, kid: &str) -> Option<&Material> {
+        self.hint_keys.get(kid)
     }
 
     pub fn jwks(&self) -> Bytes {

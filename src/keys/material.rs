@@ -1,8 +1,4 @@
-//! Key material: generation, PEM files, and the public JWK of a private key.
-
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+//! Key material: generation, PEM, and the public JWK of a private key.
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
@@ -56,8 +52,6 @@ impl std::str::FromStr for KeyAlg {
 pub enum KeyError {
     #[error("key generation failed: {0}")]
     Generate(String),
-    #[error("key file {path}: {msg}")]
-    File { path: String, msg: String },
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -148,26 +142,6 @@ pub fn from_pem(alg: KeyAlg, pem: &str) -> Result<Material, String> {
         decoding,
         public_jwk,
     })
-}
-
-/// Write a private key file readable by its owner only (mode 0600), atomically.
-pub fn write_private(path: &Path, pem: &str) -> Result<(), KeyError> {
-    let file_err = |e: std::io::Error| KeyError::File {
-        path: path.display().to_string(),
-        msg: e.to_string(),
-    };
-    let tmp = path.with_extension("pem.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(file_err)?;
-    f.write_all(pem.as_bytes()).map_err(file_err)?;
-    f.sync_all().map_err(file_err)?;
-    std::fs::rename(&tmp, path).map_err(file_err)?;
-    Ok(())
 }
 
 #[cfg(test)]

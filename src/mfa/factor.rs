@@ -1,7 +1,7 @@
 //! Checking a second-factor code: TOTP (each code once) or a recovery code (each once).
 
-use crate::mfa::sealed::DataKeys;
 use crate::mfa::{recovery, totp as otp};
+use crate::sealed::DataKeys;
 use crate::secret;
 use crate::store::AnyConnection;
 use crate::store::id::Id;

@@ -5,7 +5,7 @@
 //! (`store::throttle`), so bursts and extra instances gain nothing.
 
 use super::factor::{self, Options};
-use super::sealed::DataKeys;
+use crate::sealed::DataKeys;
 use crate::store::AnyConnection;
 use crate::store::db::write_transaction;
 use crate::store::id::Id;

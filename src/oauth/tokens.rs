@@ -104,11 +104,11 @@ pub fn sign_id_token(key: &Material, claims: &IdClaims) -> jsonwebtoken::errors:
 
 /// An ID token we issued, presented back as `id_token_hint` (RP-Initiated Logout 1.0
 /// §2): our key by `kid` with that key's algorithm, our issuer. Expiry is not checked,
-/// since the spec expects hints from sessions whose ID token has long expired; tokens
-/// outlive their key's publication only until it is dropped from the key set.
+/// since the spec expects hints from sessions whose ID token has long expired; a retired
+/// key keeps verifying hints (unpublished) for as long as sessions live.
 pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<IdClaims> {
     let header = jsonwebtoken::decode_header(token).ok()?;
-    let key = keys.find(header.kid.as_deref()?)?;
+    let key = keys.find_for_hint(header.kid.as_deref()?)?;
     // An access token (`at+jwt`) is not an ID token.
     if header.alg != key.alg.jwt() || header.typ.as_deref() != Some("JWT") {
         return None;

@@ -22,7 +22,7 @@ use super::templates::ReauthPage;
 use super::{PageError, csrf, session};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Proof};
-use crate::mfa::sealed::DataKeys;
+use crate::sealed::DataKeys;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;

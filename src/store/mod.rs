@@ -9,6 +9,7 @@ pub mod codes;
 pub mod consents;
 pub mod db;
 pub mod id;
+pub mod keys;
 pub mod pat;
 pub mod purge;
 pub mod refresh;

@@ -242,3 +242,30 @@ diesel::table! {
         completed_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        state -> Text,
+        sealed_key -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+        published_until -> Nullable<BigInt>,
+        hints_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    key_set (id) {
+        id -> Integer,
+        version -> BigInt,
+        longest_token_ttl -> BigInt,
+        longest_session -> BigInt,
+    }
+}

@@ -1,5 +1,5 @@
-//! Encryption at rest for small secrets that we must be able to read back (TOTP shared
-//! secrets), unlike credentials, which we only hash.
+//! Encryption at rest for secrets that we must be able to read back (TOTP shared
+//! secrets, signing keys), unlike credentials, which we only hash.
 //!
 //! AES-256-GCM with a random 96-bit nonce per message. Random nonces are safe for far more
 //! messages than we will ever seal under one key (NIST SP 800-38D §8.3 allows 2^32). The

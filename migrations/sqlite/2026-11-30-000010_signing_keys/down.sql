@@ -1,0 +1,2 @@
+DROP TABLE key_set;
+DROP TABLE signing_keys;
