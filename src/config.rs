@@ -166,6 +166,23 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub sudo_ttl: Option<i64>,
+    /// Address and port of the metrics listener (`/metrics`, `/healthz`, `/readyz`); off
+    /// unless set. Never the public listener.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_METRICS_BIND",
+        value_name = "ADDR"
+    )]
+    pub metrics_bind: Option<String>,
+    /// Log lines as `text` (default) or `json` (one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: Option<String>,
 }
 
 /// Validated settings. A value of this type is always usable.
@@ -186,6 +203,8 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// Credential changes need a sign-in at most this many seconds old.
     pub sudo_ttl: i64,
+    pub metrics_bind: Option<SocketAddr>,
+    pub log_format: LogFormat,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
     /// (name, description) of the scopes personal tokens may carry.
@@ -200,6 +219,14 @@ pub struct Settings {
     pub trusted_proxies: Vec<Net>,
     pub data_key: Option<Redacted>,
     pub data_keys_old: Option<Redacted>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// A configured secret: never printed by `Debug`.
@@ -370,6 +397,31 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let metrics_bind = match args.metrics_bind.as_deref() {
+            None | Some("") => None,
+            Some(b) => Some(b.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "metrics bind (--metrics-bind / PORTCULLIS_METRICS_BIND)",
+                    format!("{b:?} is not an address:port such as 127.0.0.1:9464"),
+                )
+            })?),
+        };
+        if metrics_bind.is_some_and(|m| m == bind && bind.port() != 0) {
+            return Err(bad(
+                "metrics bind (--metrics-bind / PORTCULLIS_METRICS_BIND)",
+                "must not be the public listener's address",
+            ));
+        }
+        let log_format = match args.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(bad(
+                    "log format (--log-format / PORTCULLIS_LOG_FORMAT)",
+                    format!("{other:?}: use text or json"),
+                ));
+            }
+        };
         let sudo_ttl = args.sudo_ttl.unwrap_or(900);
         if !(0..=86_400).contains(&sudo_ttl) {
             return Err(bad(
@@ -441,6 +493,8 @@ impl Settings {
             session_lifetime,
             login_max_failures,
             sudo_ttl,
+            metrics_bind,
+            log_format,
             bind,
             issuer,
             database_url,

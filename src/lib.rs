@@ -9,6 +9,8 @@ pub mod domain;
 pub mod endpoints;
 pub mod escape;
 pub mod keys;
+pub mod logs;
+pub mod metrics;
 pub mod mfa;
 pub mod oauth;
 pub mod pages;

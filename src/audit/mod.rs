@@ -15,5 +15,6 @@ pub async fn record(db: &Db, event: Event, now: i64) {
         .await
     {
         tracing::error!(error = %e, "cannot write an audit event");
+        crate::metrics::audit_event("dropped");
     }
 }

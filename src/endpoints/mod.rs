@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
+pub mod metrics;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

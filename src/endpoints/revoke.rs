@@ -59,6 +59,7 @@ pub async fn revoke_ep(
         Revoked::RefreshFamily => "refresh_token",
         Revoked::Nothing => return Ok(answer()),
     };
+    crate::metrics::revoked(token_type);
     let event = Event::new("token.revoked", "success")
         .client(client.client_id.clone())
         .detail("token_type", token_type);

@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::metrics;
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::Presented;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -20,7 +21,25 @@ pub async fn token_ep(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = form::read(&req, payload).await?;
+    let mut grant = metrics::grant_label(None);
+    let result = token(&req, payload, &state, &mut grant).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code.as_str(),
+    };
+    metrics::token_request(grant, outcome);
+    result
+}
+
+/// The token request itself; `grant` learns the grant type's label once it is known.
+async fn token(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    grant: &mut &'static str,
+) -> Result<HttpResponse, OAuthError> {
+    let form = form::read(req, payload).await?;
+    *grant = metrics::grant_label(form.get("grant_type"));
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
@@ -63,7 +82,7 @@ pub async fn token_ep(
             ref p => Some(state.registrar.authenticate(p).await?),
         };
         let caller =
-            origin::client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+            origin::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
         let response = token_exchange::grant(&grants, client.as_deref(), &request, caller).await?;
         state.issued.note(
             client

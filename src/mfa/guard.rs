@@ -5,6 +5,7 @@
 //! (`store::throttle`), so bursts and extra instances gain nothing.
 
 use super::factor::{self, Options};
+use crate::metrics;
 use crate::sealed::DataKeys;
 use crate::store::AnyConnection;
 use crate::store::db::write_transaction;
@@ -40,14 +41,21 @@ where
     let key = format!("mfa:{user}");
     let window_start = match throttle::reserve(conn, &key, SECOND_FACTOR_LIMIT, WINDOW, now)? {
         Reserved::Granted { window_start } => window_start,
-        Reserved::Refused { retry_after } => return Ok(Checked::TooMany(retry_after)),
+        Reserved::Refused { retry_after } => {
+            metrics::throttled("second_factor");
+            return Ok(Checked::TooMany(retry_after));
+        }
     };
     match check(conn)? {
         Some(v) => {
             throttle::release(conn, &key, window_start)?;
+            metrics::second_factor("success");
             Ok(Checked::Passed(v))
         }
-        None => Ok(Checked::Failed),
+        None => {
+            metrics::second_factor("failure");
+            Ok(Checked::Failed)
+        }
     }
 }
 

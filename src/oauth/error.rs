@@ -24,6 +24,23 @@ pub enum ErrorCode {
     TemporarilyUnavailable,
 }
 
+impl ErrorCode {
+    /// The code as it appears in the response (RFC 6749 §5.2).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OAuthError {
     pub code: ErrorCode,
@@ -60,6 +77,13 @@ fn printable(d: Cow<'static, str>) -> Cow<'static, str> {
             })
             .collect(),
     )
+}
+
+/// The reference of an internal error: the request's id (`X-Request-Id`, in every log
+/// line of the request), or a fresh one outside a request.
+fn reference() -> String {
+    crate::web::observe::current_request_id()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
 impl OAuthError {
@@ -100,7 +124,7 @@ impl OAuthError {
     /// An internal failure: logged with a random reference, answered with that
     /// reference only, so that no internal detail reaches the client.
     pub fn server(err: impl std::fmt::Display) -> OAuthError {
-        let reference = uuid::Uuid::new_v4().simple().to_string();
+        let reference = reference();
         tracing::error!(error_id = %reference, error = %err, "internal error");
         OAuthError::new(
             ErrorCode::ServerError,
@@ -110,7 +134,7 @@ impl OAuthError {
 
     /// The database or another dependency is not answering.
     pub fn unavailable(err: impl std::fmt::Display) -> OAuthError {
-        let reference = uuid::Uuid::new_v4().simple().to_string();
+        let reference = reference();
         tracing::warn!(error_id = %reference, error = %err, "dependency unavailable");
         OAuthError::new(
             ErrorCode::TemporarilyUnavailable,

@@ -11,6 +11,7 @@ use actix_web::HttpRequest;
 
 use super::device;
 use crate::domain::net::Net;
+use crate::metrics;
 pub use crate::mfa::guard::{Checked, WINDOW};
 use crate::password;
 use crate::secret;
@@ -53,6 +54,7 @@ pub async fn password(
     let now = state.clock.now();
     let ip_key = address_key(req, &state.settings.trusted_proxies);
     if let Err(wait) = state.login_by_ip.reserve(&ip_key, now) {
+        metrics::throttled("address");
         return Ok(Checked::TooMany(wait));
     }
     let device = device::presented(req, state.settings.secure_cookies());
@@ -66,15 +68,18 @@ pub async fn password(
             // This browser's own budget, if its device cookie vouches for this person as
             // they are now; else the username's. Usernames are typed by anyone: hashed,
             // the key stays short whatever was typed.
-            let counter = match (&device, &user) {
+            let (counter, limit_name) = match (&device, &user) {
                 (Some(d), Some(u)) if let Some(id) = d.vouches_for(&device_key, u) => {
-                    format!("login:device:{id}")
+                    (format!("login:device:{id}"), "device")
                 }
-                _ => format!("login:user:{}", secret::hash(&name)),
+                _ => (format!("login:user:{}", secret::hash(&name)), "username"),
             };
             let window_start = match throttle::reserve(conn, &counter, limit, WINDOW, now)? {
                 Reserved::Granted { window_start } => window_start,
-                Reserved::Refused { retry_after } => return Ok(Checked::TooMany(retry_after)),
+                Reserved::Refused { retry_after } => {
+                    metrics::throttled(limit_name);
+                    return Ok(Checked::TooMany(retry_after));
+                }
             };
             let hash = user
                 .as_ref()

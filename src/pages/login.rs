@@ -10,6 +10,7 @@ use super::limits::{self, Checked};
 use super::templates::LoginMfaPage;
 use super::{PageError, csrf, device, page_builder, render, see_other, session};
 use crate::audit;
+use crate::metrics;
 use crate::mfa::factor::{self, Factor, Options};
 use crate::mfa::guard;
 use crate::oauth::authorize::transaction::Transaction;
@@ -51,12 +52,17 @@ pub async fn login_post(
         return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
     }
     let user = match limits::password(&state, &req, &username, pw).await? {
-        Checked::Passed(u) => u,
+        Checked::Passed(u) => {
+            metrics::sign_in("success");
+            u
+        }
         Checked::TooMany(wait) => {
+            metrics::sign_in("throttled");
             let res = page(token, TOO_MANY, StatusCode::TOO_MANY_REQUESTS, username);
             return Ok(super::too_many(res, wait));
         }
         Checked::Failed => {
+            metrics::sign_in("failure");
             let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
             let e = Event::new("signin.failure", "failure")
                 .from_addr(ip, ua)

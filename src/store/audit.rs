@@ -127,8 +127,9 @@ pub fn record(conn: &mut AnyConnection, e: &Event, now: i64) -> QueryResult<()> 
     };
     diesel::insert_into(audit_events::table)
         .values(&row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    crate::metrics::audit_event("written");
+    Ok(())
 }
 
 #[derive(Debug, Default, Clone)]

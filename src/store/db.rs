@@ -57,9 +57,10 @@ impl Db {
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let asked = std::time::Instant::now();
+            let got = pool.get();
+            crate::metrics::db_wait(asked.elapsed().as_secs_f64());
+            let mut conn = got.map_err(|e| DbError::Unavailable(e.to_string()))?;
             f(&mut conn).map_err(DbError::Query)
         })
         .await

@@ -2,4 +2,5 @@
 //! bodies, and who is calling.
 
 pub mod form;
+pub mod observe;
 pub mod origin;

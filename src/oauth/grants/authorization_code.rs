@@ -68,6 +68,7 @@ pub async fn grant(
                     if let Some(f) = row.family_id {
                         refresh::revoke_family(conn, f, "authorization code reused", now)?;
                     }
+                    crate::metrics::code_reuse();
                     audit::record(
                         conn,
                         &Event::new("code.reuse_detected", "tokens_revoked")

@@ -106,6 +106,7 @@ pub async fn grant(
                         now,
                     )?;
                     tracing::warn!(family = %family.id, client_id = %family.client_id, "refresh token reuse: family revoked");
+                    crate::metrics::refresh_reuse();
                     Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was already used"))
                 };
                 if row.used_at.is_some() {

@@ -67,6 +67,7 @@ pub async fn check(
 ) -> Result<Checked, OAuthError> {
     // The checksum catches typos and truncation before any database work.
     if !format::well_formed(token) {
+        crate::metrics::personal_token("unknown");
         return Ok(Checked::Unknown);
     }
     let hash = secret::hash(token);
@@ -74,6 +75,7 @@ pub async fn check(
     Ok(db
         .run(move |conn| {
             let Some(mut t) = store::find_by_hash(conn, &hash)? else {
+                crate::metrics::personal_token("unknown");
                 return Ok(Checked::Unknown);
             };
             t.scope = t.scope.intersection(&catalogue);
@@ -98,6 +100,7 @@ pub async fn check(
                     .detail("reason", reason)
                     .detail("via", via);
                 audit::record(conn, &e, now)?;
+                crate::metrics::personal_token(reason);
                 return Ok(Checked::Refused(reason));
             }
             let used = store::note_use(conn, t.id, &ip, COALESCE_SECS, now)?;
@@ -111,6 +114,7 @@ pub async fn check(
                     .detail("via", via);
                 audit::record(conn, &e, now)?;
             }
+            crate::metrics::personal_token("active");
             Ok(Checked::Active(Box::new(t)))
         })
         .await?)

@@ -1,0 +1,132 @@
+//! Log lines: text for people at a terminal, or JSON (one object per line) for log
+//! pipelines. Every line written while a request is served names its request id (the
+//! `request` span the middleware opens, `web::observe`); audit events keep their own
+//! target, `audit`.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::LogFormat;
+use crate::escape::json_inert;
+
+/// Install the subscriber. `PORTCULLIS_LOG` filters (default `default_level`).
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_env("PORTCULLIS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    // Colour codes only for a terminal, never into a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let registry = tracing_subscriber::registry().with(filter).with(RequestIds);
+    match format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi),
+            )
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .event_format(JsonLines),
+            )
+            .init(),
+    }
+}
+
+/// The request id of a `request` span, kept with the span.
+struct RequestId(String);
+
+/// Keeps each span's `request_id` field where the JSON lines can find it.
+struct RequestIds;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for RequestIds {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Map::new();
+        attrs.record(&mut Fields(&mut fields));
+        if let (Some(Value::String(rid)), Some(span)) = (fields.remove("request_id"), ctx.span(id))
+        {
+            span.extensions_mut().insert(RequestId(rid));
+        }
+    }
+}
+
+/// Collects an event's or a span's fields as JSON values.
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+/// One JSON object per line: `timestamp`, `level`, `target`, `message`, `request_id`
+/// (inside a request), then the event's fields.
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Map::new();
+        event.record(&mut Fields(&mut fields));
+        let meta = event.metadata();
+        let mut line = Map::new();
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        line.insert("timestamp".into(), now.into());
+        line.insert("level".into(), meta.level().as_str().into());
+        line.insert("target".into(), meta.target().into());
+        line.insert(
+            "message".into(),
+            fields.remove("message").unwrap_or_else(|| "".into()),
+        );
+        let request_id = ctx.event_scope().and_then(|scope| {
+            scope
+                .from_root()
+                .find_map(|span| span.extensions().get::<RequestId>().map(|r| r.0.clone()))
+        });
+        if let Some(rid) = request_id {
+            line.insert("request_id".into(), rid.into());
+        }
+        line.extend(fields);
+        writeln!(writer, "{}", json_inert(&Value::Object(line).to_string()))
+    }
+}

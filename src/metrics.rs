@@ -1,0 +1,123 @@
+//! Prometheus metrics: what an on-call team graphs and alerts on.
+//!
+//! Recorded through the `metrics` facade from wherever the event happens, and rendered in
+//! the Prometheus text format by `metrics-exporter-prometheus` on the separate metrics
+//! listener (`--metrics-bind`), never on the public one. Every label value comes from a
+//! fixed set (an OAuth error code, a grant type, a route pattern): never a secret, a
+//! token, a username, a client id or anything else a caller chooses. Client ids are not
+//! labels: registration can create them without bound.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, in seconds: from a cached answer to a slow password hash.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the process-wide recorder (once; later calls get the same handle). `None`
+/// when another recorder was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            gauge!(
+                "portcullis_build_info",
+                "version" => env!("CARGO_PKG_VERSION"),
+                "revision" => env!("PORTCULLIS_GIT_REVISION"),
+            )
+            .set(1.0);
+            Some(handle)
+        })
+        .clone()
+}
+
+/// The grant-type label of a token request: our grants by name, anything else `other`
+/// (an unknown value is never a label).
+pub fn grant_label(grant_type: Option<&str>) -> &'static str {
+    match grant_type {
+        Some("authorization_code") => "authorization_code",
+        Some("client_credentials") => "client_credentials",
+        Some("refresh_token") => "refresh_token",
+        Some("urn:ietf:params:oauth:grant-type:token-exchange") => "token_exchange",
+        _ => "other",
+    }
+}
+
+/// A token request ended: `success`, or the OAuth error code.
+pub fn token_request(grant: &'static str, outcome: &'static str) {
+    counter!("portcullis_token_requests_total", "grant_type" => grant, "outcome" => outcome)
+        .increment(1);
+}
+
+/// A request was answered; `endpoint` is its route pattern (or `other`).
+pub fn http_request(endpoint: String, seconds: f64) {
+    histogram!("portcullis_http_request_duration_seconds", "endpoint" => endpoint).record(seconds);
+}
+
+/// A password sign-in: `success`, `failure` or `throttled`.
+pub fn sign_in(outcome: &'static str) {
+    counter!("portcullis_signins_total", "outcome" => outcome).increment(1);
+}
+
+/// A second-factor code was checked: `success` or `failure`.
+pub fn second_factor(outcome: &'static str) {
+    counter!("portcullis_second_factor_checks_total", "outcome" => outcome).increment(1);
+}
+
+/// An attempt refused unchecked by a limit: `address`, `username`, `device` or
+/// `second_factor`.
+pub fn throttled(limit: &'static str) {
+    counter!("portcullis_throttle_refusals_total", "limit" => limit).increment(1);
+}
+
+/// A used refresh token came back: its family was revoked.
+pub fn refresh_reuse() {
+    counter!("portcullis_refresh_reuse_detected_total").increment(1);
+}
+
+/// A used authorization code came back: what it issued was revoked.
+pub fn code_reuse() {
+    counter!("portcullis_code_reuse_detected_total").increment(1);
+}
+
+/// A revocation request revoked something: `access_token` or `refresh_token`.
+pub fn revoked(token_type: &'static str) {
+    counter!("portcullis_revocations_total", "token_type" => token_type).increment(1);
+}
+
+/// A personal token was checked: `active`, or why not (`unknown`, `revoked`, `expired`,
+/// `address_not_allowed`, `no_scope_left`).
+pub fn personal_token(outcome: &'static str) {
+    counter!("portcullis_personal_token_checks_total", "outcome" => outcome).increment(1);
+}
+
+/// An audit event was written, or lost (`written`, `dropped`).
+pub fn audit_event(outcome: &'static str) {
+    counter!("portcullis_audit_events_total", "outcome" => outcome).increment(1);
+}
+
+/// How long a unit of work waited for a database connection.
+pub fn db_wait(seconds: f64) {
+    histogram!("portcullis_db_connection_wait_seconds").record(seconds);
+}
+
+/// The database pool, as of now.
+pub fn db_connections(in_use: u32, idle: u32) {
+    gauge!("portcullis_db_connections", "state" => "in_use").set(f64::from(in_use));
+    gauge!("portcullis_db_connections", "state" => "idle").set(f64::from(idle));
+}
+
+/// How long the active key of `alg` has been signing.
+pub fn signing_key_age(alg: &'static str, seconds: i64) {
+    gauge!("portcullis_signing_key_age_seconds", "alg" => alg).set(seconds as f64);
+}

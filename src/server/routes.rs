@@ -1,0 +1,129 @@
+//! The public listener's routes and the headers every answer carries.
+
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, guard, web};
+
+use crate::endpoints::{discovery, health, introspect, revoke, token, userinfo};
+use crate::pages::{self, account, activity, authorize, consent, login, logout, security, tokens};
+
+/// Headers for every response. Pages add their own CSP on top later; JSON answers
+/// must never be framed or sniffed either. With an https issuer, browsers are told to
+/// use https only for a year (RFC 6797); without one we are not behind TLS and must not.
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new();
+    let headers = if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    };
+    headers
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/token")
+            .route(web::post().to(token::token_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource([
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ])
+        .route(get_or_head().to(discovery::metadata)),
+    )
+    .service(web::resource("/jwks.json").route(get_or_head().to(discovery::jwks)))
+    .service(
+        web::resource("/revoke")
+            .route(web::post().to(revoke::revoke_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/introspect")
+            .route(web::post().to(introspect::introspect_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/authorize")
+            .route(get_or_head().to(authorize::authorize_get))
+            .route(web::post().to(authorize::authorize_post)),
+    )
+    .service(
+        web::resource("/userinfo")
+            .route(get_or_head().to(userinfo::userinfo_get))
+            .route(web::post().to(userinfo::userinfo_post)),
+    )
+    .service(
+        web::resource("/login")
+            .route(get_or_head().to(login::login_get))
+            .route(web::post().to(login::login_post)),
+    )
+    .route("/login/mfa", web::post().to(login::mfa_post))
+    .route("/consent", web::post().to(consent::consent_post))
+    .route("/account", get_or_head().to(account::account_get))
+    .route("/account/revoke", web::post().to(account::revoke_post))
+    .route(
+        "/account/security",
+        get_or_head().to(security::security_get),
+    )
+    .route(
+        "/account/security/enroll",
+        web::post().to(security::enroll_post),
+    )
+    .route(
+        "/account/security/confirm",
+        web::post().to(security::confirm_post),
+    )
+    .route(
+        "/account/security/disable",
+        web::post().to(security::disable_post),
+    )
+    .route(
+        "/account/security/recovery-codes",
+        web::post().to(security::recovery_codes_post),
+    )
+    .service(
+        web::resource("/account/tokens")
+            .route(get_or_head().to(tokens::tokens_get))
+            .route(web::post().to(tokens::create_post)),
+    )
+    .route(
+        "/account/tokens/revoke",
+        web::post().to(tokens::revoke_post),
+    )
+    .route(
+        "/account/activity",
+        get_or_head().to(activity::activity_get),
+    )
+    .service(
+        web::resource("/logout")
+            .route(get_or_head().to(logout::logout_get))
+            .route(web::post().to(logout::logout_post)),
+    )
+    .route(
+        "/assets/portcullis.css",
+        get_or_head().to(pages::stylesheet),
+    )
+    .route("/healthz", get_or_head().to(health::healthz))
+    .route("/readyz", get_or_head().to(health::readyz))
+    .default_service(web::to(not_found));
+}
+
+/// RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET (actix
+/// sends the headers of the GET answer without its body).
+pub fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found" }))
+}
