@@ -56,7 +56,11 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> diesel::QueryResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The work runs on another thread: it logs within the caller's span (the
+        // request's, with its id).
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _span = span.enter();
             let asked = std::time::Instant::now();
             let got = pool.get();
             crate::metrics::db_wait(asked.elapsed().as_secs_f64());

@@ -1,0 +1,218 @@
+//! The metrics listener, scraped as Prometheus would: every metric moves by exactly what
+//! the requests in between did. One test in this file: the recorder is process-wide, and
+//! a test binary is a process of its own.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::flow::{REDIRECT, sign_in};
+use common::people::PW;
+use common::{TestServer, create_user, spawn_with};
+use portcullis::oauth::client::ClientRequest;
+
+/// One scrape: `name{labels}` (labels sorted) → value.
+struct Scrape(HashMap<String, f64>);
+
+impl Scrape {
+    async fn take(srv: &TestServer) -> Scrape {
+        let addr = srv.running.as_ref().unwrap().metrics_addr.unwrap();
+        let res = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+        let body = res.text().await.unwrap();
+        let mut out = HashMap::new();
+        for line in body
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let key = match series.split_once('{') {
+                Some((name, labels)) => {
+                    let mut l: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
+                    l.sort_unstable();
+                    format!("{name}{{{}}}", l.join(","))
+                }
+                None => series.to_string(),
+            };
+            out.insert(key, value.parse().unwrap());
+        }
+        Scrape(out)
+    }
+
+    fn get(&self, key: &str) -> f64 {
+        self.0.get(key).copied().unwrap_or(0.0)
+    }
+
+    fn has_prefix(&self, prefix: &str) -> bool {
+        self.0.keys().any(|k| k.starts_with(prefix))
+    }
+}
+
+fn delta(before: &Scrape, after: &Scrape, key: &str) -> f64 {
+    after.get(key) - before.get(key)
+}
+
+#[actix_web::test]
+async fn every_metric_moves_by_what_happened() {
+    let srv = spawn_with(|a| a.metrics_bind = Some("127.0.0.1:0".into())).await;
+    let (svc, secret) = srv.service_client("read");
+    let (app, app_secret) = srv.register(ClientRequest {
+        name: "app".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: Some("openid offline_access".into()),
+        ..Default::default()
+    });
+    create_user(&srv, "alice", PW, None);
+    let before = Scrape::take(&srv).await;
+    let build = before
+        .0
+        .iter()
+        .find(|(k, _)| k.starts_with("portcullis_build_info{"))
+        .expect("build info");
+    assert!(
+        build.0.contains("version=\"") && build.0.contains("revision=\""),
+        "{build:?}"
+    );
+    assert_eq!(*build.1, 1.0);
+
+    // Token requests: two successes, a bad secret, an unknown grant type.
+    let cc = [("grant_type", "client_credentials")];
+    for _ in 0..2 {
+        let res = srv.post_form("/token", Some((&svc, &secret)), &cc).await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = srv.post_form("/token", Some((&svc, "wrong")), &cc).await;
+    assert_eq!(res.status(), 401);
+    let res = srv
+        .post_form(
+            "/token",
+            Some((&svc, &secret)),
+            &[("grant_type", "password\nx")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    // A sign-in (code flow), then a refresh replayed: reuse detected.
+    let tokens = sign_in(
+        &srv,
+        &app,
+        app_secret.as_deref(),
+        "openid offline_access",
+        "alice",
+        PW,
+    )
+    .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let secret_of_app = app_secret.clone().unwrap();
+    assert_eq!(
+        srv.post_form("/token", Some((&app, &secret_of_app)), &form)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        srv.post_form("/token", Some((&app, &secret_of_app)), &form)
+            .await
+            .status(),
+        400
+    );
+    // Revocation of an access token.
+    let access = tokens["access_token"].as_str().unwrap();
+    let res = srv
+        .post_form(
+            "/revoke",
+            Some((&app, &secret_of_app)),
+            &[("token", access)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // A personal token that is not one.
+    let res = srv
+        .post_form(
+            "/introspect",
+            Some((&svc, &secret)),
+            &[("token", "pcp_nothing")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Wrong passwords until the username's limit refuses one.
+    let browser = common::browser::Browser::new(&srv);
+    for _ in 0..6 {
+        browser.sign_in("alice", "not the password").await;
+    }
+
+    let after = Scrape::take(&srv).await;
+    let d = |k: &str| delta(&before, &after, k);
+    let tr = |g: &str, o: &str| {
+        d(&format!(
+            "portcullis_token_requests_total{{grant_type=\"{g}\",outcome=\"{o}\"}}"
+        ))
+    };
+    assert_eq!(tr("client_credentials", "success"), 2.0);
+    assert_eq!(tr("client_credentials", "invalid_client"), 1.0);
+    assert_eq!(
+        tr("other", "unsupported_grant_type"),
+        1.0,
+        "an unknown grant is `other`"
+    );
+    assert_eq!(tr("authorization_code", "success"), 1.0);
+    assert_eq!(tr("refresh_token", "success"), 1.0);
+    assert_eq!(tr("refresh_token", "invalid_grant"), 1.0);
+    assert_eq!(d("portcullis_refresh_reuse_detected_total"), 1.0);
+    assert_eq!(
+        d("portcullis_revocations_total{token_type=\"access_token\"}"),
+        1.0
+    );
+    assert_eq!(
+        d("portcullis_personal_token_checks_total{outcome=\"unknown\"}"),
+        1.0
+    );
+    assert_eq!(d("portcullis_signins_total{outcome=\"success\"}"), 1.0);
+    assert_eq!(d("portcullis_signins_total{outcome=\"failure\"}"), 5.0);
+    assert_eq!(d("portcullis_signins_total{outcome=\"throttled\"}"), 1.0);
+    assert_eq!(
+        d("portcullis_throttle_refusals_total{limit=\"username\"}"),
+        1.0
+    );
+    // Seven token requests in all, each timed under the /token route.
+    assert_eq!(
+        d("portcullis_http_request_duration_seconds_count{endpoint=\"/token\"}"),
+        7.0
+    );
+    assert!(d("portcullis_audit_events_total{outcome=\"written\"}") >= 8.0);
+    assert!(after.has_prefix("portcullis_db_connections{state=\"in_use\"}"));
+    assert!(after.has_prefix("portcullis_db_connection_wait_seconds_count"));
+    assert!(after.has_prefix("portcullis_signing_key_age_seconds{alg=\"RS256\"}"));
+    // No label carries a username, a client id, a secret or a raw grant type.
+    let addr = srv.running.as_ref().unwrap().metrics_addr.unwrap();
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for leak in [
+        "alice",
+        svc.as_str(),
+        app.as_str(),
+        secret.as_str(),
+        "password",
+    ] {
+        assert!(!text.contains(leak), "{leak} in the exposition");
+    }
+
+    // /metrics is never on the public listener; every answer has a request id.
+    let res = srv.http.get(srv.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("x-request-id").is_some(), "404s too");
+    let res = srv.http.get(srv.url("/token")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    srv.stop().await;
+}
