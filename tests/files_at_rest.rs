@@ -35,9 +35,17 @@ async fn the_sqlite_file_and_its_journal_are_private() {
 async fn a_keys_directory_others_can_read_stops_the_server() {
     let db = TestDb::new();
     let keys = common::keys_dir();
-    std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let settings = Settings::from_args(&settings_for(&db, keys.path())).unwrap();
     let clock = Arc::new(portcullis::clock::ManualClock::default());
+    // A fresh directory made under the umask holds no secret yet: it is made private.
+    std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let running = portcullis::server::start(settings.clone(), clock.clone())
+        .await
+        .expect("starts, narrowing an empty directory");
+    running.stop().await;
+    assert_eq!(mode(keys.path()), 0o700);
+    // Once it holds the data key, a directory open to others stops the server.
+    std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = match portcullis::server::start(settings.clone(), clock.clone()).await {
         Ok(_) => panic!("the server started"),
         Err(e) => e.to_string(),
@@ -48,10 +56,6 @@ async fn a_keys_directory_others_can_read_stops_the_server() {
     );
     // The same for the data key file.
     std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let running = portcullis::server::start(settings.clone(), clock.clone())
-        .await
-        .expect("starts with a private directory");
-    running.stop().await;
     let data_key = keys.path().join("data.key");
     std::fs::set_permissions(&data_key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = match portcullis::server::start(settings, clock).await {

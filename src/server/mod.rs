@@ -208,9 +208,21 @@ fn metrics_listener(
 
 /// The keys directory and the data key file are secrets: a server whose keys others can
 /// read would sign for them too. Refuse to start rather than run so.
+///
+/// A directory that holds no secret yet (a fresh checkout's `keys/`, made under the
+/// umask) is narrowed to 0700 instead, before anything is written into it.
 fn refuse_if_shared(keys_dir: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let data_key = keys_dir.join(crate::sealed::KEY_FILE);
+    if let Ok(m) = std::fs::metadata(keys_dir)
+        && m.is_dir()
+        && m.permissions().mode() & 0o077 != 0
+        && !data_key.exists()
+    {
+        std::fs::set_permissions(keys_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: cannot make it private: {e}", keys_dir.display()))?;
+        tracing::info!(dir = %keys_dir.display(), "made the keys directory private (0700)");
+    }
     for path in [keys_dir, data_key.as_path()] {
         if let Ok(m) = std::fs::metadata(path)
             && m.permissions().mode() & 0o077 != 0
