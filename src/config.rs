@@ -15,174 +15,169 @@ use crate::domain::scope::Scope;
 #[serde(default, deny_unknown_fields)]
 pub struct SettingsArgs {
     /// TOML file with any of the settings below (flags and environment win).
-    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    // A global option (`CommonArgs`); here for the config file.
+    #[arg(skip)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address and port to listen on.
-    #[arg(long, global = true, env = "PORTCULLIS_BIND", value_name = "ADDR")]
+    #[arg(long, env = "PORTCULLIS_BIND", value_name = "ADDR")]
     pub bind: Option<String>,
     /// Issuer identifier (RFC 8414 §2): https URL without query or fragment.
-    #[arg(long, global = true, env = "PORTCULLIS_ISSUER", value_name = "URL")]
+    #[arg(long, env = "PORTCULLIS_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,
     /// sqlite://FILE or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
+    // A global option (`CommonArgs`); here for the config file.
+    #[arg(skip)]
     pub database_url: Option<String>,
     /// Directory of signing keys (PKCS#8 PEM, mode 0600) and keyset.json.
-    #[arg(long, global = true, env = "PORTCULLIS_KEYS_DIR", value_name = "DIR")]
+    // A global option (`CommonArgs`); here for the config file.
+    #[arg(skip)]
     pub keys_dir: Option<PathBuf>,
     /// Lifetime of access tokens, in seconds.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_TTL", value_name = "SECONDS")]
     pub access_token_ttl: Option<i64>,
     /// `aud` of access tokens requested without an RFC 8707 `resource` (default: the issuer).
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_DEFAULT_AUDIENCE",
-        value_name = "URI"
-    )]
+    #[arg(long, env = "PORTCULLIS_DEFAULT_AUDIENCE", value_name = "URI")]
     pub default_audience: Option<String>,
     /// How long a client record is cached in memory, in seconds (0 disables the cache).
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_CLIENT_CACHE_TTL",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_CLIENT_CACHE_TTL", value_name = "SECONDS")]
     pub client_cache_ttl: Option<u64>,
     /// HTTP worker threads (default: one per core).
-    #[arg(long, global = true, env = "PORTCULLIS_WORKERS", value_name = "N")]
+    #[arg(long, env = "PORTCULLIS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
     /// Maximum database connections of this instance.
-    #[arg(long, global = true, env = "PORTCULLIS_DB_POOL_SIZE", value_name = "N")]
+    #[arg(long, env = "PORTCULLIS_DB_POOL_SIZE", value_name = "N")]
     pub db_pool_size: Option<u32>,
     /// A browser session ends after this many seconds without use.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_SESSION_IDLE_TTL",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SESSION_IDLE_TTL", value_name = "SECONDS")]
     pub session_idle_ttl: Option<i64>,
     /// A browser session ends this many seconds after sign-in, used or not.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_SESSION_LIFETIME",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SESSION_LIFETIME", value_name = "SECONDS")]
     pub session_lifetime: Option<i64>,
     /// A refresh token not used for this many seconds expires.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_REFRESH_IDLE_TTL",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_REFRESH_IDLE_TTL", value_name = "SECONDS")]
     pub refresh_idle_ttl: Option<i64>,
     /// A refresh-token family ends this many seconds after the sign-in that started it.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_REFRESH_ABSOLUTE_TTL",
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_REFRESH_ABSOLUTE_TTL", value_name = "SECONDS")]
     pub refresh_absolute_ttl: Option<i64>,
     /// Scopes people may give personal API tokens: "name=Plain description;name2=...".
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_API_SCOPES",
-        value_name = "LIST"
-    )]
+    #[arg(long, env = "PORTCULLIS_API_SCOPES", value_name = "LIST")]
     pub api_scopes: Option<String>,
     /// Longest lifetime of a personal API token, in days.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_PAT_MAX_DAYS",
-        value_name = "DAYS"
-    )]
+    #[arg(long, env = "PORTCULLIS_PAT_MAX_DAYS", value_name = "DAYS")]
     pub pat_max_days: Option<i64>,
     /// Allow personal API tokens that never expire (off by default).
-    #[arg(long, global = true, env = "PORTCULLIS_PAT_ALLOW_NEVER", value_name = "BOOL",
+    #[arg(long, env = "PORTCULLIS_PAT_ALLOW_NEVER", value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub pat_allow_never: Option<bool>,
     /// Days of audit events to keep (`purge` deletes older ones).
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_AUDIT_RETENTION_DAYS",
-        value_name = "DAYS"
-    )]
+    #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<i64>,
     /// Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges,
     /// comma-separated. Without it the client address is always the TCP peer.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_TRUSTED_PROXIES",
-        value_name = "CIDR,..."
-    )]
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_name = "CIDR,...")]
     pub trusted_proxies: Option<String>,
     /// Key that seals TOTP secrets at rest: 32 bytes, base64 (default: generated into
     /// <keys-dir>/data.key).
+    // A global option (`CommonArgs`); here for the config file.
+    #[arg(skip)]
+    pub data_key: Option<Redacted>,
+    /// Earlier data keys, comma-separated, still accepted to open sealed secrets.
+    // A global option (`CommonArgs`); here for the config file.
+    #[arg(skip)]
+    pub data_keys_old: Option<Redacted>,
+    /// Failed sign-ins allowed per username (and 4x that per client address) in 15 minutes.
+    #[arg(long, env = "PORTCULLIS_LOGIN_MAX_FAILURES", value_name = "N")]
+    pub login_max_failures: Option<u32>,
+    /// Seconds after a sign-in during which credential changes (two-factor, recovery
+    /// codes, API tokens) need no re-authentication.
+    #[arg(long, env = "PORTCULLIS_SUDO_TTL", value_name = "SECONDS")]
+    pub sudo_ttl: Option<i64>,
+    /// Address and port of the metrics listener (`/metrics`, `/healthz`, `/readyz`); off
+    /// unless set. Never the public listener.
+    #[arg(long, env = "PORTCULLIS_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<String>,
+    /// Log lines as `text` (default) or `json` (one object per line).
+    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The few settings every command needs (where the database, the keys and the config
+/// are), accepted before or after any command. The admin commands take the server's
+/// other settings from the environment and the config file.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Global options (any command; server settings: `serve --help`)")]
+pub struct CommonArgs {
+    /// TOML file with any setting (flags and environment win).
     #[arg(
-        long,
+        long = "config",
+        global = true,
+        env = "PORTCULLIS_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(
+        long = "database-url",
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Where data.key is kept when no data key is given.
+    #[arg(
+        long = "keys-dir",
+        global = true,
+        env = "PORTCULLIS_KEYS_DIR",
+        value_name = "DIR"
+    )]
+    pub keys_dir: Option<PathBuf>,
+    /// The data key: 32 bytes, base64.
+    #[arg(
+        long = "data-key",
         global = true,
         env = "PORTCULLIS_DATA_KEY",
         value_name = "BASE64",
         hide_env_values = true
     )]
     pub data_key: Option<Redacted>,
-    /// Earlier data keys, comma-separated, still accepted to open sealed secrets.
+    /// Earlier data keys, comma-separated.
     #[arg(
-        long,
+        long = "data-keys-old",
         global = true,
         env = "PORTCULLIS_DATA_KEYS_OLD",
         value_name = "BASE64,...",
         hide_env_values = true
     )]
     pub data_keys_old: Option<Redacted>,
-    /// Failed sign-ins allowed per username (and 4x that per client address) in 15 minutes.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_LOGIN_MAX_FAILURES",
-        value_name = "N"
-    )]
-    pub login_max_failures: Option<u32>,
-    /// Seconds after a sign-in during which credential changes (two-factor, recovery
-    /// codes, API tokens) need no re-authentication.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_SUDO_TTL",
-        value_name = "SECONDS"
-    )]
-    pub sudo_ttl: Option<i64>,
-    /// Address and port of the metrics listener (`/metrics`, `/healthz`, `/readyz`); off
-    /// unless set. Never the public listener.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_METRICS_BIND",
-        value_name = "ADDR"
-    )]
-    pub metrics_bind: Option<String>,
-    /// Log lines as `text` (default) or `json` (one object per line).
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_LOG_FORMAT",
-        value_name = "FORMAT"
-    )]
-    pub log_format: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The settings an admin command runs with: the environment's (the same variables
+    /// as the server's), then the global options given on the command line.
+    pub fn for_admin(common: &CommonArgs) -> Result<SettingsArgs, ConfigError> {
+        #[derive(clap::Parser)]
+        struct FromEnv {
+            #[command(flatten)]
+            settings: SettingsArgs,
+        }
+        let env = <FromEnv as clap::Parser>::try_parse_from(["portcullis"])
+            .map_err(|e| bad("environment", e.to_string().trim().to_string()))?;
+        Ok(env.settings.with_common(common))
+    }
+
+    /// These settings with the global options given before the command filled in where
+    /// the command's own did not say.
+    pub fn with_common(mut self, common: &CommonArgs) -> SettingsArgs {
+        let c = common.clone();
+        self.config = self.config.or(c.config);
+        self.database_url = self.database_url.or(c.database_url);
+        self.keys_dir = self.keys_dir.or(c.keys_dir);
+        self.data_key = self.data_key.or(c.data_key);
+        self.data_keys_old = self.data_keys_old.or(c.data_keys_old);
+        self
+    }
 }
 
 /// Validated settings. A value of this type is always usable.
@@ -422,6 +417,27 @@ impl Settings {
                 ));
             }
         };
+        if let Some(k) = &args.data_key
+            && !crate::sealed::is_key(&k.0)
+        {
+            return Err(bad(
+                "data key (--data-key / PORTCULLIS_DATA_KEY)",
+                "must be 32 bytes of base64 (e.g. `head -c32 /dev/urandom | base64`)",
+            ));
+        }
+        if let Some(old) = &args.data_keys_old
+            && let Some(i) = old
+                .0
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .position(|k| !crate::sealed::is_key(k))
+        {
+            return Err(bad(
+                "old data keys (--data-keys-old / PORTCULLIS_DATA_KEYS_OLD)",
+                format!("key {} must be 32 bytes of base64", i + 1),
+            ));
+        }
         let sudo_ttl = args.sudo_ttl.unwrap_or(900);
         if !(0..=86_400).contains(&sudo_ttl) {
             return Err(bad(

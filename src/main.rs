@@ -6,7 +6,7 @@ use portcullis::config::Settings;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let settings = match Settings::from_args(&args.settings) {
+    let settings = match args.settings().and_then(|s| Settings::from_args(&s)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("portcullis: {e}");
@@ -14,12 +14,12 @@ fn main() -> ExitCode {
         }
     };
     let default_level = match args.command {
-        Command::Serve => "info",
+        Command::Serve(_) => "info",
         Command::Admin(_) => "warn",
     };
     portcullis::logs::init(settings.log_format, default_level);
     let outcome = match args.command {
-        Command::Serve => portcullis::server::serve(settings),
+        Command::Serve(_) => portcullis::server::serve(settings),
         Command::Admin(admin) => cli::run(admin, settings),
     };
     match outcome {

@@ -209,6 +209,11 @@ fn parse(sealed: &str) -> Option<(&str, &str)> {
     (version == VERSION && id_ok && parts.next().is_none()).then_some((id, payload))
 }
 
+/// Whether `text` is a data key (32 bytes of base64), for checking settings at start.
+pub fn is_key(text: &str) -> bool {
+    decode_key(text).is_some()
+}
+
 /// 32 bytes from base64url or standard base64, with or without padding.
 fn decode_key(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();

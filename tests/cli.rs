@@ -256,8 +256,9 @@ fn bad_configuration_is_one_line_naming_the_setting() {
         assert!(err.contains(setting), "{err}");
         assert!(!err.contains("panicked"));
     }
+    // Port 0: a server the person already runs (the README's first command) holds 8080.
     let out = env
-        .cmd(&["serve"])
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
         .stdin(Stdio::null())
         .output()

@@ -10,7 +10,7 @@ mod user;
 use clap::{Parser, Subcommand};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Settings, SettingsArgs};
+use crate::config::{CommonArgs, Settings, SettingsArgs};
 use crate::store::{AnyConnection, db};
 
 #[derive(Debug, Parser)]
@@ -21,17 +21,28 @@ use crate::store::{AnyConnection, db};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub common: CommonArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (applies pending migrations first).
-    Serve,
+    /// Run the server (applies pending migrations first). Every setting has a flag
+    /// here, an environment variable and a config-file key.
+    Serve(Box<SettingsArgs>),
     #[command(flatten)]
     Admin(Admin),
+}
+
+impl Cli {
+    /// The settings of the command given, before validation.
+    pub fn settings(&self) -> Result<SettingsArgs, crate::config::ConfigError> {
+        match &self.command {
+            Command::Serve(args) => Ok((**args).clone().with_common(&self.common)),
+            Command::Admin(_) => SettingsArgs::for_admin(&self.common),
+        }
+    }
 }
 
 /// The administration commands, run against the same database and keys as the server.
