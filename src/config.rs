@@ -29,7 +29,8 @@ pub struct SettingsArgs {
     // A global option (`CommonArgs`); here for the config file.
     #[arg(skip)]
     pub database_url: Option<String>,
-    /// Directory of signing keys (PKCS#8 PEM, mode 0600) and keyset.json.
+    /// Where data.key is kept when no data key is given (signing keys live in the
+    /// database; an earlier version's key files here are imported once).
     // A global option (`CommonArgs`); here for the config file.
     #[arg(skip)]
     pub keys_dir: Option<PathBuf>,
@@ -78,8 +79,8 @@ pub struct SettingsArgs {
     /// comma-separated. Without it the client address is always the TCP peer.
     #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_name = "CIDR,...")]
     pub trusted_proxies: Option<String>,
-    /// Key that seals TOTP secrets at rest: 32 bytes, base64 (default: generated into
-    /// <keys-dir>/data.key).
+    /// Key that seals TOTP secrets and signing keys at rest: 32 bytes, base64
+    /// (default: generated into <keys-dir>/data.key).
     // A global option (`CommonArgs`); here for the config file.
     #[arg(skip)]
     pub data_key: Option<Redacted>,
@@ -125,7 +126,8 @@ pub struct CommonArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
-    /// Where data.key is kept when no data key is given.
+    /// Where data.key is kept when no data key is given (signing keys live in the
+    /// database; an earlier version's key files here are imported once).
     #[arg(
         long = "keys-dir",
         global = true,

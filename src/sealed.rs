@@ -70,6 +70,15 @@ impl DataKey {
     }
 }
 
+/// What `DataKeys::load` does when no key is configured and the key file is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Make a new key file (a first start).
+    Create,
+    /// Refuse (anything that must read what was sealed before).
+    Refuse,
+}
+
 /// The key ring: one current key that seals, older keys that still open.
 pub struct DataKeys {
     current: DataKey,
@@ -102,16 +111,28 @@ impl DataKeys {
     /// Keys are 32 bytes in base64url or standard base64, padded or not. An empty
     /// `env_current` is an error rather than "unset": an instance that silently made its
     /// own key could not read what its siblings sealed.
+    ///
+    /// With `Missing::Refuse`, an absent key file is an error instead: a command run
+    /// against a database whose secrets were sealed elsewhere must not invent a key.
     pub fn load(
         env_current: Option<&str>,
         env_old: Option<&str>,
         keys_dir: &Path,
+        missing: Missing,
     ) -> Result<DataKeys, SealError> {
         let current = match env_current {
             Some(value) => decode_key(value).ok_or_else(|| SealError::Setting {
                 setting: ENV_CURRENT.into(),
                 msg: "must be 32 bytes of base64".into(),
             })?,
+            None if missing == Missing::Refuse && !keys_dir.join(KEY_FILE).exists() => {
+                return Err(SealError::File {
+                    path: keys_dir.join(KEY_FILE).display().to_string(),
+                    msg: format!(
+                        "does not exist, and {ENV_CURRENT} is not set; the database's keys are sealed with the servers' data key: set {ENV_CURRENT} (or --data-key) to it"
+                    ),
+                });
+            }
             None => load_or_create(keys_dir)?,
         };
         let mut old = Vec::new();
@@ -222,6 +243,39 @@ fn decode_key(text: &str) -> Option<[u8; 32]> {
         .or_else(|_| STANDARD_LOOSE.decode(text))
         .ok()?;
     bytes.try_into().ok()
+}
+
+/// The keys directory and the data key file are secrets: a server whose keys others can
+/// read would sign for them too. Refuse to start rather than run so.
+///
+/// A directory that holds no secret yet (a fresh checkout's `keys/`, made under the
+/// umask) is narrowed to 0700 instead, before anything is written into it.
+pub fn ensure_private(keys_dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let data_key = keys_dir.join(KEY_FILE);
+    if let Ok(m) = std::fs::metadata(keys_dir)
+        && m.is_dir()
+        && m.permissions().mode() & 0o077 != 0
+        && !data_key.exists()
+    {
+        std::fs::set_permissions(keys_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: cannot make it private: {e}", keys_dir.display()))?;
+        tracing::info!(dir = %keys_dir.display(), "made the keys directory private (0700)");
+    }
+    for path in [keys_dir, data_key.as_path()] {
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            return Err(format!(
+                "{} is open to other users (mode {:o}); make it readable by the server's user only (chmod {} {})",
+                path.display(),
+                m.permissions().mode() & 0o777,
+                if m.is_dir() { "700" } else { "600" },
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Read `<dir>/data.key`, or create it if absent. The new key is written completely to a
@@ -362,7 +416,8 @@ mod tests {
             STANDARD_NO_PAD.encode([0xfc; 32]),
         ];
         let old = format!(" {}, ,{},{}\n", old[0], old[1], URL_SAFE.encode([0xfd; 32]));
-        let keys = DataKeys::load(Some(&k1), Some(&old), dir.path()).expect("loads");
+        let keys =
+            DataKeys::load(Some(&k1), Some(&old), dir.path(), Missing::Create).expect("loads");
         assert_eq!(keys.current_id(), DataKey::new([1; 32]).id);
         assert_eq!(keys.old.len(), 3);
         assert_eq!(keys.old[0].bytes, [0xfb; 32]);
@@ -377,7 +432,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let short = URL_SAFE_NO_PAD.encode([1u8; 31]);
         for bad in ["", "not base64!", short.as_str()] {
-            let err = DataKeys::load(Some(bad), None, dir.path()).expect_err("refused");
+            let err =
+                DataKeys::load(Some(bad), None, dir.path(), Missing::Create).expect_err("refused");
             assert_eq!(
                 err.to_string(),
                 "PORTCULLIS_DATA_KEY: must be 32 bytes of base64"
@@ -385,7 +441,8 @@ mod tests {
         }
         let good = URL_SAFE_NO_PAD.encode([1u8; 32]);
         let old = format!("{good},{short}");
-        let err = DataKeys::load(Some(&good), Some(&old), dir.path()).expect_err("refused");
+        let err = DataKeys::load(Some(&good), Some(&old), dir.path(), Missing::Create)
+            .expect_err("refused");
         assert_eq!(
             err.to_string(),
             "PORTCULLIS_DATA_KEYS_OLD: key 2 must be 32 bytes of base64"
@@ -397,7 +454,7 @@ mod tests {
     fn key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys_dir = dir.path().join("keys");
-        let first = DataKeys::load(None, None, &keys_dir).expect("creates");
+        let first = DataKeys::load(None, None, &keys_dir, Missing::Create).expect("creates");
         let path = keys_dir.join(KEY_FILE);
         let mode = std::fs::metadata(&path)
             .expect("exists")
@@ -406,7 +463,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let entries = std::fs::read_dir(&keys_dir).expect("dir").count();
         assert_eq!(entries, 1, "no temporary file is left behind");
-        let again = DataKeys::load(None, None, &keys_dir).expect("reads");
+        let again = DataKeys::load(None, None, &keys_dir, Missing::Create).expect("reads");
         assert_eq!(first.current_id(), again.current_id());
         let sealed = first.seal(b"s").expect("seals");
         assert_eq!(again.open(&sealed).as_deref(), Some(&b"s"[..]));
@@ -417,7 +474,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ids: Vec<String> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| DataKeys::load(None, None, dir.path()).map(|k| k.current.id)))
+                .map(|_| {
+                    s.spawn(|| {
+                        DataKeys::load(None, None, dir.path(), Missing::Create)
+                            .map(|k| k.current.id)
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -431,7 +493,7 @@ mod tests {
     fn a_corrupt_key_file_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join(KEY_FILE), "short\n").expect("write");
-        let err = DataKeys::load(None, None, dir.path()).expect_err("refused");
+        let err = DataKeys::load(None, None, dir.path(), Missing::Create).expect_err("refused");
         assert!(err.to_string().starts_with("data key file "));
         assert!(
             err.to_string()

@@ -48,6 +48,8 @@ pub struct AppState {
     /// Password attempts per client address (the per-username and second-factor
     /// counters are in the database, shared by all instances: `pages::limits`).
     pub login_by_ip: Throttle,
+    /// Authorization transactions started per client address (`pages::authorize`).
+    pub flows_by_ip: Throttle,
     pub issued: IssuedCounter,
     /// Seals TOTP secrets at rest.
     pub data_keys: Arc<DataKeys>,

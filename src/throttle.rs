@@ -27,6 +27,12 @@ impl Throttle {
     /// Count an attempt for `key`. `Err(seconds)` to wait when the window's attempts
     /// are used up (the refused attempt is not counted).
     pub fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
+        self.reserve_n(key, 1, now)
+    }
+
+    /// Count `n` units for `key` at once (a budget of bytes, say): refused, counting
+    /// nothing, when they do not all fit in what is left of the window.
+    pub fn reserve_n(&self, key: &str, n: u32, now: i64) -> Result<(), i64> {
         let mut entries = self.entries.lock();
         if entries.len() >= MAX_KEYS && !entries.contains_key(key) {
             let window = self.window;
@@ -36,10 +42,10 @@ impl Throttle {
         if now >= e.0 + self.window {
             *e = (now, 0);
         }
-        if e.1 >= self.limit {
+        if e.1.saturating_add(n) > self.limit {
             return Err((e.0 + self.window - now).max(1));
         }
-        e.1 += 1;
+        e.1 += n;
         Ok(())
     }
 

@@ -11,13 +11,19 @@ use common::browser::Browser;
 use common::oidc::*;
 use common::{TestDb, create_user, spawn_with};
 use portcullis::keys::{KeyAlg, KeyState, Lifetimes, material, ring};
-use portcullis::sealed::DataKeys;
+use portcullis::sealed::{DataKeys, Missing};
 use portcullis::store::db;
 
 const DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
 fn data_keys() -> DataKeys {
-    DataKeys::load(Some(DATA_KEY), None, std::path::Path::new("/nonexistent")).unwrap()
+    DataKeys::load(
+        Some(DATA_KEY),
+        None,
+        std::path::Path::new("/nonexistent"),
+        Missing::Create,
+    )
+    .unwrap()
 }
 
 async fn jwks_kids(base: &str) -> Vec<String> {
@@ -282,4 +288,178 @@ async fn a_new_data_key_reseals_the_signing_keys() {
         .expect("the keys open with the new key alone");
     assert_eq!(jwks_kids(&format!("http://{}", alone.addr)).await, kids);
     alone.stop().await;
+}
+
+async fn access_token_alg(srv: &common::TestServer, client: &(String, String)) -> String {
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    format!("{:?}", jsonwebtoken::decode_header(token).unwrap().alg)
+}
+
+/// The algorithm that signs access tokens is recorded, not inferred from activation
+/// times: two rotations in one second leave one answer, the same on every instance and
+/// in `keys list`; a rotation of every key keeps it.
+#[actix_web::test]
+async fn the_access_token_algorithm_is_the_one_last_chosen() {
+    let srv = spawn_with(|a| a.data_key = Some(DATA_KEY.parse().unwrap())).await;
+    let client = srv.service_client("");
+    assert_eq!(access_token_alg(&srv, &client).await, "RS256");
+    let now = srv.clock_now();
+    {
+        let mut conn = srv.state().db.pool().get().unwrap();
+        let (keys, life) = (&srv.state().data_keys, srv.settings.signing_lifetimes());
+        ring::rotate(&mut conn, keys, Some(KeyAlg::ES256), false, life, now).unwrap();
+        ring::rotate(&mut conn, keys, Some(KeyAlg::EdDSA), false, life, now).unwrap();
+        // Staging never changes it.
+        ring::rotate(&mut conn, keys, Some(KeyAlg::ES256), true, life, now).unwrap();
+    }
+    portcullis::server::reload_keys(srv.state(), now).unwrap();
+    assert_eq!(access_token_alg(&srv, &client).await, "EdDSA");
+    let other = srv
+        .sibling_with(|a| a.data_key = Some(DATA_KEY.parse().unwrap()))
+        .await;
+    let token: serde_json::Value = srv
+        .http
+        .post(format!("http://{}/token", other.addr))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        header.alg,
+        jsonwebtoken::Algorithm::EdDSA,
+        "the sibling agrees"
+    );
+    other.stop().await;
+
+    let out = srv.cli(&["keys", "list", "--json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let access: Vec<&str> = lines
+        .iter()
+        .filter(|k| k["signs"].to_string().contains("access tokens"))
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(access, vec!["EdDSA"], "{lines:?}");
+
+    {
+        let mut conn = srv.state().db.pool().get().unwrap();
+        let (keys, life) = (&srv.state().data_keys, srv.settings.signing_lifetimes());
+        ring::rotate(&mut conn, keys, None, false, life, now + 1).unwrap();
+    }
+    portcullis::server::reload_keys(srv.state(), now + 1).unwrap();
+    assert_eq!(
+        access_token_alg(&srv, &client).await,
+        "EdDSA",
+        "a plain rotate keeps it"
+    );
+    srv.stop().await;
+}
+
+/// A key command with the wrong data key, or none, changes nothing: it neither adds a
+/// key no server could open nor makes a new data key file.
+#[actix_web::test]
+async fn key_commands_refuse_a_data_key_that_does_not_open_the_keys() {
+    const OTHER_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+    let srv = spawn_with(|a| a.data_key = Some(DATA_KEY.parse().unwrap())).await;
+    let before = {
+        let mut conn = srv.state().db.pool().get().unwrap();
+        ring::records(&mut conn).unwrap()
+    };
+    let data_file = srv.keys_dir.path().join("data.key");
+    assert!(!data_file.exists());
+
+    // No data key given, no file: refused, and no file is made.
+    let out = srv.cli(&["keys", "rotate"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PORTCULLIS_DATA_KEY"), "{err}");
+    assert!(!data_file.exists(), "no data key file was made");
+
+    // Another data key: refused, naming the key that does not open.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["keys", "rotate", "--alg", "ES256"])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .env("PORTCULLIS_DATA_KEY", OTHER_KEY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&before[0].kid) && err.contains("cannot be opened"),
+        "{err}"
+    );
+
+    let mut conn = srv.state().db.pool().get().unwrap();
+    assert_eq!(ring::records(&mut conn).unwrap(), before, "nothing changed");
+    drop(conn);
+
+    // The right one works.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["keys", "rotate", "--alg", "ES256"])
+        .env("DATABASE_URL", &srv.db.url)
+        .env("PORTCULLIS_KEYS_DIR", srv.keys_dir.path())
+        .env("PORTCULLIS_DATA_KEY", DATA_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    srv.stop().await;
+}
+
+/// An earlier keys directory whose file does not hold the key its manifest names is
+/// refused as a whole: the server does not start and nothing is imported.
+#[actix_web::test]
+async fn an_import_with_a_wrong_key_file_imports_nothing() {
+    let dir = common::keys_dir();
+    let (good, wrong) = (
+        material::generate(KeyAlg::ES256).unwrap(),
+        material::generate(KeyAlg::ES256).unwrap(),
+    );
+    let gkid = material::from_pem(KeyAlg::ES256, &good).unwrap().kid;
+    std::fs::write(dir.path().join("good.pem"), &good).unwrap();
+    std::fs::write(dir.path().join("other.pem"), &wrong).unwrap();
+    let manifest = serde_json::json!({ "keys": [
+        { "kid": gkid, "alg": "ES256", "state": "retired", "file": "good.pem",
+          "created_at": 1, "activated_at": 1, "retired_at": 2 },
+        { "kid": "not-the-kid-of-the-file", "alg": "ES256", "state": "active", "file": "other.pem",
+          "created_at": 3, "activated_at": 3, "retired_at": null },
+    ]});
+    std::fs::write(dir.path().join("keyset.json"), manifest.to_string()).unwrap();
+    let db = TestDb::new();
+    let mut args = common::settings_for(&db, dir.path());
+    args.data_key = Some(DATA_KEY.parse().unwrap());
+    let settings = portcullis::config::Settings::from_args(&args).unwrap();
+    let clock = Arc::new(portcullis::clock::ManualClock::default());
+    let err = match portcullis::server::start(settings, clock).await {
+        Ok(_) => panic!("started with a wrong key file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("not-the-kid-of-the-file"), "{err}");
+    let mut conn = db::connect(&db.url).unwrap();
+    assert!(
+        ring::records(&mut conn).unwrap().is_empty(),
+        "nothing imported"
+    );
 }

@@ -189,3 +189,46 @@ async fn a_hint_for_someone_else_signs_nobody_out_and_a_sid_ends_its_session() {
     assert_eq!(alice.get(&srv.url("/account")).await.status(), 200);
     srv.stop().await;
 }
+
+/// A hint whose `sid` names another of the person's sessions (the app signed them in
+/// in another browser) ends that session and this browser's too: they asked to sign out
+/// here.
+#[actix_web::test]
+async fn a_sid_of_another_browser_ends_that_session_and_this_one() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let printer = app(&srv, false, "openid");
+    let laptop = Browser::new(&srv);
+    let s = start(&printer, &["openid"], &[]);
+    let params = sign_in_and_allow(&srv, &laptop, &s).await;
+    let tokens = exchange(&srv, &printer, &params["code"], s.verifier).await;
+    let laptop_hint = tokens.extra_fields().id_token.clone().unwrap();
+
+    let (phone, third) = (Browser::new(&srv), Browser::new(&srv));
+    for b in [&phone, &third] {
+        b.sign_in("alice", PASSWORD).await;
+        assert_eq!(b.get(&srv.url("/account")).await.status(), 200);
+    }
+
+    let url = url::Url::parse_with_params(&srv.url("/logout"), &[("id_token_hint", &laptop_hint)])
+        .unwrap();
+    let page = phone.text(url.as_str()).await;
+    let res = phone.submit(&page, "/logout", &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        phone.get(&srv.url("/account")).await.status(),
+        303,
+        "this browser"
+    );
+    assert_eq!(
+        laptop.get(&srv.url("/account")).await.status(),
+        303,
+        "the named session"
+    );
+    assert_eq!(
+        third.get(&srv.url("/account")).await.status(),
+        200,
+        "a session nobody named stays"
+    );
+    srv.stop().await;
+}

@@ -479,3 +479,100 @@ async fn a_replayed_expired_or_foreign_transaction_gets_an_error_page() {
     assert!(res.headers().get("location").is_none());
     srv.stop().await;
 }
+
+/// Two answers to one consent page sent together (a double click, or an attacker's
+/// replay racing the person): exactly one reaches the client, allow or deny; the other
+/// gets an error page.
+#[actix_web::test]
+async fn answers_sent_together_reach_the_client_once() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    for decisions in [["deny", "deny"], ["allow", "deny"]] {
+        let browser = Browser::new(&srv);
+        let s = start(&app, &["openid"], &[("prompt", "consent")]);
+        let page = browser.text(&s.url).await;
+        let page = browser
+            .login(&page, "alice", PASSWORD)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let answers =
+            futures_util::future::join_all(decisions.iter().map(|d| browser.consent(&page, d)))
+                .await;
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+        let redirects = answers
+            .iter()
+            .filter(|r| r.headers().get("location").is_some())
+            .count();
+        assert_eq!(redirects, 1, "{decisions:?}: {statuses:?}");
+        assert!(
+            statuses.contains(&303) && statuses.contains(&400),
+            "{statuses:?}"
+        );
+    }
+    srv.stop().await;
+}
+
+/// An authorization request by POST (OpenID Connect Core §3.1.2.1) may be as large as
+/// one by GET; beyond what a transaction keeps, it is refused with 413, not stored.
+#[actix_web::test]
+async fn a_large_posted_authorization_request_is_kept_up_to_the_limit() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    let url = url::Url::parse(&s.url).unwrap();
+    let mut params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let claims = |n: usize| format!("{{\"userinfo\":{{\"x\":\"{}\"}}}}", "a".repeat(n));
+    params.push(("claims".into(), claims(40_000)));
+    let form: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = browser.post(&srv.url("/authorize"), &form).await;
+    assert_eq!(res.status(), 200, "40 KB is kept");
+    assert!(res.text().await.unwrap().contains("name=\"txn\""));
+    params.pop();
+    params.push(("claims".into(), claims(70_000)));
+    let form: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = browser.post(&srv.url("/authorize"), &form).await;
+    assert_eq!(res.status(), 413);
+    srv.stop().await;
+}
+
+/// Every sign-in started keeps its request until it expires: one address may have only
+/// so much kept, and the rest get 429 with Retry-After, even when they arrive together.
+#[actix_web::test]
+async fn one_address_can_keep_only_so_much_in_sign_ins() {
+    let srv = spawn().await;
+    let app = app(&srv, false, "openid");
+    // Requests of about 60 KB each: the budget holds a known number of them.
+    let budget = portcullis::pages::limits::FLOW_KB_PER_ADDRESS as usize;
+    let claims = format!("{{\"userinfo\":{{\"x\":\"{}\"}}}}", "a".repeat(60 * 1024));
+    let per_request = 61; // KB, counted in whole kilobytes, rounded up
+    let fit = budget / per_request;
+    let urls: Vec<String> = (0..fit + 10)
+        .map(|_| start(&app, &["openid"], &[("claims", &claims)]).url)
+        .collect();
+    let answers = futures_util::future::join_all(urls.iter().map(|u| srv.http.get(u).send())).await;
+    let (mut ok, mut refused) = (0, 0);
+    for res in answers {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                assert!(res.headers().get("retry-after").is_some());
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((ok, refused), (fit, 10));
+    srv.stop().await;
+}

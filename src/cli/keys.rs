@@ -7,8 +7,9 @@ use super::now;
 use crate::clock::rfc3339;
 use crate::config::Settings;
 use crate::keys::{KeyAlg, KeyRecord, KeyState, ring};
+use crate::oauth::client::GrantType;
 use crate::oauth::registrar;
-use crate::sealed::DataKeys;
+use crate::sealed::{DataKeys, Missing, ensure_private};
 use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};
 
@@ -37,22 +38,33 @@ pub enum KeysCommand {
     Prune,
 }
 
-fn data_keys(settings: &Settings) -> anyhow::Result<DataKeys> {
+/// The data keys, as a server would load them, except that a command never makes a
+/// new key file for a database whose keys were sealed elsewhere (`ring::rotate` also
+/// checks that every stored key opens before it changes anything).
+fn data_keys(conn: &mut AnyConnection, settings: &Settings) -> anyhow::Result<DataKeys> {
+    ensure_private(&settings.keys_dir)
+        .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
+    let missing = if ring::records(conn)?.is_empty() {
+        Missing::Create
+    } else {
+        Missing::Refuse
+    };
     Ok(DataKeys::load(
         settings.data_key.as_ref().map(|k| k.0.as_str()),
         settings.data_keys_old.as_ref().map(|k| k.0.as_str()),
         &settings.keys_dir,
+        missing,
     )?)
 }
 
-/// What an active key signs: access tokens (the newest active key), and the ID tokens of
-/// the clients registered for its algorithm.
-fn signs(rec: &KeyRecord, newest: Option<&str>, id_token_clients: usize) -> Vec<String> {
+/// What an active key signs: access tokens (the active key of the access-token
+/// algorithm), and the ID tokens of the clients registered for its algorithm.
+fn signs(rec: &KeyRecord, access_alg: KeyAlg, id_token_clients: usize) -> Vec<String> {
     let mut out = Vec::new();
     if rec.state != KeyState::Active {
         return out;
     }
-    if newest == Some(rec.kid.as_str()) {
+    if rec.alg == access_alg {
         out.push("access tokens".to_string());
     }
     out.push(format!(
@@ -68,17 +80,18 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
         KeysCommand::List { json } => {
             let keys = ring::records(conn)?;
             let clients = registrar::load_all(conn)?;
-            let newest = keys
-                .iter()
-                .filter(|k| k.state == KeyState::Active)
-                .max_by_key(|k| k.activated_at)
-                .map(|k| k.kid.clone());
+            let access_alg = ring::access_alg(conn)?;
             if keys.is_empty() && !json {
                 println!("no keys yet: `portcullis serve` creates one on first start");
             }
             for k in &keys {
-                let n = clients.iter().filter(|c| c.id_token_alg == k.alg).count();
-                let signs = signs(k, newest.as_deref(), n);
+                // Only clients that sign people in receive ID tokens.
+                let n = clients
+                    .iter()
+                    .filter(|c| c.id_token_alg == k.alg)
+                    .filter(|c| c.allows_grant(GrantType::AuthorizationCode))
+                    .count();
+                let signs = signs(k, access_alg, n);
                 if json {
                     println!(
                         "{}",
@@ -116,7 +129,7 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
             }
         }
         KeysCommand::Rotate { alg, stage, json } => {
-            let data_keys = data_keys(settings)?;
+            let data_keys = data_keys(conn, settings)?;
             let lifetimes = settings.signing_lifetimes();
             let changed = ring::rotate(conn, &data_keys, alg, stage, lifetimes, t)?;
             for rec in &changed {

@@ -11,7 +11,7 @@ use super::ring::{KeyError, KeyRecord, KeyState};
 
 #[derive(Debug)]
 pub struct KeySet {
-    /// Signs access tokens: the most recently activated key.
+    /// Signs access tokens: the active key of the recorded access-token algorithm.
     signing: Material,
     /// The active key of each algorithm (ID tokens use the client's algorithm).
     active_by_alg: HashMap<KeyAlg, Material>,
@@ -27,11 +27,16 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Build the set from the keys still kept, as of `now`.
-    pub fn build(keys: Vec<(KeyRecord, Material)>, now: i64) -> Result<KeySet, KeyError> {
+    /// Build the set from the keys still kept, as of `now`; the active key of
+    /// `access_alg` signs access tokens.
+    pub fn build(
+        keys: Vec<(KeyRecord, Material)>,
+        access_alg: KeyAlg,
+        now: i64,
+    ) -> Result<KeySet, KeyError> {
         let mut by_kid = HashMap::new();
         let mut hint_keys = HashMap::new();
-        let mut active_by_alg: HashMap<KeyAlg, (i64, Material)> = HashMap::new();
+        let mut active_by_alg: HashMap<KeyAlg, ((i64, String), Material)> = HashMap::new();
         let mut published = Vec::new();
         let mut next_change: Option<i64> = None;
         let mut records = Vec::new();
@@ -42,9 +47,11 @@ impl KeySet {
                 }
             }
             if rec.state == KeyState::Active {
-                let at = rec.activated_at.unwrap_or(rec.created_at);
-                if active_by_alg.get(&rec.alg).is_none_or(|(t, _)| at >= *t) {
-                    active_by_alg.insert(rec.alg, (at, m.clone()));
+                // One active key per algorithm; should two ever be, the later wins, and
+                // between equals the greater kid: the same choice on every instance.
+                let rank = (rec.activated_at.unwrap_or(rec.created_at), rec.kid.clone());
+                if active_by_alg.get(&rec.alg).is_none_or(|(r, _)| rank > *r) {
+                    active_by_alg.insert(rec.alg, (rank, m.clone()));
                 }
             }
             if rec.verifies_hints(now) {
@@ -57,8 +64,7 @@ impl KeySet {
             records.push(rec);
         }
         let signing = active_by_alg
-            .values()
-            .max_by_key(|(t, _)| *t)
+            .get(&access_alg)
             .map(|(_, m)| m.clone())
             .ok_or(KeyError::NoActiveKey)?;
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))

@@ -245,6 +245,7 @@ pub fn initialize(
         let any_active = records(conn)?.iter().any(|r| r.state == KeyState::Active);
         if !any_active {
             let rec = create(conn, data_keys, KeyAlg::RS256, KeyState::Active, now)?;
+            store::set_access_alg(conn, rec.alg.as_str())?;
             setup.created = Some(rec.kid);
         }
         if setup.created.is_some() || setup.imported > 0 || setup.resealed > 0 {
@@ -271,6 +272,16 @@ fn import(
         let pem = dir
             .read_pem(old)
             .map_err(|e| KeyError::Import(e.to_string()))?;
+        // The file must hold the key its manifest names; anything else aborts the whole
+        // import (the transaction rolls back), so nothing half-imported is kept.
+        let m = material::from_pem(old.alg, &pem)
+            .map_err(|msg| KeyError::Import(format!("key {}: {msg}", old.kid)))?;
+        if m.kid != old.kid {
+            return Err(KeyError::Import(format!(
+                "key {}: its file holds key {}",
+                old.kid, m.kid
+            )));
+        }
         let mut rec = KeyRecord {
             kid: old.kid.clone(),
             alg: old.alg,
@@ -287,6 +298,16 @@ fn import(
             rec.hints_until = Some(at + declared.session + CLOCK_SKEW);
         }
         store::insert(conn, &row(&rec, data_keys.seal(pem.as_bytes())?))?;
+    }
+    // Access tokens stay with the algorithm that signed them before: the newest
+    // active key's.
+    if let Some(newest) = manifest
+        .keys
+        .iter()
+        .filter(|k| k.state == KeyState::Active)
+        .max_by_key(|k| (k.activated_at.unwrap_or(k.created_at), k.kid.clone()))
+    {
+        store::set_access_alg(conn, newest.alg.as_str())?;
     }
     Ok(manifest.keys.len())
 }
@@ -306,6 +327,7 @@ pub fn rotate(
 ) -> Result<Vec<KeyRecord>, KeyError> {
     write_transaction(conn, |conn| {
         store::lock(conn)?;
+        check_opens(conn, data_keys)?;
         let declared = declared(conn, own)?;
         let mut all = records(conn)?;
         let mut algs: Vec<KeyAlg> = match alg {
@@ -353,6 +375,11 @@ pub fn rotate(
             };
             changed.push(rec);
         }
+        // Rotating one algorithm by name makes it the access-token algorithm (the way
+        // to move access tokens to ES256, say); rotating all keeps the current one.
+        if let (Some(alg), false) = (alg, stage) {
+            store::set_access_alg(conn, alg.as_str())?;
+        }
         store::bump(conn)?;
         Ok(changed)
     })
@@ -392,6 +419,29 @@ pub fn prune(conn: &mut AnyConnection, now: i64) -> Result<Vec<String>, KeyError
     })
 }
 
+/// The algorithm whose active key signs access tokens, as recorded.
+pub fn access_alg(conn: &mut AnyConnection) -> Result<KeyAlg, KeyError> {
+    let stored = store::access_alg(conn)?;
+    stored.parse().map_err(|msg| KeyError::Key {
+        kid: "(access-token algorithm)".into(),
+        msg,
+    })
+}
+
+/// Every stored key must open with `data_keys` before anything changes: a command run
+/// with the wrong data key would otherwise add keys no server can read.
+fn check_opens(conn: &mut AnyConnection, data_keys: &DataKeys) -> Result<(), KeyError> {
+    for r in store::all(conn)? {
+        if data_keys.open(&r.sealed_key).is_none() {
+            return Err(KeyError::Key {
+                kid: r.kid,
+                msg: "cannot be opened with the data keys given (set PORTCULLIS_DATA_KEY and PORTCULLIS_DATA_KEYS_OLD as on the servers)".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The key set as stored now, opened with the data keys, and its version.
 pub fn load(
     conn: &mut AnyConnection,
@@ -419,5 +469,6 @@ pub fn load(
         }
         keys.push((rec, m));
     }
-    Ok((KeySet::build(keys, now)?, version))
+    let access_alg = access_alg(conn)?;
+    Ok((KeySet::build(keys, access_alg, now)?, version))
 }

@@ -8,9 +8,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::limits;
 use super::templates::{ConsentPage, LoginPage, ScopeLine, describe_scope};
 use super::{PageError, csrf, page_builder, render, see_other, session};
-use crate::oauth::authorize::transaction::{Resume, Transaction};
+use crate::oauth::authorize::transaction::{self, Resume, Transaction};
 use crate::oauth::authorize::{
     AuthorizationRequest, AuthorizeError, Authorizer, Params, Refusal, Step, redirect_status,
 };
@@ -42,7 +43,7 @@ pub async fn authorize_post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     // OpenID Connect Core §3.1.2.1: POST carries the same parameters as a form.
-    let body = form::read_raw(&req, payload).await?;
+    let body = form::read_raw_up_to(&req, payload, transaction::MAX_PARAMS).await?;
     start(&req, &state, form::parse(body.as_bytes()), true).await
 }
 
@@ -115,6 +116,22 @@ async fn start(
         },
         // A page is needed: keep the request on the server for the steps to come.
         step => {
+            let size = transaction::size(&areq);
+            if size > transaction::MAX_PARAMS {
+                return Err(PageError::Page {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    title: "This sign-in request is too large",
+                    message: "The application sent more than this server keeps for a sign-in. Go back to the application.",
+                });
+            }
+            // Every transaction is a stored row until it expires: one address may keep
+            // only so many kilobytes (a brake on filling the database, not on people).
+            let key = limits::address_key(req, &state.settings.trusted_proxies);
+            let kb = u32::try_from(size.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+            if let Err(wait) = state.flows_by_ip.reserve_n(&key, kb, now) {
+                crate::metrics::throttled("authorization");
+                return Err(PageError::TooMany(wait));
+            }
             let (value, cookie) = binding(state, req);
             let (id, txn) = authorizer.begin(areq, &value, now).await?;
             let mut res = page_for(req, state, step, &id, &txn, current.as_ref());
@@ -132,7 +149,14 @@ fn resume_error(authorizer: &Authorizer, e: Resume) -> PageError {
             "This sign-in request has ended",
             "It expired, was already used, or was started in another browser. Go back to the application and start again.",
         ),
-        Resume::Refused(r) => refusal(authorizer, r),
+        // The forms that resume a transaction are POSTs: 303 (RFC 9110 §15.4.4).
+        Resume::Refused(r) => match refusal(authorizer, r) {
+            PageError::ToClient { location, .. } => PageError::ToClient {
+                location,
+                status: StatusCode::SEE_OTHER,
+            },
+            other => other,
+        },
         Resume::Unavailable(e) => e.into(),
     }
 }
@@ -173,7 +197,7 @@ pub async fn proceed(
     match (step, current) {
         (Step::IssueCode, Some((session, user))) => finish(state, txn, &session, &user).await,
         (Step::Refuse(e), _) => {
-            authorizer.complete(txn, now).await?;
+            end(&authorizer, txn, now).await?;
             Err(PageError::ToClient {
                 location: authorizer.error_location(&e),
                 status: StatusCode::SEE_OTHER,
@@ -192,13 +216,25 @@ pub async fn finish(
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
     let authorizer = authorizer(state);
-    if !authorizer.complete(txn, now).await? {
-        return Err(resume_error(&authorizer, Resume::Gone));
-    }
+    end(&authorizer, txn, now).await?;
     let location = authorizer
         .issue_code(&txn.request, session, user, now)
         .await?;
     Ok(see_other(&location, StatusCode::SEE_OTHER).finish())
+}
+
+/// End `txn` before answering the client for it. Only the request that ends it may
+/// answer: a second one, racing it, gets the error page, never a second redirect.
+pub async fn end(
+    authorizer: &Authorizer<'_>,
+    txn: &Transaction,
+    now: i64,
+) -> Result<(), PageError> {
+    if authorizer.complete(txn, now).await? {
+        Ok(())
+    } else {
+        Err(resume_error(authorizer, Resume::Gone))
+    }
 }
 
 /// The page a step needs: sign-in (also when nobody is signed in), or consent.

@@ -33,7 +33,7 @@ pub async fn consent_post(
     match form.get("decision") {
         Some("allow") => {}
         Some("deny") => {
-            authorizer.complete(&txn, now).await?;
+            authz::end(&authorizer, &txn, now).await?;
             let e = txn
                 .request
                 .error("access_denied", "the user denied the request");

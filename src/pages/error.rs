@@ -30,6 +30,8 @@ pub enum PageError {
     /// A page to answer instead of going on (asking the person to confirm, say),
     /// rendered.
     Prompt(Box<Prompt>),
+    /// Too many requests from this source: 429 with `Retry-After` (seconds).
+    TooMany(i64),
     /// Any other refusal, as an error page.
     Page {
         status: StatusCode,
@@ -87,6 +89,7 @@ impl std::fmt::Display for PageError {
             PageError::StaleForm => f.write_str("CSRF token mismatch"),
             PageError::ToClient { .. } => f.write_str("error sent to the client"),
             PageError::Prompt(_) => f.write_str("a page instead"),
+            PageError::TooMany(_) => f.write_str("too many requests"),
             PageError::Page { title, .. } => f.write_str(title),
         }
     }
@@ -101,6 +104,7 @@ impl ResponseError for PageError {
             PageError::Unreadable(FormError::TooSlow) => StatusCode::REQUEST_TIMEOUT,
             PageError::Unreadable(_) => StatusCode::BAD_REQUEST,
             PageError::StaleForm => StatusCode::FORBIDDEN,
+            PageError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Prompt(p) => p.status,
             PageError::ToClient { status, .. } | PageError::Page { status, .. } => *status,
         }
@@ -134,6 +138,14 @@ impl ResponseError for PageError {
                 }
                 b.body(p.html.clone())
             }
+            PageError::TooMany(wait) => super::too_many(
+                error_page(
+                    status,
+                    "Too many requests",
+                    "Too many sign-ins were started from your network. Please wait a few minutes and try again.",
+                ),
+                *wait,
+            ),
             PageError::Page { title, message, .. } => error_page(status, title, message),
         }
     }

@@ -24,6 +24,13 @@ use crate::web::origin;
 /// The per-address password limit is this many times the per-username one.
 pub const PER_ADDRESS_FACTOR: u32 = 4;
 
+/// Kilobytes of sign-in requests one address may have kept (each transaction keeps its
+/// request, up to 64 KB, for 15 minutes) per `FLOWS_WINDOW` seconds, each counted as at
+/// least 1 KB: a ceiling on the storage one source can take that still lets 16 384
+/// ordinary sign-ins start from one address (a NAT, a load test) in ten minutes.
+pub const FLOW_KB_PER_ADDRESS: u32 = 16 * 1024;
+pub const FLOWS_WINDOW: i64 = 600;
+
 /// A valid argon2id hash of a random password, so that an unknown username costs as
 /// much time as a wrong password.
 static DUMMY_HASH: std::sync::LazyLock<String> =

@@ -192,26 +192,17 @@ pub async fn logout_post(
     {
         return Err(someone_else());
     }
-    // The session the hint names, if it is this person's; else this browser's.
-    let named = match (request.named_session(), &current) {
-        (Some(sid), Some((_, user))) => Some((sid, user.id)),
-        _ => None,
-    };
-    let ended_named = match named {
-        Some((sid, uid)) => {
-            state
-                .db
-                .run(move |conn| sessions::delete_for(conn, sid, uid))
-                .await?
-        }
-        None => false,
-    };
-    let this_one = current.as_ref().map(|(s, _)| s.id);
-    let cookie = if !ended_named || this_one == named.map(|(sid, _)| sid) {
-        Some(session::end(&state, &req).await?)
-    } else {
-        None
-    };
+    // The session the hint names ends too, if it is this person's (the app signed in
+    // through another of their browsers). This browser's session always ends: the
+    // person asked to sign out here.
+    if let (Some(sid), Some((_, user))) = (request.named_session(), &current) {
+        let uid = user.id;
+        state
+            .db
+            .run(move |conn| sessions::delete_for(conn, sid, uid))
+            .await?;
+    }
+    let cookie = Some(session::end(&state, &req).await?);
     let mut b = match request.destination() {
         Some(to) => see_other(&to, StatusCode::SEE_OTHER),
         None => page_builder(StatusCode::OK),

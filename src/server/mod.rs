@@ -84,21 +84,23 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
     let setup = settings.clone();
     let now = clock.now();
     let (pool, keys, data_keys) = web::block(move || -> anyhow::Result<_> {
-        let pool = db::open_pool(&setup.database_url, setup.db_pool_size)
-            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
-        db::migrate(&pool)
-            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
-        refuse_if_shared(&setup.keys_dir)
+        let db_err = |e: db::DbSetupError| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}");
+        // Everything that may refuse the start runs over one plain connection; the pool
+        // (with its background threads) is built only once all of it has passed.
+        let mut conn = db::connect(&setup.database_url).map_err(db_err)?;
+        let applied = db::migrate_conn(&mut conn).map_err(db_err)?;
+        if applied > 0 {
+            tracing::info!(migrations = applied, "applied database migrations");
+        }
+        crate::sealed::ensure_private(&setup.keys_dir)
             .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
         let data_keys = crate::sealed::DataKeys::load(
             setup.data_key.as_ref().map(|k| k.0.as_str()),
             setup.data_keys_old.as_ref().map(|k| k.0.as_str()),
             &setup.keys_dir,
+            crate::sealed::Missing::Create,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut conn = pool
-            .get()
-            .map_err(|e| anyhow::anyhow!("database (--database-url / DATABASE_URL): {e}"))?;
         let keys_err = |e: crate::keys::KeyError| anyhow::anyhow!("signing keys: {e}");
         let lifetimes = setup.signing_lifetimes();
         let started = ring::initialize(&mut conn, &data_keys, &setup.keys_dir, lifetimes, now)
@@ -110,7 +112,7 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
             tracing::info!(
                 keys = started.imported,
                 dir = %setup.keys_dir.display(),
-                "imported the signing keys of the keys directory into the database"
+                "imported the signing keys of the keys directory into the database; once the database is backed up, the PEM files and manifest there are no longer read and may be deleted"
             );
         }
         if started.resealed > 0 {
@@ -120,6 +122,8 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
             );
         }
         let (set, version) = ring::load(&mut conn, &data_keys, now).map_err(keys_err)?;
+        drop(conn);
+        let pool = db::open_pool(&setup.database_url, setup.db_pool_size).map_err(db_err)?;
         Ok((pool, Keys::new(set, version), data_keys))
     })
     .await??;
@@ -206,39 +210,6 @@ fn metrics_listener(
     Ok((addr, handle))
 }
 
-/// The keys directory and the data key file are secrets: a server whose keys others can
-/// read would sign for them too. Refuse to start rather than run so.
-///
-/// A directory that holds no secret yet (a fresh checkout's `keys/`, made under the
-/// umask) is narrowed to 0700 instead, before anything is written into it.
-fn refuse_if_shared(keys_dir: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let data_key = keys_dir.join(crate::sealed::KEY_FILE);
-    if let Ok(m) = std::fs::metadata(keys_dir)
-        && m.is_dir()
-        && m.permissions().mode() & 0o077 != 0
-        && !data_key.exists()
-    {
-        std::fs::set_permissions(keys_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{}: cannot make it private: {e}", keys_dir.display()))?;
-        tracing::info!(dir = %keys_dir.display(), "made the keys directory private (0700)");
-    }
-    for path in [keys_dir, data_key.as_path()] {
-        if let Ok(m) = std::fs::metadata(path)
-            && m.permissions().mode() & 0o077 != 0
-        {
-            return Err(format!(
-                "{} is open to other users (mode {:o}); make it readable by the server's user only (chmod {} {})",
-                path.display(),
-                m.permissions().mode() & 0o777,
-                if m.is_dir() { "700" } else { "600" },
-                path.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn build_state(
     settings: Settings,
     issuer: String,
@@ -264,6 +235,7 @@ fn build_state(
                 .saturating_mul(limits::PER_ADDRESS_FACTOR),
             limits::WINDOW,
         ),
+        flows_by_ip: Throttle::new(limits::FLOW_KB_PER_ADDRESS, limits::FLOWS_WINDOW),
         issued: IssuedCounter::default(),
         device_key: data_keys.derive(device::KEY_LABEL),
         csrf_key: data_keys.derive(csrf::KEY_LABEL),

@@ -215,21 +215,7 @@ pub enum DbSetupError {
 /// Open a pool. Fails fast (a few seconds) when the database cannot be reached, so
 /// that a wrong `DATABASE_URL` is reported at start rather than on the first request.
 pub fn open_pool(url: &str, size: u32) -> Result<DbPool, DbSetupError> {
-    if Backend::of(url) == Backend::Sqlite {
-        let path = sqlite_path(url);
-        if path.is_empty() {
-            return Err(DbSetupError::Connect("empty SQLite path".into()));
-        }
-        if let Some(dir) = std::path::Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
-            && !dir.exists()
-        {
-            return Err(DbSetupError::Connect(format!(
-                "directory {} does not exist",
-                dir.display()
-            )));
-        }
-    }
+    check_sqlite_path(url)?;
     // Check the URL with one direct connection first: r2d2 would only report a timeout.
     Manager(url.to_string())
         .connect()
@@ -243,9 +229,37 @@ pub fn open_pool(url: &str, size: u32) -> Result<DbPool, DbSetupError> {
         .map_err(|e| DbSetupError::Connect(e.to_string()))
 }
 
+/// A SQLite URL must name a file in an existing directory: SQLite would report only
+/// "unable to open database file".
+fn check_sqlite_path(url: &str) -> Result<(), DbSetupError> {
+    if Backend::of(url) == Backend::Sqlite {
+        let path = sqlite_path(url);
+        // `mysql://...` would otherwise become a file of that name.
+        if let Some((scheme, _)) = path.split_once("://") {
+            return Err(DbSetupError::Connect(format!(
+                "unsupported database scheme {scheme:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        }
+        if path.is_empty() {
+            return Err(DbSetupError::Connect("empty SQLite path".into()));
+        }
+        if let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            return Err(DbSetupError::Connect(format!(
+                "directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One connection without a pool, for the CLI: a pool keeps background threads that
 /// may still hold libpq connections while the process exits.
 pub fn connect(url: &str) -> Result<AnyConnection, DbSetupError> {
+    check_sqlite_path(url)?;
     let mut conn = Manager(url.to_string())
         .connect()
         .map_err(|e| DbSetupError::Connect(e.to_string()))?;

@@ -106,6 +106,21 @@ pub fn declare_lifetimes(conn: &mut AnyConnection, token: i64, session: i64) -> 
     Ok(())
 }
 
+/// The algorithm whose active key signs access tokens.
+pub fn access_alg(conn: &mut AnyConnection) -> QueryResult<String> {
+    key_set::table
+        .find(1)
+        .select(key_set::access_alg)
+        .first(conn)
+}
+
+pub fn set_access_alg(conn: &mut AnyConnection, alg: &str) -> QueryResult<()> {
+    diesel::update(key_set::table.find(1))
+        .set(key_set::access_alg.eq(alg))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Serialise changes to the key set across instances: inside a write transaction, on
 /// PostgreSQL, a transaction-scoped advisory lock (SQLite's `BEGIN IMMEDIATE` already
 /// holds the one write lock).

@@ -267,5 +267,6 @@ diesel::table! {
         version -> BigInt,
         longest_token_ttl -> BigInt,
         longest_session -> BigInt,
+        access_alg -> Text,
     }
 }

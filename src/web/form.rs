@@ -116,7 +116,16 @@ pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Form, Form
 }
 
 /// The body of a form POST as text, with the type, size and time checks.
-pub async fn read_raw(req: &HttpRequest, mut payload: web::Payload) -> Result<String, FormError> {
+pub async fn read_raw(req: &HttpRequest, payload: web::Payload) -> Result<String, FormError> {
+    read_raw_up_to(req, payload, MAX_FORM_BYTES).await
+}
+
+/// `read_raw` with a limit of `max` bytes instead of `MAX_FORM_BYTES`.
+pub async fn read_raw_up_to(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<String, FormError> {
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -131,7 +140,7 @@ pub async fn read_raw(req: &HttpRequest, mut payload: web::Payload) -> Result<St
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
+    if declared.is_some_and(|n| n > max) {
         return Err(FormError::TooLarge);
     }
     // actix times out slow headers, not slow bodies: a client that declares a length
@@ -140,7 +149,7 @@ pub async fn read_raw(req: &HttpRequest, mut payload: web::Payload) -> Result<St
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| FormError::Broken)?;
-            if body.len() + chunk.len() > MAX_FORM_BYTES {
+            if body.len() + chunk.len() > max {
                 return Err(FormError::TooLarge);
             }
             body.extend_from_slice(&chunk);

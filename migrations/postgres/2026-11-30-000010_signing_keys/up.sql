@@ -16,12 +16,15 @@ CREATE TABLE signing_keys (
     hints_until     BIGINT
 );
 
--- One row: a version that every change of the key set bumps (instances poll it), and
--- the longest token and session lifetimes the serving instances have declared.
+-- One row: a version that every change of the key set bumps (instances poll it), the
+-- longest token and session lifetimes the serving instances have declared, and the
+-- algorithm whose active key signs access tokens (chosen by `keys rotate --alg`).
 CREATE TABLE key_set (
     id                INTEGER PRIMARY KEY NOT NULL,
     version           BIGINT NOT NULL,
     longest_token_ttl BIGINT NOT NULL,
-    longest_session   BIGINT NOT NULL
+    longest_session   BIGINT NOT NULL,
+    access_alg        TEXT NOT NULL
 );
-INSERT INTO key_set (id, version, longest_token_ttl, longest_session) VALUES (1, 0, 0, 0);
+INSERT INTO key_set (id, version, longest_token_ttl, longest_session, access_alg)
+    VALUES (1, 0, 0, 0, 'RS256');

@@ -22,6 +22,16 @@ use crate::web::form;
 /// How long a person has to sign in and decide.
 pub const TTL: i64 = 15 * 60;
 
+/// The largest request kept (its parameters, encoded): what a GET's query or an
+/// `/authorize` POST can carry, so that no request that arrives is refused for its size
+/// here, while no one can store more per transaction.
+pub const MAX_PARAMS: usize = 64 * 1024;
+
+/// The size `request` would take when kept.
+pub fn size(request: &AuthorizationRequest) -> usize {
+    request.params.encode().len()
+}
+
 /// An open transaction, its request validated again against today's client record.
 #[derive(Debug)]
 pub struct Transaction {
@@ -108,10 +118,22 @@ impl Authorizer<'_> {
         if !ours {
             return Err(Resume::Gone);
         }
-        let request = self
-            .validate(form::parse(row.params.as_bytes()))
-            .await
-            .map_err(Resume::Refused)?;
+        let request = match self.validate(form::parse(row.params.as_bytes())).await {
+            Ok(r) => r,
+            // Its client changed since: the answer (an error for the client) is final,
+            // so the transaction ends with it, and only the request that ends it answers.
+            Err(refusal) => {
+                let ended = self
+                    .db
+                    .run(move |conn| transactions::complete(conn, &id_hash, now))
+                    .await?;
+                return Err(if ended {
+                    Resume::Refused(refusal)
+                } else {
+                    Resume::Gone
+                });
+            }
+        };
         if request.client.client_id != row.client_id {
             return Err(Resume::Gone);
         }
