@@ -36,9 +36,49 @@ pub fn install() -> Option<PrometheusHandle> {
                 "revision" => env!("PORTCULLIS_GIT_REVISION"),
             )
             .set(1.0);
+            zero();
             Some(handle)
         })
         .clone()
+}
+
+/// Every series of a fixed label set starts at 0, not at its first event: an alert on
+/// `increase(...) > 0` then sees the first replay (a series born at 1 shows no increase),
+/// and graphs show a quiet zero rather than nothing.
+fn zero() {
+    counter!("portcullis_refresh_reuse_detected_total").absolute(0);
+    counter!("portcullis_code_reuse_detected_total").absolute(0);
+    for outcome in ["success", "failure", "throttled"] {
+        counter!("portcullis_signins_total", "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["success", "failure"] {
+        counter!("portcullis_second_factor_checks_total", "outcome" => outcome).absolute(0);
+    }
+    for limit in [
+        "address",
+        "username",
+        "device",
+        "second_factor",
+        "authorization",
+    ] {
+        counter!("portcullis_throttle_refusals_total", "limit" => limit).absolute(0);
+    }
+    for token_type in ["access_token", "refresh_token"] {
+        counter!("portcullis_revocations_total", "token_type" => token_type).absolute(0);
+    }
+    for outcome in ["written", "dropped"] {
+        counter!("portcullis_audit_events_total", "outcome" => outcome).absolute(0);
+    }
+    for outcome in [
+        "active",
+        "unknown",
+        "revoked",
+        "expired",
+        "address_not_allowed",
+        "no_scope_left",
+    ] {
+        counter!("portcullis_personal_token_checks_total", "outcome" => outcome).absolute(0);
+    }
 }
 
 /// The grant-type label of a token request: our grants by name, anything else `other`
@@ -74,8 +114,8 @@ pub fn second_factor(outcome: &'static str) {
     counter!("portcullis_second_factor_checks_total", "outcome" => outcome).increment(1);
 }
 
-/// An attempt refused unchecked by a limit: `address`, `username`, `device` or
-/// `second_factor`.
+/// An attempt refused unchecked by a limit: `address`, `username`, `device`,
+/// `second_factor`, or `authorization` (sign-ins started per address).
 pub fn throttled(limit: &'static str) {
     counter!("portcullis_throttle_refusals_total", "limit" => limit).increment(1);
 }

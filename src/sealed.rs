@@ -320,7 +320,13 @@ fn load_or_create(dir: &Path) -> Result<[u8; 32], SealError> {
         .and_then(|()| std::fs::hard_link(&tmp, &path));
     let _ = std::fs::remove_file(&tmp);
     match written {
-        Ok(()) => Ok(key),
+        Ok(()) => {
+            tracing::info!(
+                path = %path.display(),
+                "generated the data key (it opens the signing keys and TOTP secrets in the database: back it up, or set PORTCULLIS_DATA_KEY)"
+            );
+            Ok(key)
+        }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => read(),
         Err(e) => Err(fail(e.to_string())),
     }

@@ -4,8 +4,10 @@
 //! authorization_code.rs cannot: forms a browser submits differently, cookies
 //! it will not send back, a CSP that blocks the form or the redirect after it.
 //!
-//! Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian: chromium, chromium-driver);
-//! skipped without them unless PORTCULLIS_REQUIRE_BROWSER=1, as in CI.
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian: chromium, chromium-driver).
+//! Without them the tests are built as ignored (`cargo test` lists them as such, with
+//! the reason; see build.rs), unless PORTCULLIS_REQUIRE_BROWSER=1, as in CI, makes a
+//! missing browser a failure.
 
 mod common;
 #[path = "common/webdriver.rs"]
@@ -113,6 +115,10 @@ fn query_params(url: &str) -> Result<HashMap<String, String>> {
 }
 
 #[actix_web::test]
+#[cfg_attr(
+    not(browser_tests),
+    ignore = "needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
+)]
 async fn chromium_signs_in_allows_and_reaches_the_redirect_uri_with_a_working_code() -> Result<()> {
     if !browser_available() {
         return Ok(());
@@ -177,6 +183,10 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 #[actix_web::test]
+#[cfg_attr(
+    not(browser_tests),
+    ignore = "needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
+)]
 async fn chromium_turns_on_two_factor_and_creates_a_token_shown_once() -> Result<()> {
     if !browser_available() {
         return Ok(());

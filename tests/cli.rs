@@ -216,14 +216,15 @@ fn keys_rotate_and_list() {
     );
     let out = env.run(&["keys", "rotate", "--alg", "HS256"]);
     assert!(!out.status.success());
-    // Key files are private.
+    // The keys are sealed in the database; the one file is the data key, private.
     use std::os::unix::fs::PermissionsExt;
-    for e in std::fs::read_dir(env.keys.path()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "pem") {
-            assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        }
-    }
+    let names: Vec<String> = std::fs::read_dir(env.keys.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["data.key".to_string()]);
+    let meta = std::fs::metadata(env.keys.path().join("data.key")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
@@ -295,4 +296,65 @@ fn user_create_can_limit_the_api_scopes_a_person_may_grant() {
         serde_json::from_str(env.ok(&["user", "list", "--json"]).trim()).unwrap();
     assert_eq!(list["username"], "carol");
     assert_eq!(list["api_scopes"], "api:read api:write");
+}
+
+/// What a new user gets wrong first is answered in one line that says what to do.
+#[test]
+fn first_mistakes_get_one_line_that_says_what_to_do() {
+    let env = Env::new();
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["client", "create", "--name", "x", "--public"],
+            &["--redirect-uri"],
+        ),
+        (
+            &[
+                "client",
+                "create",
+                "--name",
+                "x",
+                "--grant-type",
+                "implicit",
+            ],
+            &["implicit", "authorization_code", "client_credentials"],
+        ),
+        (
+            &["--database-url", "mysql://x/y", "user", "list"],
+            &["mysql", "postgres://"],
+        ),
+        (
+            &[
+                "--database-url",
+                "sqlite:///no/such/dir/p.db",
+                "user",
+                "list",
+            ],
+            &["/no/such/dir"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        for w in wanted {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    }
+    // Nothing piped in: said so, not "must be at least 8 characters".
+    let out = env.run_with_stdin(
+        &["user", "create", "--username", "bob", "--password-stdin"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no password on standard input"),
+        "{}",
+        stderr(&out)
+    );
+    // `purge --help` names everything it deletes.
+    let help = env.ok(&["purge", "--help"]);
+    for w in ["codes", "sessions", "audit events", "sign-in requests"] {
+        assert!(help.contains(w), "{help}");
+    }
 }

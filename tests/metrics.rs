@@ -69,6 +69,13 @@ async fn every_metric_moves_by_what_happened() {
     });
     create_user(&srv, "alice", PW, None);
     let before = Scrape::take(&srv).await;
+    // Replay counters exist at 0 before the first replay, so `increase()` sees it.
+    for name in [
+        "portcullis_refresh_reuse_detected_total",
+        "portcullis_code_reuse_detected_total",
+    ] {
+        assert_eq!(before.0.get(name), Some(&0.0), "{name}");
+    }
     let build = before
         .0
         .iter()
@@ -188,6 +195,39 @@ async fn every_metric_moves_by_what_happened() {
     assert!(after.has_prefix("portcullis_db_connections{state=\"in_use\"}"));
     assert!(after.has_prefix("portcullis_db_connection_wait_seconds_count"));
     assert!(after.has_prefix("portcullis_signing_key_age_seconds{alg=\"RS256\"}"));
+    // The shipped dashboard graphs only series the server exports.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/grafana-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(exprs.len() >= 15, "{exprs:?}");
+    for expr in &exprs {
+        let mut rest = expr.as_str();
+        while let Some(i) = rest.find("portcullis_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                after.has_prefix(&format!("{name}{{"))
+                    || after.has_prefix(&format!("{name} "))
+                    || after.0.contains_key(&name),
+                "the dashboard's {name} is not exported"
+            );
+            rest = &rest[i + name.len()..];
+        }
+    }
+
     // No label carries a username, a client id, a secret or a raw grant type.
     let addr = srv.running.as_ref().unwrap().metrics_addr.unwrap();
     let text = reqwest::get(format!("http://{addr}/metrics"))

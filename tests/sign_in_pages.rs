@@ -576,3 +576,23 @@ async fn one_address_can_keep_only_so_much_in_sign_ins() {
     assert_eq!((ok, refused), (fit, 10));
     srv.stop().await;
 }
+
+/// The server's address sends people to their account (the sign-in page first); their
+/// activity names the apps they allowed by name.
+#[actix_web::test]
+async fn the_root_leads_to_the_account_whose_activity_names_apps() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let res = browser.get(&srv.url("/")).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account");
+    let s = start(&app, &["openid"], &[]);
+    sign_in_and_allow(&srv, &browser, &s).await;
+    let page = browser.text(&srv.url("/account/activity")).await;
+    assert!(page.contains("App allowed"), "{page}");
+    assert!(page.contains("Photo Printer"), "{page}");
+    assert!(!page.contains(&format!("app {}", app.id)), "{page}");
+    srv.stop().await;
+}

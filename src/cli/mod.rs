@@ -65,8 +65,10 @@ pub enum Admin {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// Delete expired codes, sessions, revocation records and refresh-token families
-    /// (`serve` also does this every 10 minutes).
+    /// Delete what has expired: codes, sessions, revocation records, refresh-token
+    /// families, sign-in requests in progress, attempt counters, and audit events older
+    /// than PORTCULLIS_AUDIT_RETENTION_DAYS, 365 by default (`serve` also does this
+    /// every 10 minutes).
     Purge,
 }
 
@@ -94,8 +96,14 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
                 settings.audit_retention_days,
             )?;
             println!(
-                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} audit event(s)",
-                p.codes, p.sessions, p.revoked, p.families, p.audit_events
+                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} audit event(s)",
+                p.codes,
+                p.sessions,
+                p.revoked,
+                p.families,
+                p.transactions,
+                p.throttle_windows,
+                p.audit_events
             );
             Ok(())
         }

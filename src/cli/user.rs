@@ -64,17 +64,34 @@ pub enum UserCommand {
     },
 }
 
+/// The password from standard input: piped, or typed at a prompt that does not echo
+/// when standard input is a terminal (twice, to catch a typo).
+///
 /// NIST SP 800-63B §5.1.1.2: at least 8 characters; we also cap the length so that a
 /// huge input cannot make hashing expensive.
 fn read_password() -> anyhow::Result<String> {
-    let mut buf = String::new();
-    std::io::stdin().take(4096).read_to_string(&mut buf)?;
-    let pw = buf
-        .strip_suffix("\r\n")
-        .or_else(|| buf.strip_suffix('\n'))
-        .unwrap_or(&buf)
-        .to_string();
+    use std::io::IsTerminal;
+    let pw = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        if first != again {
+            anyhow::bail!("password: the two entries differ");
+        }
+        first
+    } else {
+        let mut buf = String::new();
+        std::io::stdin().take(4096).read_to_string(&mut buf)?;
+        buf.strip_suffix("\r\n")
+            .or_else(|| buf.strip_suffix('\n'))
+            .unwrap_or(&buf)
+            .to_string()
+    };
     let chars = pw.chars().count();
+    if chars == 0 {
+        anyhow::bail!(
+            "password: no password on standard input (pipe it in, e.g. `printf '%s' \"$PASSWORD\" | portcullis user create ...`)"
+        );
+    }
     if chars < 8 {
         anyhow::bail!("password: must be at least 8 characters");
     }

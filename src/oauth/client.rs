@@ -48,7 +48,13 @@ impl FromStr for GrantType {
             .iter()
             .copied()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| format!("unsupported grant type {s:?}"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+                format!(
+                    "unsupported grant type {s:?} (supported: {})",
+                    known.join(", ")
+                )
+            })
     }
 }
 
@@ -148,7 +154,9 @@ pub enum RegistrationError {
     PublicWithSecretMethod,
     #[error("auth method 'none' is only for public clients (--public)")]
     ConfidentialWithNone,
-    #[error("the {0} grant needs at least one --redirect-uri")]
+    #[error(
+        "the {0} grant needs at least one --redirect-uri (a public client signs people in: give the URI they return to)"
+    )]
     MissingRedirectUri(&'static str),
     #[error("client_credentials is only for confidential clients")]
     PublicClientCredentials,
@@ -203,6 +211,10 @@ impl ClientRequest {
             if !grant_types.contains(&g) {
                 grant_types.push(g);
             }
+        }
+        if grant_types.is_empty() && self.public && self.redirect_uris.is_empty() {
+            // A public client can only sign people in, which needs somewhere to return.
+            return Err(RegistrationError::MissingRedirectUri("authorization_code"));
         }
         if grant_types.is_empty() {
             // A client with redirect URIs signs people in; one without is a service.

@@ -11,6 +11,8 @@ use super::{PageError, render_with};
 use crate::clock::rfc3339;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditRow, Filter};
+use crate::store::clients;
+use std::collections::HashMap;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -34,14 +36,18 @@ fn title(kind: &str) -> String {
     .to_string()
 }
 
-fn line(e: AuditRow) -> EventLine {
+/// `names`: the apps' names by client id (an app deleted since shows its id).
+fn line(e: AuditRow, names: &HashMap<String, String>) -> EventLine {
     let d: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
     let mut parts = Vec::new();
     if let Some(n) = d.get("token_name").and_then(Value::as_str) {
         parts.push(format!("token \u{201c}{n}\u{201d}"));
     }
     if let Some(c) = &e.client_id {
-        parts.push(format!("app {c}"));
+        match names.get(c) {
+            Some(name) => parts.push(format!("app \u{201c}{name}\u{201d}")),
+            None => parts.push(format!("app {c}")),
+        }
     }
     if let Some(r) = d.get("reason").and_then(Value::as_str) {
         parts.push(r.replace('_', " "));
@@ -72,11 +78,21 @@ pub async fn activity_get(
         offset: page * PAGE_SIZE,
         ..Default::default()
     };
-    let mut rows = state.db.run(move |conn| audit::list(conn, &filter)).await?;
+    let (mut rows, names) = state
+        .db
+        .run(move |conn| {
+            let rows = audit::list(conn, &filter)?;
+            let mut ids: Vec<String> = rows.iter().filter_map(|r| r.client_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let names = clients::names(conn, &ids)?;
+            Ok((rows, names))
+        })
+        .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let page_view = ActivityPage {
-        events: rows.into_iter().map(line).collect(),
+        events: rows.into_iter().map(|e| line(e, &names)).collect(),
         page,
         more,
     };

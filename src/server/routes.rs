@@ -28,7 +28,14 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// `GET /`: people who open the server's address land on their account (the sign-in
+/// page when nobody is signed in); programs find everything through discovery.
+async fn home() -> HttpResponse {
+    pages::see_other("/account", actix_web::http::StatusCode::SEE_OTHER).finish()
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", get_or_head().to(home));
     cfg.service(
         web::resource("/token")
             .route(web::post().to(token::token_ep))

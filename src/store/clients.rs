@@ -39,6 +39,19 @@ pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Cli
         .optional()
 }
 
+/// The names of the clients among `ids` that still exist.
+pub fn names(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    Ok(clients::table
+        .filter(clients::client_id.eq_any(ids))
+        .select((clients::client_id, clients::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<ClientRow>> {
     clients::table
         .order(clients::created_at.asc())

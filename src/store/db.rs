@@ -111,7 +111,10 @@ fn keep_private(path: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)
     {
-        Ok(_) => return Ok(()),
+        Ok(_) => {
+            tracing::info!(path, "created the SQLite database (mode 0600)");
+            return Ok(());
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
