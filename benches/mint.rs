@@ -42,6 +42,7 @@ fn claims() -> AccessClaims {
         client_id: "Vd1qk3fG7mQ2xYp9sL0aBw".into(),
         scope: Some("bench:read".into()),
         nbf: None,
+        cnf: None,
     }
 }
 
@@ -103,6 +104,9 @@ fn client_authentication(c: &mut Criterion) {
         post_logout_redirect_uris: vec![],
         id_token_alg: portcullis::keys::KeyAlg::RS256,
         created_at: 0,
+        keys: portcullis::oauth::client::ClientKeys::None,
+        dpop_bound: false,
+        require_par: false,
     });
     let presented = Presented::Basic {
         client_id: client_id.clone(),
@@ -128,8 +132,9 @@ fn client_authentication(c: &mut Criterion) {
                 .expect("authenticated")
         })
     });
+    let empty = portcullis::web::form::parse(b"");
     c.bench_function("client_auth/extract_basic", |b| {
-        b.iter(|| credentials::presented(black_box(&headers), None, None).expect("basic"))
+        b.iter(|| credentials::presented(black_box(&headers), &empty).expect("basic"))
     });
     c.bench_function("new_jti", |b| b.iter(new_jti));
 }

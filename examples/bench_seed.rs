@@ -102,6 +102,8 @@ fn run() -> anyhow::Result<()> {
                             issued_jti: None,
                             issued_exp: None,
                             family_id: None,
+                            dpop_jkt: None,
+                            resources: String::new(),
                         },
                     )?;
                     code
@@ -117,6 +119,7 @@ fn run() -> anyhow::Result<()> {
                         expires_at: now + SEED_TTL,
                         revoked_at: None,
                         revoked_reason: None,
+                        dpop_jkt: None,
                     };
                     create_family(conn, &family)?;
                     issue_refresh(conn, &family, &new_jti(), now + 600, SEED_TTL, now)?

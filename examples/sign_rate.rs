@@ -68,6 +68,7 @@ fn claims() -> AccessClaims {
         client_id: "Vd1qk3fG7mQ2xYp9sL0aBw".into(),
         scope: Some("bench:read".into()),
         nbf: None,
+        cnf: None,
     }
 }
 

@@ -102,6 +102,16 @@ pub struct SettingsArgs {
     /// Log lines as `text` (default) or `json` (one object per line).
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Refuse /authorize requests that were not pushed first (RFC 9126 §5), for every
+    /// client (off by default; `client create --require-par` does it per client).
+    #[arg(long, env = "PORTCULLIS_REQUIRE_PAR", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_par: Option<bool>,
+    /// `default`, or `fapi2`: the FAPI 2.0 Security Profile (pushed requests, DPoP-bound
+    /// tokens and private_key_jwt required; see the README).
+    #[arg(long, env = "PORTCULLIS_PROFILE", value_name = "PROFILE")]
+    pub profile: Option<String>,
 }
 
 /// The few settings every command needs (where the database, the keys and the config
@@ -202,6 +212,9 @@ pub struct Settings {
     pub sudo_ttl: i64,
     pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// Every authorization request must be pushed (RFC 9126); the `fapi2` profile too.
+    pub require_par: bool,
+    pub profile: Profile,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
     /// (name, description) of the scopes personal tokens may carry.
@@ -216,6 +229,28 @@ pub struct Settings {
     pub trusted_proxies: Vec<Net>,
     pub data_key: Option<Redacted>,
     pub data_keys_old: Option<Redacted>,
+}
+
+/// The security profile the server enforces for every client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// RFC 9700 best practice; DPoP, PAR and private_key_jwt where a client asks.
+    Default,
+    /// FAPI 2.0 Security Profile: PAR, DPoP and (for confidential clients)
+    /// private_key_jwt for everyone.
+    Fapi2,
+}
+
+impl Settings {
+    /// Whether /authorize takes only pushed requests.
+    pub fn requires_par(&self) -> bool {
+        self.require_par || self.profile == Profile::Fapi2
+    }
+
+    /// Whether every token request must carry a DPoP proof.
+    pub fn requires_dpop(&self) -> bool {
+        self.profile == Profile::Fapi2
+    }
 }
 
 /// How log lines are written.
@@ -409,6 +444,16 @@ impl Settings {
                 "must not be the public listener's address",
             ));
         }
+        let profile = match args.profile.as_deref().unwrap_or("default") {
+            "default" => Profile::Default,
+            "fapi2" => Profile::Fapi2,
+            other => {
+                return Err(bad(
+                    "profile (--profile / PORTCULLIS_PROFILE)",
+                    format!("{other:?}: use default or fapi2"),
+                ));
+            }
+        };
         let log_format = match args.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -513,6 +558,8 @@ impl Settings {
             sudo_ttl,
             metrics_bind,
             log_format,
+            require_par: args.require_par.unwrap_or(false),
+            profile,
             bind,
             issuer,
             database_url,

@@ -9,8 +9,9 @@ use arc_swap::ArcSwap;
 
 use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
-use crate::config::Settings;
+use crate::config::{Profile, Settings};
 use crate::keys::{KeySet, Keys};
+use crate::oauth::authorize::{Authorizer, Rules};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata;
 use crate::oauth::registrar::Registrar;
@@ -26,9 +27,13 @@ pub struct Precomputed {
 }
 
 impl Precomputed {
-    pub fn of(issuer: &str, keys: &KeySet) -> Precomputed {
+    pub fn of(issuer: &str, settings: &Settings, keys: &KeySet) -> Precomputed {
+        let served = metadata::Served {
+            require_par: settings.requires_par(),
+            fapi2: settings.profile == Profile::Fapi2,
+        };
         Precomputed {
-            discovery: Bytes::from(metadata::render(issuer)),
+            discovery: Bytes::from(metadata::render(issuer, served)),
             jwks: keys.jwks(),
         }
     }
@@ -57,4 +62,21 @@ pub struct AppState {
     pub device_key: MacKey,
     /// Binds CSRF tokens to sessions (`pages::csrf`).
     pub csrf_key: MacKey,
+}
+
+impl AppState {
+    /// The authorization protocol under this server's rules (PAR required, the FAPI 2.0
+    /// profile).
+    pub fn authorizer(&self) -> Authorizer<'_> {
+        Authorizer {
+            registrar: &self.registrar,
+            db: &self.db,
+            issuer: &self.issuer.id,
+            rules: Rules {
+                pushed: false,
+                require_par: self.settings.requires_par(),
+                fapi2: self.settings.profile == Profile::Fapi2,
+            },
+        }
+    }
 }

@@ -68,7 +68,7 @@ fn instances_starting_together_create_exactly_one_first_key() {
                     token: 600,
                     session: 3600,
                 };
-                ring::initialize(&mut conn, &data_keys(), &dir, life, 1_000)
+                ring::initialize(&mut conn, &data_keys(), &dir, life, KeyAlg::RS256, 1_000)
                     .map(|s| s.created.is_some())
                     .map_err(|e| e.to_string())
             })

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::now;
 use crate::clock::rfc3339;
-use crate::oauth::client::{Client, ClientRequest};
+use crate::oauth::client::{Client, ClientKeys, ClientRequest};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
 use crate::store::{AnyConnection, clients};
@@ -28,9 +28,25 @@ pub enum ClientCommand {
         /// A public client (no secret; authenticates with 'none').
         #[arg(long)]
         public: bool,
-        /// Repeat to allow several (default: client_secret_basic and client_secret_post).
+        /// client_secret_basic, client_secret_post, private_key_jwt or none; repeat to
+        /// allow several (default: both secret methods; private_key_jwt when keys are
+        /// given).
         #[arg(long = "auth-method", value_name = "METHOD")]
         auth_methods: Vec<String>,
+        /// private_key_jwt: a JWK Set file of the client's public keys.
+        #[arg(long = "jwks-file", value_name = "PATH", conflicts_with = "jwks_uri")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// private_key_jwt: where the client publishes its JWK Set (https; http only on
+        /// loopback), fetched when needed and again on an unknown kid.
+        #[arg(long = "jwks-uri", value_name = "URL")]
+        jwks_uri: Option<String>,
+        /// Every token request must carry a DPoP proof (dpop_bound_access_tokens,
+        /// RFC 9449 §5.2).
+        #[arg(long)]
+        dpop_bound: bool,
+        /// Authorization requests must be pushed first (PAR, RFC 9126).
+        #[arg(long)]
+        require_par: bool,
         /// RFC 8707 resource the client may ask tokens for (repeat for several).
         #[arg(long = "resource", value_name = "URI")]
         resources: Vec<String>,
@@ -58,6 +74,13 @@ pub enum ClientCommand {
     },
     /// Delete a client.
     Delete { id: String },
+    /// Replace a private_key_jwt client's registered JWK Set (a client with a jwks_uri
+    /// publishes its own).
+    SetJwks {
+        id: String,
+        #[arg(long = "jwks-file", value_name = "PATH")]
+        jwks_file: std::path::PathBuf,
+    },
     /// Replace a confidential client's secret; the new one is printed this once.
     RotateSecret {
         id: String,
@@ -71,6 +94,30 @@ fn record(conn: &mut AnyConnection, e: Event) {
     if let Err(err) = audit::record(conn, &e.detail("by", "operator"), now()) {
         eprintln!("portcullis: warning: cannot write the audit event: {err}");
     }
+}
+
+/// The kids of a client's registered keys (a key without one shows its thumbprint).
+fn kids(c: &Client) -> Vec<String> {
+    match &c.keys {
+        ClientKeys::Set(keys) => keys
+            .iter()
+            .map(|k| {
+                k.kid
+                    .clone()
+                    .unwrap_or_else(|| format!("(no kid; thumbprint {})", k.thumbprint))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("jwks file {}: {e}", path.display()))?;
+    if meta.len() > 64 * 1024 {
+        anyhow::bail!("jwks file {}: larger than 64 KB", path.display());
+    }
+    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("jwks file {}: {e}", path.display()))
 }
 
 fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
@@ -88,7 +135,14 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "id_token_signed_response_alg": c.id_token_alg.as_str(),
         "public": c.is_public(),
         "client_id_issued_at": c.created_at,
+        "dpop_bound_access_tokens": c.dpop_bound,
+        "require_pushed_authorization_requests": c.require_par,
     });
+    match &c.keys {
+        ClientKeys::Set(_) => v["jwks_kids"] = kids(c).into(),
+        ClientKeys::Uri(u) => v["jwks_uri"] = u.clone().into(),
+        ClientKeys::None => {}
+    }
     if let Some(s) = secret {
         v["client_secret"] = s.0.clone().into();
         // RFC 7591 §3.2.1: 0 means the secret does not expire.
@@ -126,6 +180,17 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
     println!("resources:     {}", c.resources.join(" "));
     println!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
     println!("ID token alg:  {}", c.id_token_alg.as_str());
+    match &c.keys {
+        ClientKeys::Set(_) => println!("keys (kid):    {}", kids(c).join(" ")),
+        ClientKeys::Uri(u) => println!("jwks_uri:      {u}"),
+        ClientKeys::None => {}
+    }
+    if c.dpop_bound {
+        println!("DPoP:          required on every token request");
+    }
+    if c.require_par {
+        println!("PAR:           authorization requests must be pushed");
+    }
     println!("created:       {}", rfc3339(c.created_at));
 }
 
@@ -138,11 +203,16 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             scope,
             public,
             auth_methods,
+            jwks_file,
+            jwks_uri,
+            dpop_bound,
+            require_par,
             resources,
             post_logout_redirect_uris,
             id_token_alg,
             json,
         } => {
+            let jwks = jwks_file.as_deref().map(read_jwks).transpose()?;
             let req = ClientRequest {
                 name,
                 grant_types,
@@ -153,6 +223,10 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 resources,
                 post_logout_redirect_uris,
                 id_token_alg,
+                jwks,
+                jwks_uri,
+                dpop_bound,
+                require_par,
             }
             .validate()?;
             let (client, secret) = registrar::register(conn, &req, now())?;
@@ -212,6 +286,24 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 Event::new("client.deleted", "success").client(id.clone()),
             );
             println!("deleted client {id}");
+        }
+        ClientCommand::SetJwks { id, jwks_file } => {
+            let text = read_jwks(&jwks_file)?;
+            match registrar::set_jwks(conn, &id, &text, now()) {
+                Ok(true) => {}
+                Ok(false) => anyhow::bail!("no client with id {id:?} registered with a JWK Set"),
+                Err(e) => anyhow::bail!("JWK Set: {e}"),
+            }
+            record(
+                conn,
+                Event::new("client.keys_replaced", "success").client(id.clone()),
+            );
+            let c = registrar::load(conn, &id)?
+                .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
+            println!("client {id} keys (kid): {}", kids(&c).join(" "));
+            println!(
+                "(running servers use them within PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
+            );
         }
         ClientCommand::RotateSecret { id, json } => {
             let s = registrar::rotate_secret(conn, &id, now())?

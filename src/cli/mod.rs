@@ -52,7 +52,7 @@ pub enum Admin {
     Migrate,
     /// Manage OAuth clients.
     #[command(subcommand)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
     /// Manage user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -66,7 +66,8 @@ pub enum Admin {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Delete what has expired: codes, sessions, revocation records, refresh-token
-    /// families, sign-in requests in progress, attempt counters, and audit events older
+    /// families, sign-in requests in progress (and pushed ones), attempt counters, used
+    /// DPoP proof and client assertion ids, and audit events older
     /// than PORTCULLIS_AUDIT_RETENTION_DAYS, 365 by default (`serve` also does this
     /// every 10 minutes).
     Purge,
@@ -81,7 +82,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
             println!("applied {n} migration(s)");
             Ok(())
         }
-        Admin::Client(c) => client::run(c, &mut open_migrated(&settings)?),
+        Admin::Client(c) => client::run(*c, &mut open_migrated(&settings)?),
         Admin::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
         Admin::Keys(c) => keys::run(c, &mut open_migrated(&settings)?, &settings),
         Admin::Token(c) => token::run(c, &mut open_migrated(&settings)?),
@@ -96,13 +97,14 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
                 settings.audit_retention_days,
             )?;
             println!(
-                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} audit event(s)",
+                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} used proof/assertion id(s) and pushed request(s), {} audit event(s)",
                 p.codes,
                 p.sessions,
                 p.revoked,
                 p.families,
                 p.transactions,
                 p.throttle_windows,
+                p.single_use,
                 p.audit_events
             );
             Ok(())

@@ -70,11 +70,15 @@ pub async fn introspect_ep(
             "iat": claims.iat,
             "aud": claims.aud,
             "iss": claims.iss,
-            "token_type": "Bearer",
+            "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
             "jti": claims.jti,
         });
         if let Some(s) = claims.scope {
             body["scope"] = s.into();
+        }
+        // RFC 9449 §6.2: the key the token is bound to.
+        if let Some(cnf) = claims.cnf {
+            body["cnf"] = json!({ "jkt": cnf.jkt });
         }
         return Ok(answer(body));
     }

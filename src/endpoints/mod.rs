@@ -2,9 +2,11 @@
 
 pub mod credentials;
 pub mod discovery;
+pub mod dpop;
 pub mod health;
 pub mod introspect;
 pub mod metrics;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -26,11 +28,7 @@ pub async fn client_token_request(
     state: &AppState,
 ) -> Result<(form::Form, Arc<Client>, String), OAuthError> {
     let form = form::read(req, payload).await?;
-    let presented = credentials::presented(
-        req.headers(),
-        form.get("client_id"),
-        form.get("client_secret"),
-    )?;
+    let presented = credentials::presented(req.headers(), &form)?;
     let client = state.registrar.authenticate(&presented).await?;
     let token = form
         .get("token")

@@ -4,7 +4,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::dpop::Refusal;
 use crate::metrics;
+use crate::oauth::client::Client;
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::Presented;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -43,11 +45,24 @@ async fn token(
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let presented = super::credentials::presented(
-        req.headers(),
-        form.get("client_id"),
-        form.get("client_secret"),
-    )?;
+    let presented = super::credentials::presented(req.headers(), &form)?;
+    // RFC 9449 §5: a proof binds what this request issues to its key. Checked (and its
+    // jti spent) before the client is: a bad proof costs no client authentication.
+    let dpop_jkt = match super::credentials::dpop_proof(req.headers())? {
+        None => None,
+        Some(proof) => {
+            let checked =
+                super::dpop::check(state, proof, "POST", "/token", None, presented.client_id())
+                    .await;
+            match checked {
+                Ok(p) => Some(p.jkt),
+                Err(Refusal::Invalid(why)) => {
+                    return Err(OAuthError::new(ErrorCode::InvalidDpopProof, why));
+                }
+                Err(Refusal::Unavailable(e)) => return Err(e.into()),
+            }
+        }
+    };
     let text = |name: &str| form.get(name).map(str::to_string);
     let request = TokenRequest {
         scope: text("scope"),
@@ -73,7 +88,13 @@ async fn token(
             refresh_absolute: state.settings.refresh_absolute_ttl,
         },
         api_catalogue: &state.settings.api_scope_names,
+        dpop_jkt,
+        rotate_refresh: state.settings.profile != crate::config::Profile::Fapi2,
     };
+    // A client registered for DPoP-bound tokens (RFC 9449 §5.2), or any client under
+    // the FAPI 2.0 profile, gets nothing without a proof.
+    let needs_proof =
+        |c: Option<&Client>| state.settings.requires_dpop() || c.is_some_and(|c| c.dpop_bound);
     // RFC 8693 exchange of a personal token: the person's script has no client of its
     // own; a caller that does present credentials must present good ones.
     if grant_type == GrantType::TOKEN_EXCHANGE_URN {
@@ -81,6 +102,9 @@ async fn token(
             Presented::Nothing => None,
             ref p => Some(state.registrar.authenticate(p).await?),
         };
+        if grants.dpop_jkt.is_none() && needs_proof(client.as_deref()) {
+            return Err(proof_required());
+        }
         let caller =
             origin::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
         let response = token_exchange::grant(&grants, client.as_deref(), &request, caller).await?;
@@ -93,6 +117,9 @@ async fn token(
         return Ok(no_store(response));
     }
     let client = state.registrar.authenticate(&presented).await?;
+    if grants.dpop_jkt.is_none() && needs_proof(Some(&client)) {
+        return Err(proof_required());
+    }
     let (grant, response): (&'static str, _) = match grant_type {
         "client_credentials" => (
             "client_credentials",
@@ -115,6 +142,10 @@ async fn token(
     };
     state.issued.note(&client.client_id, grant);
     Ok(no_store(response))
+}
+
+fn proof_required() -> OAuthError {
+    OAuthError::invalid_request("this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449)")
 }
 
 /// RFC 6749 §5.1: token responses are never cached.

@@ -5,9 +5,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
+use super::dpop::{self, Refusal};
 use crate::domain::scope::Scope;
-use crate::oauth::bearer::{self, BearerError};
+use crate::oauth::bearer::{self, BearerError, Scheme};
 use crate::oauth::liveness;
+use crate::oauth::tokens::AccessClaims;
 use crate::state::AppState;
 use crate::store::id::Id;
 use crate::store::users;
@@ -16,8 +18,8 @@ pub async fn userinfo_get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, BearerError> {
-    let token = bearer::extract_token(req.headers(), None)?;
-    respond(&state, &token).await
+    let (scheme, token) = bearer::extract_token(req.headers(), None)?;
+    respond(&req, &state, scheme, &token).await
 }
 
 pub async fn userinfo_post(
@@ -39,16 +41,68 @@ pub async fn userinfo_post(
     } else {
         None
     };
-    let token = bearer::extract_token(
+    let (scheme, token) = bearer::extract_token(
         req.headers(),
         form.as_ref().and_then(|f| f.get("access_token")),
     )?;
-    respond(&state, &token).await
+    respond(&req, &state, scheme, &token).await
 }
 
-async fn respond(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
+/// RFC 9449 §7: a DPoP-bound token is accepted only with the DPoP scheme and a proof of
+/// its key for this very request (`htm`, `htu`, `ath`); an unbound one only as Bearer.
+async fn check_binding(
+    req: &HttpRequest,
+    state: &AppState,
+    scheme: Scheme,
+    token: &str,
+    claims: &AccessClaims,
+) -> Result<(), BearerError> {
+    match (scheme, claims.jkt()) {
+        (Scheme::Bearer, None) => Ok(()),
+        (Scheme::Bearer, Some(_)) => Err(BearerError::invalid_token(
+            "the access token is DPoP-bound: present it with the DPoP scheme and a proof",
+        )
+        .dpop()),
+        (Scheme::Dpop, None) => {
+            Err(BearerError::invalid_token("the access token is not DPoP-bound").dpop())
+        }
+        (Scheme::Dpop, Some(jkt)) => {
+            let mut proofs = req.headers().get_all("dpop");
+            let proof = match (proofs.next(), proofs.next()) {
+                (Some(p), None) => p
+                    .to_str()
+                    .map_err(|_| BearerError::invalid_dpop_proof("the DPoP header is not a JWT"))?,
+                (None, _) => {
+                    return Err(BearerError::invalid_dpop_proof("a DPoP proof is required"));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(BearerError::invalid_dpop_proof("more than one DPoP header"));
+                }
+            };
+            let method = req.method().as_str();
+            let client = Some(claims.client_id.as_str());
+            match dpop::check(state, proof, method, "/userinfo", Some(token), client).await {
+                Ok(p) if p.jkt == jkt => Ok(()),
+                Ok(_) => Err(BearerError::invalid_dpop_proof(
+                    "the proof's key is not the one the token is bound to",
+                )),
+                Err(Refusal::Invalid(why)) => Err(BearerError::invalid_dpop_proof(why)),
+                Err(Refusal::Unavailable(_)) => Err(BearerError::unavailable()),
+            }
+        }
+    }
+}
+
+async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    scheme: Scheme,
+    token: &str,
+) -> Result<HttpResponse, BearerError> {
     let now = state.clock.now();
-    let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer.id, token, now)?;
+    let claims = bearer::verify_access_token(&state.keys.current(), &state.issuer.id, token, now)
+        .map_err(|e| if scheme == Scheme::Dpop { e.dpop() } else { e })?;
+    check_binding(req, state, scheme, token, &claims).await?;
     // RFC 9068 §4: we are a resource server here, and the token must be meant for us.
     // Tokens with `openid` for the default audience name the issuer too (see
     // `Issuer::access_token`); one asked for another resource does not.

@@ -209,13 +209,14 @@ pub struct Setup {
 }
 
 /// At start: declare this instance's lifetimes; import the keys directory of an earlier
-/// version once; else make the first key (exactly once, however many instances start
-/// together); and reseal keys sealed under an older data key.
+/// version once; else make the first key, of `first_alg` (exactly once, however many
+/// instances start together); and reseal keys sealed under an older data key.
 pub fn initialize(
     conn: &mut AnyConnection,
     data_keys: &DataKeys,
     import_from: &Path,
     lifetimes: Lifetimes,
+    first_alg: KeyAlg,
     now: i64,
 ) -> Result<Setup, KeyError> {
     write_transaction(conn, |conn| {
@@ -244,7 +245,7 @@ pub fn initialize(
         }
         let any_active = records(conn)?.iter().any(|r| r.state == KeyState::Active);
         if !any_active {
-            let rec = create(conn, data_keys, KeyAlg::RS256, KeyState::Active, now)?;
+            let rec = create(conn, data_keys, first_alg, KeyState::Active, now)?;
             store::set_access_alg(conn, rec.alg.as_str())?;
             setup.created = Some(rec.kid);
         }

@@ -1,5 +1,5 @@
-//! Protected resources of ours (userinfo): bearer-token errors per RFC 6750 §3 and the
-//! validation of our own JWT access tokens.
+//! Protected resources of ours (userinfo): token errors per RFC 6750 §3 (Bearer) and
+//! RFC 9449 §7.1 (DPoP), and the validation of our own JWT access tokens.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
@@ -10,6 +10,22 @@ use super::error::REALM;
 use super::tokens::{AT_JWT, AccessClaims};
 use crate::keys::KeySet;
 
+/// How a token was presented (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// Which challenges an error answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    Bearer,
+    Dpop,
+    /// No token at all: either scheme would do (RFC 9449 §7.1).
+    Both,
+}
+
 #[derive(Debug, Clone)]
 pub struct BearerError {
     status: StatusCode,
@@ -17,6 +33,7 @@ pub struct BearerError {
     error: Option<&'static str>,
     description: &'static str,
     scope: Option<&'static str>,
+    challenge: Challenge,
 }
 
 impl std::fmt::Display for BearerError {
@@ -38,7 +55,26 @@ impl BearerError {
             error: None,
             description: "",
             scope: None,
+            challenge: Challenge::Both,
         }
+    }
+
+    /// 401 with a DPoP challenge: the proof is missing or wrong (RFC 9449 §7.1).
+    pub fn invalid_dpop_proof(description: &'static str) -> BearerError {
+        BearerError {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some("invalid_dpop_proof"),
+            description,
+            scope: None,
+            challenge: Challenge::Dpop,
+        }
+    }
+
+    /// The same error, challenged with the DPoP scheme (the request used it, or the
+    /// token is DPoP-bound).
+    pub fn dpop(mut self) -> BearerError {
+        self.challenge = Challenge::Dpop;
+        self
     }
 
     pub fn invalid_request(description: &'static str) -> BearerError {
@@ -47,6 +83,7 @@ impl BearerError {
             error: Some("invalid_request"),
             description,
             scope: None,
+            challenge: Challenge::Bearer,
         }
     }
 
@@ -57,6 +94,7 @@ impl BearerError {
             error: Some("invalid_token"),
             description,
             scope: None,
+            challenge: Challenge::Bearer,
         }
     }
 
@@ -67,6 +105,7 @@ impl BearerError {
             error: Some("insufficient_scope"),
             description: "the token lacks the scope this resource needs",
             scope: Some(scope),
+            challenge: Challenge::Bearer,
         }
     }
 
@@ -76,11 +115,28 @@ impl BearerError {
             error: None,
             description: "",
             scope: None,
+            challenge: Challenge::Bearer,
         }
     }
 
-    fn challenge(&self) -> String {
-        let mut c = format!("Bearer realm=\"{REALM}\"");
+    /// The challenges to send, one `WWW-Authenticate` header each.
+    fn challenges(&self) -> Vec<String> {
+        match self.challenge {
+            Challenge::Bearer => vec![self.challenge_for("Bearer")],
+            Challenge::Dpop => vec![self.challenge_for("DPoP")],
+            Challenge::Both => vec![self.challenge_for("Bearer"), self.challenge_for("DPoP")],
+        }
+    }
+
+    fn challenge_for(&self, scheme: &str) -> String {
+        let mut c = format!("{scheme} realm=\"{REALM}\"");
+        if scheme == "DPoP" {
+            // RFC 9449 §7.1: the algorithms we accept for proofs.
+            c.push_str(&format!(
+                ", algs=\"{}\"",
+                super::jwk::SIGNING_ALGS.join(" ")
+            ));
+        }
         if let Some(e) = self.error {
             c.push_str(&format!(", error=\"{e}\""));
             if !self.description.is_empty() {
@@ -103,7 +159,9 @@ impl ResponseError for BearerError {
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         if self.status != StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header((header::WWW_AUTHENTICATE, self.challenge()));
+            for c in self.challenges() {
+                res.append_header((header::WWW_AUTHENTICATE, c));
+            }
         }
         match self.error {
             Some(e) => res.json(serde_json::json!({
@@ -115,26 +173,29 @@ impl ResponseError for BearerError {
     }
 }
 
-/// RFC 6750 §2.1 (header) and §2.2 (form body, POST only); §3.1: more than one is
-/// `invalid_request`.
-pub fn extract_token(headers: &HeaderMap, form_token: Option<&str>) -> Result<String, BearerError> {
+/// RFC 6750 §2.1 (header) and §2.2 (form body, POST only), RFC 9449 §7.1 (`DPoP`
+/// header scheme); §3.1: more than one way is `invalid_request`.
+pub fn extract_token(
+    headers: &HeaderMap,
+    form_token: Option<&str>,
+) -> Result<(Scheme, String), BearerError> {
     let from_header = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => {
             let v = v
                 .to_str()
                 .map_err(|_| BearerError::invalid_request("malformed Authorization header"))?;
-            match v.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    let token = token.trim();
-                    if token.is_empty() {
-                        return Err(BearerError::invalid_request("empty bearer token"));
-                    }
-                    Some(token.to_string())
-                }
+            let scheme = match v.split_once(' ') {
+                Some((s, _)) if s.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+                Some((s, _)) if s.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
                 // Another scheme: this resource does not accept it, as if absent.
                 _ => return Err(BearerError::missing()),
+            };
+            let token = v.split_once(' ').map_or("", |(_, t)| t.trim());
+            if token.is_empty() {
+                return Err(BearerError::invalid_request("empty access token"));
             }
+            Some((scheme, token.to_string()))
         }
     };
     match (from_header, form_token) {
@@ -142,7 +203,7 @@ pub fn extract_token(headers: &HeaderMap, form_token: Option<&str>) -> Result<St
             "the token was sent in more than one way",
         )),
         (Some(t), None) => Ok(t),
-        (None, Some(t)) => Ok(t.to_string()),
+        (None, Some(t)) => Ok((Scheme::Bearer, t.to_string())),
         (None, None) => Err(BearerError::missing()),
     }
 }

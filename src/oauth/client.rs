@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use super::jwk::{self, PublicKey};
 use super::redirect_uri::{self, RedirectUriError};
 use crate::domain::resource;
 use crate::domain::scope::{Scope, ScopeSyntaxError};
@@ -63,6 +66,8 @@ impl FromStr for GrantType {
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2, OpenID Connect Core §9: a JWT signed with the client's key.
+    PrivateKeyJwt,
     None,
 }
 
@@ -70,7 +75,14 @@ impl AuthMethod {
     pub const ALL: &'static [AuthMethod] = &[
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
         AuthMethod::None,
+    ];
+    /// The methods that prove a confidential client (introspection, revocation).
+    pub const CONFIDENTIAL: &'static [AuthMethod] = &[
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
     ];
     /// The methods a confidential client may use.
     pub const SECRET: &'static [AuthMethod] =
@@ -80,6 +92,7 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
     }
@@ -102,13 +115,30 @@ impl fmt::Display for AuthMethod {
     }
 }
 
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone)]
+pub enum ClientKeys {
+    /// No keys: the client uses a secret, or none.
+    None,
+    /// Registered with the client (`--jwks-file`), parsed and checked.
+    Set(Arc<Vec<PublicKey>>),
+    /// Published by the client at this URL (`--jwks-uri`), fetched when needed.
+    Uri(String),
+}
+
 /// A registered client as the protocol sees it.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub client_id: String,
     pub name: String,
-    /// SHA-256 of the secret; `None` for public clients.
+    /// SHA-256 of the secret; `None` for public clients and `private_key_jwt` ones.
     pub secret_hash: Option<String>,
+    /// The keys of a `private_key_jwt` client.
+    pub keys: ClientKeys,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request needs a proof.
+    pub dpop_bound: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`.
+    pub require_par: bool,
     pub auth_methods: Vec<AuthMethod>,
     pub grant_types: Vec<GrantType>,
     pub redirect_uris: Vec<String>,
@@ -123,8 +153,9 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client without credentials (`token_endpoint_auth_method=none`), relying on PKCE.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_methods.contains(&AuthMethod::None)
     }
 
     pub fn allows_grant(&self, g: GrantType) -> bool {
@@ -168,6 +199,22 @@ pub enum RegistrationError {
         "refresh_token needs the authorization_code grant too (refresh tokens come from sign-ins)"
     )]
     RefreshWithoutCode,
+    #[error(
+        "private_key_jwt needs the client's public keys: --jwks-file or --jwks-uri (one of them)"
+    )]
+    MissingKeys,
+    #[error(
+        "keys (--jwks-file, --jwks-uri) are for private_key_jwt clients (--auth-method private_key_jwt)"
+    )]
+    KeysWithoutPrivateKeyJwt,
+    #[error("private_key_jwt cannot be combined with a client secret method")]
+    PrivateKeyJwtWithSecret,
+    #[error("JWK Set: {0}")]
+    Jwks(String),
+    #[error(
+        "jwks_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
+    )]
+    JwksUri(String),
 }
 
 /// What an operator asks for at `client create`, before validation.
@@ -183,6 +230,12 @@ pub struct ClientRequest {
     pub post_logout_redirect_uris: Vec<String>,
     /// `RS256` (the default), `ES256` or `EdDSA`.
     pub id_token_alg: Option<String>,
+    /// A JWK Set of public keys, as JSON text (`private_key_jwt`).
+    pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set (`private_key_jwt`).
+    pub jwks_uri: Option<String>,
+    pub dpop_bound: bool,
+    pub require_par: bool,
 }
 
 /// A validated registration, ready to be stored.
@@ -197,6 +250,33 @@ pub struct ValidClientRequest {
     pub resources: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub id_token_alg: KeyAlg,
+    /// The JWK Set as stored (compact JSON), checked.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub dpop_bound: bool,
+    pub require_par: bool,
+}
+
+/// A `jwks_uri` we will fetch: https, or http to a loopback host (tests, a local
+/// proxy); no fragment, no credentials in it.
+pub fn validate_jwks_uri(u: &str) -> Result<(), RegistrationError> {
+    let bad = || RegistrationError::JwksUri(u.to_string());
+    let url = url::Url::parse(u).map_err(|_| bad())?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 impl ClientRequest {
@@ -236,6 +316,9 @@ impl ClientRequest {
             // client_secret_post unless the operator narrows it with --auth-method.
             auth_methods = if self.public {
                 vec![AuthMethod::None]
+            } else if self.jwks.is_some() || self.jwks_uri.is_some() {
+                // Keys given: they are how the client authenticates.
+                vec![AuthMethod::PrivateKeyJwt]
             } else {
                 AuthMethod::SECRET.to_vec()
             };
@@ -252,6 +335,30 @@ impl ClientRequest {
         if self.public && grant_types.contains(&GrantType::TokenExchange) {
             return Err(RegistrationError::PublicTokenExchange);
         }
+        let key_based = auth_methods.contains(&AuthMethod::PrivateKeyJwt);
+        if key_based && auth_methods.iter().any(|m| AuthMethod::SECRET.contains(m)) {
+            return Err(RegistrationError::PrivateKeyJwtWithSecret);
+        }
+        let jwks = match (&self.jwks, &self.jwks_uri, key_based) {
+            (Some(_), Some(_), _) | (None, None, true) => {
+                return Err(RegistrationError::MissingKeys);
+            }
+            (Some(_), None, false) | (None, Some(_), false) => {
+                return Err(RegistrationError::KeysWithoutPrivateKeyJwt);
+            }
+            (Some(text), None, true) => {
+                jwk::parse_set(text).map_err(RegistrationError::Jwks)?;
+                // Stored compact, as parsed.
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| RegistrationError::Jwks(e.to_string()))?;
+                Some(v.to_string())
+            }
+            (None, Some(uri), true) => {
+                validate_jwks_uri(uri)?;
+                None
+            }
+            (None, None, false) => None,
+        };
         let redirect_uris = unique_redirect_uris(
             self.redirect_uris,
             redirect_uri::AUTHORIZATION_RESPONSE_PARAMETERS,
@@ -286,6 +393,10 @@ impl ClientRequest {
                 .map_err(|_| RegistrationError::IdTokenAlg(a.to_string()))?,
         };
         Ok(ValidClientRequest {
+            jwks,
+            jwks_uri: self.jwks_uri,
+            dpop_bound: self.dpop_bound,
+            require_par: self.require_par,
             id_token_alg,
             name,
             public: self.public,

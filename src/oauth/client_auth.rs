@@ -22,6 +22,12 @@ pub enum Presented {
     IdOnly {
         client_id: String,
     },
+    /// `private_key_jwt`: a signed assertion; `client_id` is what it claims (its `sub`),
+    /// not yet verified.
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
     Nothing,
 }
 
@@ -38,6 +44,10 @@ impl std::fmt::Debug for Presented {
                 write!(f, "Post {{ client_id: {client_id:?}, secret: [redacted] }}")
             }
             Presented::IdOnly { client_id } => write!(f, "IdOnly {{ client_id: {client_id:?} }}"),
+            Presented::Assertion { client_id, .. } => write!(
+                f,
+                "Assertion {{ client_id: {client_id:?}, assertion: [redacted] }}"
+            ),
             Presented::Nothing => f.write_str("Nothing"),
         }
     }
@@ -48,7 +58,8 @@ impl Presented {
         match self {
             Presented::Basic { client_id, .. }
             | Presented::Post { client_id, .. }
-            | Presented::IdOnly { client_id } => Some(client_id),
+            | Presented::IdOnly { client_id }
+            | Presented::Assertion { client_id, .. } => Some(client_id),
             Presented::Nothing => None,
         }
     }
@@ -57,11 +68,12 @@ impl Presented {
         matches!(self, Presented::Basic { .. })
     }
 
-    fn method(&self) -> Option<AuthMethod> {
+    pub fn method(&self) -> Option<AuthMethod> {
         match self {
             Presented::Basic { .. } => Some(AuthMethod::ClientSecretBasic),
             Presented::Post { .. } => Some(AuthMethod::ClientSecretPost),
             Presented::IdOnly { .. } => Some(AuthMethod::None),
+            Presented::Assertion { .. } => Some(AuthMethod::PrivateKeyJwt),
             Presented::Nothing => None,
         }
     }
@@ -70,10 +82,9 @@ impl Presented {
 /// A hash that no secret has, so that an unknown client costs the same as a wrong secret.
 const NO_SUCH_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Check presented credentials against a client record (`None`: no such client).
-/// Every failure is `invalid_client` with a description that never says which part
-/// was wrong for an unknown client.
-pub fn authenticate(
+/// The client the credentials name, if it exists and is registered for the method they
+/// use. Every failure is `invalid_client`, never saying which part was wrong.
+pub fn registered_for(
     presented: &Presented,
     client: Option<Arc<Client>>,
 ) -> Result<Arc<Client>, OAuthError> {
@@ -92,6 +103,18 @@ pub fn authenticate(
             "this authentication method is not registered for the client",
         ));
     }
+    Ok(client)
+}
+
+/// Check a secret (or a public client's bare id) against a client record (`None`: no
+/// such client). Assertions are never accepted here: their signature is the
+/// registrar's to verify (it may have to fetch the client's keys).
+pub fn authenticate(
+    presented: &Presented,
+    client: Option<Arc<Client>>,
+) -> Result<Arc<Client>, OAuthError> {
+    let fail = OAuthError::invalid_client;
+    let client = registered_for(presented, client)?;
     match (presented, &client.secret_hash) {
         (Presented::Basic { secret, .. } | Presented::Post { secret, .. }, Some(hash)) => {
             if secret::verify(secret, hash) {
@@ -100,7 +123,7 @@ pub fn authenticate(
                 Err(fail("client authentication failed"))
             }
         }
-        (Presented::IdOnly { .. }, None) => Ok(client),
+        (Presented::IdOnly { .. }, None) if client.is_public() => Ok(client),
         _ => Err(fail("client authentication failed")),
     }
 }

@@ -20,6 +20,12 @@ pub enum ErrorCode {
     InvalidScope,
     /// RFC 8707 §2: a `resource` the client may not ask for.
     InvalidTarget,
+    /// RFC 9449 §5: the DPoP proof is missing what it must have, or wrong.
+    InvalidDpopProof,
+    /// RFC 6749 §4.1.2.1, at the PAR endpoint (RFC 9126 §2.3).
+    UnsupportedResponseType,
+    /// OpenID Connect Core §3.1.2.6, at the PAR endpoint.
+    RequestNotSupported,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -35,6 +41,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::client::Client;
 use super::error::{ErrorCode, OAuthError};
-use super::tokens::{AccessClaims, Audience, IdClaims, sign_access_token, sign_id_token};
+use super::tokens::{
+    AccessClaims, Audience, Confirmation, IdClaims, sign_access_token, sign_id_token,
+};
 use crate::domain::resource;
 use crate::domain::scope::Scope;
 use crate::keys::{KeySet, Keys, Material};
@@ -27,6 +29,8 @@ pub struct Minted {
     pub token: String,
     pub expires_in: i64,
     pub scope: Option<String>,
+    /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §5).
+    pub token_type: &'static str,
 }
 
 /// RFC 6749 §5.1 (and RFC 8693 §2.2.1 for exchanges). `Debug` is not derived: it holds
@@ -50,7 +54,7 @@ impl From<Minted> for TokenResponse {
     fn from(m: Minted) -> TokenResponse {
         TokenResponse {
             access_token: m.token,
-            token_type: "Bearer",
+            token_type: m.token_type,
             expires_in: m.expires_in,
             scope: m.scope,
             refresh_token: None,
@@ -69,6 +73,8 @@ pub struct AccessToken<'a> {
     pub jti: String,
     pub now: i64,
     pub ttl: i64,
+    /// The DPoP key to bind the token to (`cnf.jkt`).
+    pub jkt: Option<String>,
 }
 
 /// What an ID token says about the sign-in (OpenID Connect Core §2).
@@ -140,6 +146,7 @@ impl Issuer {
             client_id: t.client_id.to_string(),
             scope: scope.clone(),
             nbf: None,
+            cnf: t.jkt.clone().map(|jkt| Confirmation { jkt }),
         };
         let keys = self.keys.current();
         let token = sign_access_token(keys.signing(), &claims).map_err(OAuthError::server)?;
@@ -147,6 +154,7 @@ impl Issuer {
             token,
             expires_in: t.ttl,
             scope,
+            token_type: if t.jkt.is_some() { "DPoP" } else { "Bearer" },
         })
     }
 

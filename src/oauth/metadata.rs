@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::client::{AuthMethod, GrantType};
+use super::jwk;
 
 /// Claims we can put in ID tokens and userinfo answers.
 const CLAIMS: &[&str] = &[
@@ -23,11 +24,37 @@ const CLAIMS: &[&str] = &[
     "email_verified",
 ];
 
+/// What the server enforces that the document must say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Served {
+    /// Every authorization request must be pushed (RFC 9126 §5).
+    pub require_par: bool,
+    /// The FAPI 2.0 profile: private_key_jwt only, no RS256.
+    pub fapi2: bool,
+}
+
 /// The metadata document for `issuer`, as JSON bytes (rendered once, served often).
-pub fn render(issuer: &str) -> Vec<u8> {
+pub fn render(issuer: &str, served: Served) -> Vec<u8> {
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-    let auth: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
-    let secret_auth: Vec<&str> = AuthMethod::SECRET.iter().map(|m| m.as_str()).collect();
+    let (auth, confidential_auth, signing_algs): (Vec<&str>, Vec<&str>, Vec<&str>) = if served.fapi2
+    {
+        // FAPI 2.0 §5.3.2.1 and §5.4.1: key-based client authentication; PS256,
+        // ES256 or EdDSA.
+        (
+            vec![AuthMethod::PrivateKeyJwt.as_str()],
+            vec![AuthMethod::PrivateKeyJwt.as_str()],
+            vec!["ES256", "EdDSA", "PS256"],
+        )
+    } else {
+        (
+            AuthMethod::ALL.iter().map(|m| m.as_str()).collect(),
+            AuthMethod::CONFIDENTIAL
+                .iter()
+                .map(|m| m.as_str())
+                .collect(),
+            jwk::SIGNING_ALGS.to_vec(),
+        )
+    };
     let doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -38,8 +65,15 @@ pub fn render(issuer: &str) -> Vec<u8> {
         // OpenID Connect RP-Initiated Logout 1.0 §2.1.
         "end_session_endpoint": format!("{issuer}/logout"),
         "revocation_endpoint_auth_methods_supported": auth,
+        "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
         "introspection_endpoint": format!("{issuer}/introspect"),
-        "introspection_endpoint_auth_methods_supported": secret_auth,
+        "introspection_endpoint_auth_methods_supported": confidential_auth,
+        "introspection_endpoint_auth_signing_alg_values_supported": signing_algs,
+        // RFC 9126 §5.
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "require_pushed_authorization_requests": served.require_par || served.fapi2,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": signing_algs,
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -48,6 +82,7 @@ pub fn render(issuer: &str) -> Vec<u8> {
         // Per client (id_token_signed_response_alg); RS256 unless registered otherwise.
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": auth,
+        "token_endpoint_auth_signing_alg_values_supported": signing_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

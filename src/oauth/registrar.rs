@@ -4,15 +4,20 @@
 
 use std::sync::Arc;
 
-use super::client::{Client, ValidClientRequest};
+use super::assertion::{self, Audiences};
+use super::client::{AuthMethod, Client, ClientKeys, ValidClientRequest, validate_jwks_uri};
 use super::client_auth::{self, Presented};
 use super::client_cache::ClientCache;
 use super::error::OAuthError;
+use super::jwk;
+use super::jwks_fetch::JwksFetcher;
 use super::redirect_uri;
 use crate::clock::SharedClock;
 use crate::domain::scope::Scope;
 use crate::secret;
+use crate::store::audit::Event;
 use crate::store::clients::{self, ClientRow};
+use crate::store::replay;
 use crate::store::{AnyConnection, Db, corrupt};
 
 /// Client lookups and authentication for request paths.
@@ -20,14 +25,24 @@ pub struct Registrar {
     db: Db,
     cache: ClientCache,
     clock: SharedClock,
+    /// What `private_key_jwt` assertions must be addressed to.
+    audiences: Audiences,
+    jwks: JwksFetcher,
+    /// The FAPI 2.0 profile: clients authenticate with `private_key_jwt` only.
+    key_based_only: bool,
 }
 
 impl Registrar {
-    pub fn new(db: Db, cache_ttl: u64, clock: SharedClock) -> Registrar {
+    /// `fapi2`: the FAPI 2.0 profile (`private_key_jwt` only, addressed to the issuer
+    /// identifier as a string).
+    pub fn new(db: Db, cache_ttl: u64, clock: SharedClock, issuer: &str, fapi2: bool) -> Registrar {
         Registrar {
             db,
             cache: ClientCache::new(cache_ttl),
             clock,
+            audiences: Audiences::for_issuer(issuer, fapi2),
+            jwks: JwksFetcher::new(),
+            key_based_only: fapi2,
         }
     }
 
@@ -57,6 +72,20 @@ impl Registrar {
 
     /// Authenticate the calling client, from the cache when it can answer.
     pub async fn authenticate(&self, presented: &Presented) -> Result<Arc<Client>, OAuthError> {
+        if let Presented::Assertion {
+            client_id,
+            assertion,
+        } = presented
+        {
+            return self
+                .authenticate_assertion(presented, client_id, assertion)
+                .await;
+        }
+        if self.key_based_only && presented.method().is_some() {
+            return Err(OAuthError::invalid_client(
+                "this server accepts private_key_jwt client authentication only (FAPI 2.0)",
+            ));
+        }
         let Some(id) = presented.client_id() else {
             return client_auth::authenticate(presented, None);
         };
@@ -70,6 +99,67 @@ impl Registrar {
         // truth (a secret may have been rotated a moment ago).
         let found = self.fetch(id, now).await?;
         client_auth::authenticate(presented, found)
+    }
+
+    /// `private_key_jwt`: the assertion must verify with one of the client's keys, be
+    /// addressed to us, be fresh, and be the first use of its `jti` anywhere. A refusal
+    /// is audited with its reason (never the assertion).
+    async fn authenticate_assertion(
+        &self,
+        presented: &Presented,
+        client_id: &str,
+        assertion: &str,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let now = self.clock.now();
+        let client = client_auth::registered_for(presented, self.fetch(client_id, now).await?)?;
+        let refuse = |reason: &'static str| async move {
+            let event = Event::new("client.assertion_refused", "refused")
+                .client(client_id.to_string())
+                .detail("reason", reason);
+            crate::audit::record(&self.db, event, now).await;
+            Err(OAuthError::invalid_client(format!(
+                "client authentication failed: {reason}"
+            )))
+        };
+        let verified = match &client.keys {
+            ClientKeys::Set(keys) => {
+                assertion::verify(assertion, client_id, keys, &self.audiences, now)
+            }
+            ClientKeys::Uri(uri) => {
+                let keys = match self.jwks.keys(uri, now, false).await {
+                    Ok(k) => k,
+                    Err(_) => return refuse("the client's jwks_uri could not be read").await,
+                };
+                match assertion::verify(assertion, client_id, &keys, &self.audiences, now) {
+                    // The client may have rotated: fetch once more, then decide.
+                    Err(assertion::Refused::UnknownKid) => {
+                        match self.jwks.keys(uri, now, true).await {
+                            Ok(k) => {
+                                assertion::verify(assertion, client_id, &k, &self.audiences, now)
+                            }
+                            Err(_) => Err(assertion::Refused::UnknownKid),
+                        }
+                    }
+                    other => other,
+                }
+            }
+            ClientKeys::None => Err(assertion::Refused::Invalid(
+                "the client has no registered keys",
+            )),
+        };
+        let verified = match verified {
+            Ok(v) => v,
+            Err(r) => return refuse(r.reason()).await,
+        };
+        let (key, until) = (verified.replay_key, verified.until);
+        let first = self
+            .db
+            .run(move |conn| replay::first_use(conn, &key, until))
+            .await?;
+        if !first {
+            return refuse("the assertion was already used").await;
+        }
+        Ok(client)
     }
 }
 
@@ -108,11 +198,15 @@ pub fn register(
     req: &ValidClientRequest,
     now: i64,
 ) -> diesel::QueryResult<(Client, Option<NewSecret>)> {
-    let (secret, hash) = if req.public {
-        (None, None)
-    } else {
+    let uses_secret = req
+        .auth_methods
+        .iter()
+        .any(|m| AuthMethod::SECRET.contains(m));
+    let (secret, hash) = if uses_secret {
         let (s, h) = new_secret();
         (Some(s), Some(h))
+    } else {
+        (None, None)
     };
     let row = ClientRow {
         client_id: new_client_id(),
@@ -127,6 +221,10 @@ pub fn register(
         updated_at: now,
         post_logout_redirect_uris: join(&req.post_logout_redirect_uris),
         id_token_alg: req.id_token_alg.as_str().to_string(),
+        jwks: req.jwks.clone(),
+        jwks_uri: req.jwks_uri.clone(),
+        dpop_bound: req.dpop_bound,
+        require_par: req.require_par,
     };
     clients::insert(conn, &row)?;
     Ok((Client::try_from(row)?, secret))
@@ -186,7 +284,23 @@ impl TryFrom<ClientRow> for Client {
         {
             return Err(corrupt(&what("resource"), bad));
         }
+        let keys = match (&r.jwks, &r.jwks_uri) {
+            (Some(text), None) => ClientKeys::Set(Arc::new(
+                jwk::parse_set(text).map_err(|e| corrupt(&what("JWK Set"), e))?,
+            )),
+            (None, Some(uri)) => {
+                validate_jwks_uri(uri).map_err(|e| corrupt(&what("jwks_uri"), e))?;
+                ClientKeys::Uri(uri.clone())
+            }
+            (None, None) => ClientKeys::None,
+            (Some(_), Some(_)) => {
+                return Err(corrupt(&what("keys"), "both a JWK Set and a jwks_uri"));
+            }
+        };
         Ok(Client {
+            keys,
+            dpop_bound: r.dpop_bound,
+            require_par: r.require_par,
             scope: Scope::parse(&r.scopes).map_err(|e| corrupt(&what("scope"), e))?,
             id_token_alg: r
                 .id_token_alg
@@ -203,6 +317,19 @@ impl TryFrom<ClientRow> for Client {
             created_at: r.created_at,
         })
     }
+}
+
+/// Replace the JWK Set of a client registered with one (`client set-jwks`). The set is
+/// checked as at registration. `Ok(false)` when there is no such client.
+pub fn set_jwks(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    jwks_text: &str,
+    now: i64,
+) -> Result<bool, String> {
+    jwk::parse_set(jwks_text)?;
+    let v: serde_json::Value = serde_json::from_str(jwks_text).map_err(|e| e.to_string())?;
+    clients::set_jwks(conn, client_id, &v.to_string(), now).map_err(|e| e.to_string())
 }
 
 /// Replace a confidential client's secret. `None` when there is no such confidential client.

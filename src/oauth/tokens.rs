@@ -59,6 +59,22 @@ pub struct AccessClaims {
     /// Never set by us; read so that a token carrying one is held to it (RFC 7519 §4.1.5).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nbf: Option<i64>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf`, with the RFC 9449 §6.1 member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+impl AccessClaims {
+    /// The thumbprint of the DPoP key this token is bound to, if it is.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
 }
 
 /// RFC 9068 §2.1: the `typ` header of an access token.

@@ -21,12 +21,9 @@ use crate::store::sessions::Session;
 use crate::store::users::User;
 use crate::web::form::{self, Form};
 
+/// The authorization protocol as this server is configured.
 pub fn authorizer(state: &AppState) -> Authorizer<'_> {
-    Authorizer {
-        registrar: &state.registrar,
-        db: &state.db,
-        issuer: &state.issuer.id,
-    }
+    state.authorizer()
 }
 
 pub async fn authorize_get(
@@ -93,7 +90,7 @@ async fn start(
 ) -> Result<HttpResponse, PageError> {
     let authorizer = authorizer(state);
     let areq = authorizer
-        .validate(params)
+        .validate(params, state.clock.now())
         .await
         .map_err(|e| refusal(&authorizer, e))?;
     let current = session::current(state, req).await?;

@@ -22,6 +22,7 @@ use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::endpoints::{health, metrics};
+use crate::keys::KeyAlg;
 use crate::keys::{Keys, ring, signer};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::registrar::Registrar;
@@ -103,10 +104,20 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let keys_err = |e: crate::keys::KeyError| anyhow::anyhow!("signing keys: {e}");
         let lifetimes = setup.signing_lifetimes();
-        let started = ring::initialize(&mut conn, &data_keys, &setup.keys_dir, lifetimes, now)
-            .map_err(keys_err)?;
+        // FAPI 2.0 §5.4.1 allows PS256, ES256 and EdDSA only.
+        let fapi2 = setup.profile == crate::config::Profile::Fapi2;
+        let first_alg = if fapi2 { KeyAlg::ES256 } else { KeyAlg::RS256 };
+        let started = ring::initialize(
+            &mut conn,
+            &data_keys,
+            &setup.keys_dir,
+            lifetimes,
+            first_alg,
+            now,
+        )
+        .map_err(keys_err)?;
         if let Some(kid) = &started.created {
-            tracing::info!(%kid, "created the first signing key (RS256)");
+            tracing::info!(%kid, alg = first_alg.as_str(), "created the first signing key");
         }
         if started.imported > 0 {
             tracing::info!(
@@ -122,6 +133,11 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
             );
         }
         let (set, version) = ring::load(&mut conn, &data_keys, now).map_err(keys_err)?;
+        if fapi2 && set.signing().alg == KeyAlg::RS256 {
+            return Err(anyhow::anyhow!(
+                "signing keys: the FAPI 2.0 profile does not sign with RS256; run `portcullis keys rotate --alg ES256` (or EdDSA) first"
+            ));
+        }
         drop(conn);
         let pool = db::open_pool(&setup.database_url, setup.db_pool_size).map_err(db_err)?;
         Ok((pool, Keys::new(set, version), data_keys))
@@ -224,10 +240,17 @@ fn build_state(
         .default_audience
         .clone()
         .unwrap_or_else(|| issuer.clone());
-    let precomputed = Precomputed::of(&issuer, &keys.current());
+    let precomputed = Precomputed::of(&issuer, &settings, &keys.current());
+    let registrar = Registrar::new(
+        db.clone(),
+        settings.client_cache_ttl,
+        clock.clone(),
+        &issuer,
+        settings.profile == crate::config::Profile::Fapi2,
+    );
     AppState {
         issuer: Issuer::new(issuer, default_audience, keys.clone()),
-        registrar: Registrar::new(db.clone(), settings.client_cache_ttl, clock.clone()),
+        registrar,
         precomputed: ArcSwap::from_pointee(precomputed),
         login_by_ip: Throttle::new(
             settings

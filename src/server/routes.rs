@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, guard, web};
 
-use crate::endpoints::{discovery, health, introspect, revoke, token, userinfo};
+use crate::endpoints::{discovery, health, introspect, par, revoke, token, userinfo};
 use crate::pages::{self, account, activity, authorize, consent, login, logout, security, tokens};
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
@@ -57,6 +57,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/introspect")
             .route(web::post().to(introspect::introspect_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/par")
+            .route(web::post().to(par::par_ep))
             .default_service(web::to(token::method_not_allowed)),
     )
     .service(

@@ -31,9 +31,11 @@ pub fn reload_keys(state: &AppState, now: i64) -> Result<bool, crate::keys::KeyE
         return Ok(false);
     }
     let current = state.keys.current();
-    state
-        .precomputed
-        .store(Arc::new(Precomputed::of(&state.issuer.id, &current)));
+    state.precomputed.store(Arc::new(Precomputed::of(
+        &state.issuer.id,
+        &state.settings,
+        &current,
+    )));
     tracing::info!(kid = %current.signing().kid, "key set reloaded");
     Ok(true)
 }

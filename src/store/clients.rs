@@ -22,6 +22,10 @@ pub struct ClientRow {
     pub updated_at: i64,
     pub post_logout_redirect_uris: String,
     pub id_token_alg: String,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub dpop_bound: bool,
+    pub require_par: bool,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -67,6 +71,24 @@ pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<bool> {
 }
 
 /// Replace the secret hash of a confidential client. Returns whether one was updated.
+/// Replace a `private_key_jwt` client's registered JWK Set. False when there is no
+/// such client.
+pub fn set_jwks(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    jwks: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        clients::table
+            .find(client_id)
+            .filter(clients::jwks.is_not_null()),
+    )
+    .set((clients::jwks.eq(jwks), clients::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 pub fn set_secret_hash(
     conn: &mut AnyConnection,
     client_id: &str,

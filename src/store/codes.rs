@@ -28,6 +28,10 @@ pub struct CodeRow {
     pub issued_exp: Option<i64>,
     /// The refresh-token family started by this code, if any.
     pub family_id: Option<Id>,
+    /// RFC 9449 §10: the DPoP key the authorization request bound the code to.
+    pub dpop_jkt: Option<String>,
+    /// RFC 8707 §2.2: the resources the authorization request named, space-separated.
+    pub resources: String,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> QueryResult<()> {

@@ -1,7 +1,7 @@
 //! Housekeeping: delete what no check needs any more.
 
 use super::db::AnyConnection;
-use super::{audit, codes, refresh, revoked, sessions, throttle, transactions};
+use super::{audit, codes, pushed, refresh, replay, revoked, sessions, throttle, transactions};
 
 #[derive(Debug, Default)]
 pub struct Purged {
@@ -12,6 +12,8 @@ pub struct Purged {
     pub audit_events: usize,
     pub throttle_windows: usize,
     pub transactions: usize,
+    /// Used DPoP proof and assertion ids, and pushed requests, past their time.
+    pub single_use: usize,
 }
 
 /// Codes stay an hour past expiry, longer than any access token they could have
@@ -33,5 +35,6 @@ pub fn run(
         // Attempt windows last minutes; a day-old one counts for nothing.
         throttle_windows: throttle::purge(conn, now - 86_400)?,
         transactions: transactions::purge(conn, now)?,
+        single_use: replay::purge(conn, now)? + pushed::purge(conn, now)?,
     })
 }

@@ -24,6 +24,8 @@ pub struct Family {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// RFC 9449 §5: a public client's family is bound to the DPoP key it began with.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
@@ -77,6 +79,38 @@ pub fn mark_used(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryR
     .set(refresh_tokens::used_at.eq(now))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// Without rotation (the FAPI 2.0 profile): the token stays, its idle end moves on.
+pub fn extend(conn: &mut AnyConnection, token_hash: &str, until: i64) -> QueryResult<()> {
+    diesel::update(refresh_tokens::table.find(token_hash))
+        .set(refresh_tokens::expires_at.eq(until))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Record an access token issued from `family` without a new refresh token, so that
+/// ending the family revokes it too: a row that no presented token can match (its key
+/// is not a hash), already used, carrying the access token's id and expiry.
+pub fn record_access(
+    conn: &mut AnyConnection,
+    family: Id,
+    jti: &str,
+    exp: i64,
+    now: i64,
+) -> QueryResult<()> {
+    insert_token(
+        conn,
+        &RefreshRow {
+            token_hash: format!("access:{jti}"),
+            family_id: family,
+            created_at: now,
+            expires_at: now,
+            used_at: Some(now),
+            access_jti: jti.to_string(),
+            access_exp: exp,
+        },
+    )
 }
 
 /// End a family: every refresh token in it, and every access token issued with one

@@ -16,6 +16,10 @@ diesel::table! {
         updated_at -> BigInt,
         post_logout_redirect_uris -> Text,
         id_token_alg -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        dpop_bound -> Bool,
+        require_par -> Bool,
     }
 }
 
@@ -86,6 +90,8 @@ diesel::table! {
         issued_jti -> Nullable<Text>,
         issued_exp -> Nullable<BigInt>,
         family_id -> Nullable<DbUuid>,
+        dpop_jkt -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -113,6 +119,7 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -240,6 +247,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         completed_at -> Nullable<BigInt>,
+        pushed -> Bool,
     }
 }
 
@@ -268,5 +276,23 @@ diesel::table! {
         longest_token_ttl -> BigInt,
         longest_session -> BigInt,
         access_alg -> Text,
+    }
+}
+
+diesel::table! {
+    used_jtis (key) {
+        key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushed_requests (uri_hash) {
+        uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }

@@ -23,6 +23,8 @@ pub struct TransactionRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub completed_at: Option<i64>,
+    /// It began as a pushed authorization request (RFC 9126).
+    pub pushed: bool,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &TransactionRow) -> QueryResult<()> {

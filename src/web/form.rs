@@ -72,6 +72,19 @@ impl Form {
         self.repeated.as_deref()
     }
 
+    /// This form with `name` set to `value` (replacing any value it had).
+    pub fn with(mut self, name: &str, value: &str) -> Form {
+        self.params.retain(|(k, _)| k != name);
+        self.params.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// This form without the parameters `names`.
+    pub fn without(mut self, names: &[&str]) -> Form {
+        self.params.retain(|(k, _)| !names.contains(&k.as_str()));
+        self
+    }
+
     /// The parameters encoded again (used to carry a request through a form).
     pub fn encode(&self) -> String {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());

@@ -67,3 +67,54 @@ pub async fn sign_in_at(
     assert_eq!(res.status(), 200, "code exchange");
     res.json().await.unwrap()
 }
+
+/// Sign `username` in through /authorize (with `extra` parameters) and allow: returns
+/// the code and the PKCE verifier, unexchanged.
+#[allow(dead_code)]
+pub async fn authorize(
+    srv: &TestServer,
+    client_id: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+    username: &str,
+    password: &str,
+) -> (String, String) {
+    let browser = Browser::at(&srv.base);
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", scope)
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    let page = browser
+        .text(&format!("{}/authorize?{}", srv.base, q.finish()))
+        .await;
+    let code = finish_sign_in(&browser, &page, username, password).await;
+    (code, verifier.secret().clone())
+}
+
+/// From the sign-in page of an authorization request: sign in, allow if asked, and
+/// return the code the redirect carries.
+#[allow(dead_code)]
+pub async fn finish_sign_in(
+    browser: &Browser,
+    page: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let res = browser.login(page, username, password).await;
+    let res = if res.status() == 200 {
+        let page = res.text().await.unwrap();
+        browser.consent(&page, "allow").await
+    } else {
+        res
+    };
+    let (_, params): (String, HashMap<String, String>) = location_params(&res);
+    params.get("code").expect("a code").clone()
+}

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod flow;
+pub mod jose;
 pub mod oidc;
 pub mod people;
 

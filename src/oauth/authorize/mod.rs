@@ -2,19 +2,23 @@
 //! §3.1.2): validate a request, decide what it still needs (a sign-in, consent), and
 //! issue the code. Pages ask the `Authorizer`; it knows nothing of HTML.
 
+pub mod par;
 pub mod request;
 pub mod transaction;
 
 use actix_web::http::StatusCode;
 
-pub use request::{AuthorizationRequest, AuthorizeError, Params, RedirectError, redirect_with};
+pub use request::{
+    AuthorizationRequest, AuthorizeError, PageError, Params, RedirectError, Rules, redirect_with,
+};
 
 use super::registrar::Registrar;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
 use crate::store::sessions::Session;
 use crate::store::users::User;
-use crate::store::{Db, DbError, consents};
+use crate::store::{Db, DbError, consents, pushed};
+use crate::web::form;
 
 /// Authorization codes live one minute (RFC 6749 §4.1.2 recommends at most ten).
 pub const CODE_TTL: i64 = 60;
@@ -37,12 +41,50 @@ pub struct Authorizer<'a> {
     pub db: &'a Db,
     /// The issuer identifier, added to every response (RFC 9207).
     pub issuer: &'a str,
+    /// The server's rules: every request pushed, the FAPI 2.0 profile (`pushed` unset).
+    pub rules: Rules,
 }
 
 impl Authorizer<'_> {
-    /// Validate a request: the client and redirect URI first (errors then may not be
-    /// redirected), then the rest (errors go back to the client).
-    pub async fn validate(&self, params: Params) -> Result<AuthorizationRequest, Refusal> {
+    /// Validate a request at /authorize: a pushed one by its `request_uri` (RFC 9126
+    /// §4: used once, by the client that pushed it, and nothing else of the request
+    /// counts), or the parameters themselves.
+    pub async fn validate(
+        &self,
+        params: Params,
+        now: i64,
+    ) -> Result<AuthorizationRequest, Refusal> {
+        let Some(uri) = params.get("request_uri") else {
+            return self.validate_as(params, false).await;
+        };
+        let gone = || {
+            Refusal::Invalid(AuthorizeError::Page(PageError {
+                title: "This sign-in link is not valid",
+                message: "It expired, was already used, or names another application. Go back to the application and start again.",
+            }))
+        };
+        let (Some(client_id), true) = (params.get("client_id"), uri.starts_with(par::URI_PREFIX))
+        else {
+            return Err(gone());
+        };
+        let (hash, client_id) = (secret::hash(uri), client_id.to_string());
+        let stored = self
+            .db
+            .run(move |conn| pushed::take(conn, &hash, &client_id, now))
+            .await
+            .map_err(|_| Refusal::Unavailable)?
+            .ok_or_else(gone)?;
+        self.validate_as(form::parse(stored.as_bytes()), true).await
+    }
+
+    /// Validate `params` (`pushed`: as they came to the PAR endpoint): the client and
+    /// redirect URI first (errors then may not be redirected), then the rest (errors
+    /// go back to the client).
+    pub async fn validate_as(
+        &self,
+        params: Params,
+        pushed: bool,
+    ) -> Result<AuthorizationRequest, Refusal> {
         let client = match params.get("client_id") {
             Some(id) => self
                 .registrar
@@ -51,8 +93,12 @@ impl Authorizer<'_> {
                 .map_err(|_| Refusal::Unavailable)?,
             None => None,
         };
+        let rules = Rules {
+            pushed,
+            ..self.rules
+        };
         request::resolve_redirect(&params, client)
-            .and_then(|(client, uri, given)| request::validate(params, client, uri, given))
+            .and_then(|(client, uri, given)| request::validate(params, client, uri, given, rules))
             .map_err(Refusal::Invalid)
     }
 
@@ -124,6 +170,8 @@ impl Authorizer<'_> {
             issued_jti: None,
             issued_exp: None,
             family_id: None,
+            dpop_jkt: areq.dpop_jkt.clone(),
+            resources: areq.resources.join(" "),
         };
         self.db.run(move |conn| codes::insert(conn, &row)).await?;
         let mut pairs = vec![("code", code.as_str())];

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::domain::scope::Scope;
+use crate::keys::KeyAlg;
 use crate::oauth::client::{Client, GrantType};
 use crate::oauth::pkce::CodeChallenge;
 use crate::web::form::Form;
@@ -30,7 +31,24 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// RFC 8707 §2: the resources the code will be bound to.
+    pub resources: Vec<String>,
+    /// RFC 9449 §10: the DPoP key the code will be bound to.
+    pub dpop_jkt: Option<String>,
+    /// Whether the request came through the pushed authorization request endpoint.
+    pub pushed: bool,
     pub params: Params,
+}
+
+/// How a request must have arrived, and the profile it is held to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// It came through the PAR endpoint (RFC 9126).
+    pub pushed: bool,
+    /// Every request must have been pushed (the server's setting).
+    pub require_par: bool,
+    /// The FAPI 2.0 Security Profile.
+    pub fapi2: bool,
 }
 
 impl AuthorizationRequest {
@@ -132,6 +150,7 @@ pub fn validate(
     client: Arc<Client>,
     redirect_uri: String,
     redirect_uri_given: bool,
+    rules: Rules,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let state = params.get("state").map(str::to_string);
     let fail = |error: &'static str, description: &'static str| {
@@ -149,12 +168,50 @@ pub fn validate(
             "request objects are not supported",
         ));
     }
+    // A request_uri reaches here only inside a pushed request, where it may not be
+    // (RFC 9126 §2.1); /authorize resolves its own before validating.
     if params.get("request_uri").is_some() {
         return Err(fail(
-            "request_uri_not_supported",
-            "request_uri is not supported",
+            "invalid_request",
+            "request_uri is accepted only at /authorize, from the pushed authorization request endpoint",
         ));
     }
+    // RFC 9126 §5-6: this server, or this client, takes pushed requests only.
+    if !rules.pushed && (rules.require_par || client.require_par) {
+        return Err(fail(
+            "invalid_request",
+            "authorization requests must be pushed first (PAR, RFC 9126): send request_uri",
+        ));
+    }
+    if rules.fapi2 && client.is_public() {
+        return Err(fail(
+            "unauthorized_client",
+            "the FAPI 2.0 profile serves confidential clients only",
+        ));
+    }
+    if rules.fapi2 && !redirect_uri_given {
+        return Err(fail(
+            "invalid_request",
+            "redirect_uri is required (FAPI 2.0)",
+        ));
+    }
+    // RFC 9449 §10: the thumbprint of the key the code is to be bound to.
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(j)
+            if j.len() == 43
+                && j.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(j.to_string())
+        }
+        Some(_) => {
+            return Err(fail(
+                "invalid_request",
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            ));
+        }
+    };
     match params.get("response_type") {
         None => return Err(fail("invalid_request", "response_type is required")),
         Some("code") => {}
@@ -214,6 +271,13 @@ pub fn validate(
     }
     if scope.is_empty() {
         return Err(fail("invalid_scope", "no scope was requested"));
+    }
+    // FAPI 2.0 §5.4.1: ID tokens too are signed with PS256, ES256 or EdDSA.
+    if rules.fapi2 && scope.contains("openid") && client.id_token_alg == KeyAlg::RS256 {
+        return Err(fail(
+            "unauthorized_client",
+            "the FAPI 2.0 profile does not sign ID tokens with RS256: register the client for ES256 or EdDSA",
+        ));
     }
     // OpenID Connect Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID request (plain
     // OAuth may omit it when one is registered, RFC 6749 §3.1.2.3).
@@ -284,6 +348,9 @@ pub fn validate(
         prompt,
         max_age,
         login_hint,
+        resources: params.resources.clone(),
+        dpop_jkt,
+        pushed: rules.pushed,
         params,
     })
 }

@@ -86,6 +86,7 @@ impl Authorizer<'_> {
             created_at: now,
             expires_at: now + TTL,
             completed_at: None,
+            pushed: request.pushed,
         };
         self.db
             .run(move |conn| transactions::insert(conn, &row))
@@ -118,7 +119,10 @@ impl Authorizer<'_> {
         if !ours {
             return Err(Resume::Gone);
         }
-        let request = match self.validate(form::parse(row.params.as_bytes())).await {
+        let request = match self
+            .validate_as(form::parse(row.params.as_bytes()), row.pushed)
+            .await
+        {
             Ok(r) => r,
             // Its client changed since: the answer (an error for the client) is final,
             // so the transaction ends with it, and only the request that ends it answers.

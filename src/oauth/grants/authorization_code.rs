@@ -15,14 +15,15 @@ use crate::store::id::Id;
 use crate::store::refresh::{self, Family};
 use crate::store::{revoked, sessions, users};
 
-fn invalid_grant(d: &'static str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, d)
-}
-
 /// What the database unit of work decided.
 enum Outcome {
-    Issued(Box<CodeRow>, users::User, Option<String>),
-    Refused(&'static str),
+    /// The code's row, its user, the refresh token, and the resources the token is for.
+    Issued(Box<(CodeRow, users::User, Option<String>, Vec<String>)>),
+    Refused(ErrorCode, &'static str),
+}
+
+fn refused(d: &'static str) -> diesel::QueryResult<Outcome> {
+    Ok(Outcome::Refused(ErrorCode::InvalidGrant, d))
 }
 
 pub async fn grant(
@@ -40,7 +41,9 @@ pub async fn grant(
         .code
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let aud = g.issuer.audience(client, &req.resources)?;
+    // The resources asked for must be registered for the client (checked here, before
+    // the code is spent); the code may narrow them further below.
+    g.issuer.audience(client, &req.resources)?;
     // Before the code is spent (see `Issuer::id_token_key`).
     Issuer::id_token_key(&g.issuer.keys(), client)?;
     let now = g.now;
@@ -52,13 +55,22 @@ pub async fn grant(
     let jti_stored = jti.clone();
     let allows_refresh = client.allows_grant(GrantType::RefreshToken);
     let (refresh_idle, refresh_abs) = (g.lifetimes.refresh_idle, g.lifetimes.refresh_absolute);
+    let requested_resources = req.resources.clone();
+    let dpop_jkt = g.dpop_jkt.clone();
+    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a
+    // confidential client's are bound to the client, which authenticates.
+    let family_jkt = if client.is_public() {
+        g.dpop_jkt.clone()
+    } else {
+        None
+    };
 
     let outcome =
         g.db.run(move |conn| {
             crate::store::db::write_transaction(conn, |conn| {
                 let hash = secret::hash(&code);
                 let Some(row) = codes::find(conn, &hash)? else {
-                    return Ok(Outcome::Refused("the code is invalid or expired"));
+                    return refused("the code is invalid or expired");
                 };
                 if row.consumed_at.is_some() {
                     // RFC 6749 §4.1.2: a second use revokes what the first one issued.
@@ -76,45 +88,69 @@ pub async fn grant(
                             .client(row.client_id.clone()),
                         now,
                     )?;
-                    return Ok(Outcome::Refused("the code was already used"));
+                    return refused("the code was already used");
                 }
                 if row.client_id != client_id {
-                    return Ok(Outcome::Refused("the code was issued to another client"));
+                    return refused("the code was issued to another client");
                 }
                 if row.expires_at <= now {
-                    return Ok(Outcome::Refused("the code is invalid or expired"));
+                    return refused("the code is invalid or expired");
                 }
                 // A code belongs to the sign-in that produced it: once that session has
                 // ended (sign-out, a new password, the person deleted), so has the code.
                 if let Some(sid) = row.session_id
                     && !sessions::is_live(conn, sid, now)?
                 {
-                    return Ok(Outcome::Refused(
-                        "the sign-in session that issued the code has ended",
-                    ));
+                    return refused("the sign-in session that issued the code has ended");
                 }
                 // RFC 6749 §4.1.3: redirect_uri must repeat the authorization request's.
                 match (&redirect_uri, row.redirect_uri_given) {
                     (Some(u), _) if *u != row.redirect_uri => {
-                        return Ok(Outcome::Refused("redirect_uri does not match"));
+                        return refused("redirect_uri does not match");
                     }
                     (None, true) => {
-                        return Ok(Outcome::Refused("redirect_uri is required"));
+                        return refused("redirect_uri is required");
                     }
                     _ => {}
                 }
                 let challenge = CodeChallenge::from_stored(row.code_challenge.clone());
                 if !verifier.as_deref().is_some_and(|v| challenge.verify(v)) {
-                    return Ok(Outcome::Refused("code_verifier is missing or wrong"));
+                    return refused("code_verifier is missing or wrong");
                 }
+                // RFC 9449 §10: a code bound to a DPoP key is exchanged with a proof of
+                // that key only.
+                if let Some(bound) = &row.dpop_jkt
+                    && dpop_jkt.as_deref() != Some(bound.as_str())
+                {
+                    return refused("the code is bound to a DPoP key: send a proof made with it");
+                }
+                // RFC 8707 §2.2: the token request may narrow the resources the
+                // authorization request named, never name another.
+                let bound: Vec<String> = row
+                    .resources
+                    .split(' ')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let resources = if requested_resources.is_empty() {
+                    bound
+                } else if bound.is_empty() || requested_resources.iter().all(|r| bound.contains(r))
+                {
+                    requested_resources.clone()
+                } else {
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidTarget,
+                        "the code was not issued for the requested resource",
+                    ));
+                };
                 let family =
                     (allows_refresh && row.scope.contains(OFFLINE_ACCESS)).then(Id::new_v7);
                 if !codes::consume(conn, &hash, &jti_stored, now + ttl, family, now)? {
                     // Another request consumed it between our read and our write.
-                    return Ok(Outcome::Refused("the code was already used"));
+                    return refused("the code was already used");
                 }
                 let Some(user) = users::find(conn, row.user_id)? else {
-                    return Ok(Outcome::Refused("the user no longer exists"));
+                    return refused("the user no longer exists");
                 };
                 let refresh_token = match family {
                     None => None,
@@ -129,6 +165,7 @@ pub async fn grant(
                             expires_at: now + refresh_abs,
                             revoked_at: None,
                             revoked_reason: None,
+                            dpop_jkt: family_jkt.clone(),
                         };
                         refresh::create_family(conn, &f)?;
                         Some(issue_refresh(
@@ -141,14 +178,20 @@ pub async fn grant(
                         )?)
                     }
                 };
-                Ok(Outcome::Issued(Box::new(row), user, refresh_token))
+                Ok(Outcome::Issued(Box::new((
+                    row,
+                    user,
+                    refresh_token,
+                    resources,
+                ))))
             })
         })
         .await?;
-    let (row, user, refresh_token) = match outcome {
-        Outcome::Issued(row, user, refresh) => (row, user, refresh),
-        Outcome::Refused(why) => return Err(invalid_grant(why)),
+    let (row, user, refresh_token, resources) = match outcome {
+        Outcome::Issued(issued) => *issued,
+        Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
     };
+    let aud = g.issuer.audience(client, &resources)?;
 
     let subject = user.id.to_string();
     let minted = g.issuer.access_token(AccessToken {
@@ -159,6 +202,7 @@ pub async fn grant(
         jti,
         now,
         ttl,
+        jkt: g.dpop_jkt.clone(),
     })?;
     // The client's id_token_signed_response_alg; the key set must hold an active key of
     // it (`keys rotate --alg`), or the exchange fails loudly.

@@ -86,6 +86,12 @@ pub struct Grants<'a> {
     pub lifetimes: Lifetimes,
     /// The API scopes personal tokens may carry now (for the token exchange).
     pub api_catalogue: &'a Scope,
+    /// The thumbprint of the key of the request's DPoP proof, checked (RFC 9449 §5):
+    /// the access token is bound to it.
+    pub dpop_jkt: Option<String>,
+    /// Refresh tokens rotate on every use (RFC 9700 §4.14.2); not under the FAPI 2.0
+    /// profile, whose clients are confidential and sender-constrained (§5.3.2.1).
+    pub rotate_refresh: bool,
 }
 
 impl Grants<'_> {
@@ -105,6 +111,7 @@ impl Grants<'_> {
             jti: new_jti(),
             now: self.now,
             ttl: self.lifetimes.access,
+            jkt: self.dpop_jkt.clone(),
         })
     }
 }

@@ -49,7 +49,11 @@ pub fn issue_refresh(
 }
 
 enum Outcome {
-    Rotated { family: Box<Family>, token: String },
+    /// `token`: the new refresh token (`None` when it was not rotated).
+    Rotated {
+        family: Box<Family>,
+        token: Option<String>,
+    },
     Refused(ErrorCode, &'static str),
 }
 
@@ -76,6 +80,8 @@ pub async fn grant(
     let idle = g.lifetimes.refresh_idle;
     let jti = new_jti();
     let jti_stored = jti.clone();
+    let dpop_jkt = g.dpop_jkt.clone();
+    let rotate = g.rotate_refresh;
 
     let outcome = g
         .db
@@ -115,6 +121,17 @@ pub async fn grant(
                 if row.expires_at <= now || family.expires_at <= now {
                     return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has expired"));
                 }
+                // RFC 9449 §5: a public client's refresh token works only with a proof of
+                // the key it was issued with. Checked before the token is spent: whoever
+                // lacks the key cannot use it, nor cost its holder the family.
+                if let Some(bound) = &family.dpop_jkt
+                    && dpop_jkt.as_deref() != Some(bound.as_str())
+                {
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidGrant,
+                        "the refresh token is bound to a DPoP key: send a proof made with it",
+                    ));
+                }
                 // RFC 6749 §6: the requested scope may narrow the original grant, never
                 // widen it. Checked before the token is consumed, so a refused request
                 // leaves the token usable.
@@ -126,11 +143,22 @@ pub async fn grant(
                         "the requested scope exceeds the original grant",
                     ));
                 }
+                if !rotate {
+                    // FAPI 2.0 §5.3.2.1: a client whose response was lost retries with
+                    // the same token. It is bound to a confidential client (and its
+                    // DPoP key), which must authenticate with its private key.
+                    refresh::extend(conn, &hash, (now + idle).min(family.expires_at))?;
+                    refresh::record_access(conn, family.id, &jti_stored, now + ttl, now)?;
+                    return Ok(Outcome::Rotated {
+                        family: Box::new(family),
+                        token: None,
+                    });
+                }
                 if !refresh::mark_used(conn, &hash, now)? {
                     // A concurrent request with the same token won the race.
                     return reused(conn);
                 }
-                let token = issue_refresh(conn, &family, &jti_stored, now + ttl, idle, now)?;
+                let token = Some(issue_refresh(conn, &family, &jti_stored, now + ttl, idle, now)?);
                 Ok(Outcome::Rotated {
                     family: Box::new(family),
                     token,
@@ -152,9 +180,10 @@ pub async fn grant(
         jti,
         now,
         ttl,
+        jkt: g.dpop_jkt.clone(),
     })?;
     Ok(TokenResponse {
-        refresh_token: Some(token),
+        refresh_token: token,
         ..minted.into()
     })
 }

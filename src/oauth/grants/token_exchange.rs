@@ -124,6 +124,7 @@ pub async fn grant(
         jti: exchanged_jti(token.id),
         now: g.now,
         ttl,
+        jkt: g.dpop_jkt.clone(),
     })?;
     Ok(TokenResponse {
         issued_token_type: Some(ACCESS_TOKEN_TYPE),

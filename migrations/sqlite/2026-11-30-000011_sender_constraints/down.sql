@@ -1,0 +1,10 @@
+ALTER TABLE authorization_transactions DROP COLUMN pushed;
+DROP TABLE pushed_requests;
+DROP TABLE used_jtis;
+ALTER TABLE token_families DROP COLUMN dpop_jkt;
+ALTER TABLE authorization_codes DROP COLUMN resources;
+ALTER TABLE authorization_codes DROP COLUMN dpop_jkt;
+ALTER TABLE clients DROP COLUMN require_par;
+ALTER TABLE clients DROP COLUMN dpop_bound;
+ALTER TABLE clients DROP COLUMN jwks_uri;
+ALTER TABLE clients DROP COLUMN jwks;

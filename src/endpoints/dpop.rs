@@ -1,0 +1,49 @@
+//! DPoP proofs at our endpoints (RFC 9449): checked with the shared `jti` store, and a
+//! refusal audited with its reason (never the proof).
+
+use crate::oauth::dpop::{CheckError, Checker, Expect, Proof};
+use crate::state::AppState;
+use crate::store::DbError;
+use crate::store::audit::Event;
+
+/// Why a proof was not accepted.
+#[derive(Debug)]
+pub enum Refusal {
+    Invalid(&'static str),
+    Unavailable(DbError),
+}
+
+/// Check `proof` for a request to `path` (under our issuer) with `method`, carrying
+/// `access_token` at a resource. `client_id`: whom to name in the audit trail.
+pub async fn check(
+    state: &AppState,
+    proof: &str,
+    method: &str,
+    path: &str,
+    access_token: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<Proof, Refusal> {
+    let now = state.clock.now();
+    let url = format!("{}{path}", state.issuer.id);
+    let expect = Expect {
+        method,
+        url: &url,
+        access_token,
+        now,
+        fapi2: state.settings.profile == crate::config::Profile::Fapi2,
+    };
+    match (Checker { db: &state.db }).check(proof, &expect).await {
+        Ok(p) => Ok(p),
+        Err(CheckError::Unavailable(e)) => Err(Refusal::Unavailable(e)),
+        Err(CheckError::Refused(r)) => {
+            let mut event = Event::new("dpop.refused", "refused")
+                .detail("reason", r.0)
+                .detail("endpoint", path.to_string());
+            if let Some(c) = client_id {
+                event = event.client(c.to_string());
+            }
+            crate::audit::record(&state.db, event, now).await;
+            Err(Refusal::Invalid(r.0))
+        }
+    }
+}

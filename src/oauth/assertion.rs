@@ -1,0 +1,191 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core
+//! §9): the client signs a short-lived JWT about itself with one of its registered keys.
+//!
+//! The audience is our issuer identifier, or our token endpoint URL, as the only value:
+//! the 2025 audience-injection advisory (behind draft-ietf-oauth-rfc7523bis) showed
+//! that accepting any of several endpoint URLs, or an array naming others too, lets an
+//! assertion meant for one server be replayed at another. Each `jti` is accepted once,
+//! across every instance (the caller spends it in `store::replay`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Validation, decode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::jwk::{self, PublicKey};
+use crate::secret;
+
+/// `client_assertion_type` for JWT assertions (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The largest assertion we read.
+pub const MAX_ASSERTION_BYTES: usize = 8 * 1024;
+/// How far ahead `exp` may be: an assertion is for one request, not a credential.
+pub const MAX_LIFETIME: i64 = 300;
+/// Clock difference tolerated on `exp`, `nbf` and `iat`.
+pub const SKEW: i64 = 60;
+
+/// Where an assertion may be addressed: our identifiers.
+#[derive(Debug, Clone)]
+pub struct Audiences {
+    pub issuer: String,
+    pub token_endpoint: String,
+    /// FAPI 2.0 §5.3.2.1: the issuer identifier only, as a JSON string.
+    pub issuer_string_only: bool,
+}
+
+impl Audiences {
+    pub fn for_issuer(issuer: &str, issuer_string_only: bool) -> Audiences {
+        Audiences {
+            issuer: issuer.to_string(),
+            token_endpoint: format!("{issuer}/token"),
+            issuer_string_only,
+        }
+    }
+
+    /// Whether `aud` addresses us: a string (or, outside FAPI 2.0, an array of exactly
+    /// one string) naming our issuer (or, outside FAPI 2.0, our token endpoint).
+    fn accepts(&self, aud: &Value) -> bool {
+        let single = match aud {
+            Value::String(a) => Some(a.as_str()),
+            Value::Array(v) if v.len() == 1 && !self.issuer_string_only => v[0].as_str(),
+            _ => None,
+        };
+        single.is_some_and(|a| {
+            a == self.issuer || (!self.issuer_string_only && a == self.token_endpoint)
+        })
+    }
+}
+
+/// Why an assertion was refused, in a phrase safe to return and to audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No registered key has the assertion's `kid`: a `jwks_uri` may be worth fetching
+    /// again.
+    UnknownKid,
+    Invalid(&'static str),
+}
+
+impl Refused {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refused::UnknownKid => "no registered key has the assertion's kid",
+            Refused::Invalid(r) => r,
+        }
+    }
+}
+
+/// An assertion that verified; its `jti` still has to be spent.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub replay_key: String,
+    /// Until when the `jti` must be remembered.
+    pub until: i64,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: Value,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    jti: String,
+}
+
+/// The client an assertion claims to come from (its `sub`), read without verifying
+/// anything: only to know whose keys to verify it with.
+pub fn claimed_client(assertion: &str) -> Option<String> {
+    if assertion.len() > MAX_ASSERTION_BYTES {
+        return None;
+    }
+    let mut parts = assertion.split('.');
+    let payload = parts.nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("sub")?.as_str().map(str::to_string)
+}
+
+/// Verify `assertion` as client `client_id`'s, with its `keys`.
+pub fn verify(
+    assertion: &str,
+    client_id: &str,
+    keys: &[PublicKey],
+    aud: &Audiences,
+    now: i64,
+) -> Result<Verified, Refused> {
+    let header = jwk::raw_header(assertion, MAX_ASSERTION_BYTES)
+        .ok_or(Refused::Invalid("the assertion is not a JWT"))?;
+    // Another kind of JWT (an access token, a DPoP proof) is not an assertion.
+    if let Some(t) = header.get("typ") {
+        let t = t.as_str().unwrap_or("");
+        if !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("client-authentication+jwt") {
+            return Err(Refused::Invalid("the assertion's typ is not JWT"));
+        }
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(|a| jwk::parse_alg_for(a, aud.issuer_string_only))
+        .ok_or(Refused::Invalid(
+            "the assertion's alg is not an accepted asymmetric algorithm",
+        ))?;
+    let kid = header.get("kid").and_then(Value::as_str);
+    let candidates: Vec<&PublicKey> = keys
+        .iter()
+        .filter(|k| k.verifies(alg))
+        .filter(|k| kid.is_none_or(|id| k.kid.as_deref() == Some(id)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(match kid {
+            Some(_) => Refused::UnknownKid,
+            None => Refused::Invalid("no registered key fits the assertion's alg"),
+        });
+    }
+    let mut v = Validation::new(alg);
+    // Times are checked below against our clock, not the system's.
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let claims = candidates
+        .iter()
+        .find_map(|k| decode::<Claims>(assertion, &k.key, &v).ok())
+        .ok_or(Refused::Invalid(
+            "the assertion's signature does not verify with the client's keys",
+        ))?
+        .claims;
+    if claims.iss != client_id || claims.sub != client_id {
+        return Err(Refused::Invalid("iss and sub must both be the client id"));
+    }
+    if !aud.accepts(&claims.aud) {
+        return Err(Refused::Invalid(
+            "aud must be the issuer identifier (or the token endpoint URL), as the only value",
+        ));
+    }
+    if claims.exp <= now {
+        return Err(Refused::Invalid("the assertion has expired"));
+    }
+    if claims.exp > now + MAX_LIFETIME + SKEW {
+        return Err(Refused::Invalid(
+            "the assertion's exp is too far ahead (at most 5 minutes)",
+        ));
+    }
+    if claims.nbf.is_some_and(|t| t > now + SKEW) || claims.iat.is_some_and(|t| t > now + SKEW) {
+        return Err(Refused::Invalid("the assertion is not valid yet"));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 256 {
+        return Err(Refused::Invalid(
+            "the assertion's jti is missing or too long",
+        ));
+    }
+    Ok(Verified {
+        replay_key: format!(
+            "assertion:{}",
+            secret::hash(&format!("{client_id} {}", claims.jti))
+        ),
+        until: claims.exp + SKEW,
+    })
+}

@@ -1,0 +1,203 @@
+//! DPoP proofs (RFC 9449 §4): a client proves, request by request, that it holds the
+//! private key its tokens are bound to (`cnf.jkt`, the key's RFC 7638 thumbprint).
+//!
+//! `verify` is the pure check of §4.3 (points 2 to 11, without server nonces); `Checker`
+//! adds the one thing that needs shared state, the single use of each proof's `jti`
+//! (§11.1), kept in the database so that a proof replayed at another instance is
+//! refused too.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Validation, decode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::jwk::{self, PublicKey};
+use crate::secret;
+use crate::store::{Db, DbError, replay};
+
+/// `typ` of a proof (§4.2).
+pub const DPOP_JWT: &str = "dpop+jwt";
+/// The largest proof we read: an RSA-4096 `jwk` fits with room to spare.
+pub const MAX_PROOF_BYTES: usize = 8 * 1024;
+/// A proof's `iat` may be this many seconds before or after our clock (§4.3 point 11,
+/// §11.1): short, so that its `jti` need only be remembered briefly.
+pub const IAT_WINDOW: i64 = 60;
+
+/// A proof that passed.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    /// The thumbprint of the proof's key: what tokens are bound to.
+    pub jkt: String,
+    /// Single-use key of this proof: its key, target and `jti`.
+    replay_key: String,
+    iat: i64,
+}
+
+/// Why a proof was refused: a fixed phrase, for the response's description and the
+/// audit trail (never the proof itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub &'static str);
+
+/// What the proof must match: the request it came with.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    /// The HTTP method, as sent (`POST`).
+    pub method: &'a str,
+    /// The target URI, from our configured issuer (never the Host header).
+    pub url: &'a str,
+    /// At a resource: the access token presented with the proof (`ath`, §4.3 point 10).
+    pub access_token: Option<&'a str>,
+    pub now: i64,
+    /// The FAPI 2.0 profile: no RS256 proofs.
+    pub fapi2: bool,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    jti: String,
+    htm: String,
+    htu: String,
+    iat: i64,
+    #[serde(default)]
+    ath: Option<String>,
+}
+
+/// `htu` compared as RFC 9449 §4.3 point 9 asks: without query and fragment, after the
+/// syntax- and scheme-based normalisation of RFC 3986 §6.2.2-6.2.3 (case of scheme and
+/// host, default port, percent-encoding), which the URL parser performs.
+pub fn normalize_htu(u: &str) -> Option<String> {
+    let url = url::Url::parse(u).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return None;
+    }
+    Some(format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        url.path()
+    ))
+}
+
+/// base64url(SHA-256(access token)): the proof's `ath` (§4.2).
+pub fn ath(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
+}
+
+/// Check one proof against the request it came with (RFC 9449 §4.3).
+pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, Refused> {
+    let header =
+        jwk::raw_header(proof, MAX_PROOF_BYTES).ok_or(Refused("the proof is not a JWT"))?;
+    let typ = header.get("typ").and_then(|v| v.as_str());
+    if !typ.is_some_and(|t| t.eq_ignore_ascii_case(DPOP_JWT)) {
+        return Err(Refused("the proof's typ is not dpop+jwt"));
+    }
+    let alg = header
+        .get("alg")
+        .and_then(|v| v.as_str())
+        .and_then(|a| jwk::parse_alg_for(a, expect.fapi2))
+        .ok_or(Refused(
+            "the proof's alg is not an accepted asymmetric algorithm",
+        ))?;
+    let key = header
+        .get("jwk")
+        .ok_or(Refused("the proof has no jwk header"))
+        .and_then(|k| {
+            PublicKey::from_json(k)
+                .map_err(|_| Refused("the proof's jwk is not an accepted public key"))
+        })?;
+    if !key.verifies(alg) {
+        return Err(Refused("the proof's jwk does not fit its alg"));
+    }
+    let mut v = Validation::new(alg);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let claims = decode::<Claims>(proof, &key.key, &v)
+        .map_err(|_| Refused("the proof's signature or claims are invalid"))?
+        .claims;
+    if claims.jti.is_empty() || claims.jti.len() > 256 {
+        return Err(Refused("the proof's jti is missing or too long"));
+    }
+    if claims.htm != expect.method {
+        return Err(Refused("the proof's htm does not match the request method"));
+    }
+    let target = normalize_htu(expect.url).ok_or(Refused("the request URL is not absolute"))?;
+    if normalize_htu(&claims.htu).as_deref() != Some(target.as_str()) {
+        return Err(Refused("the proof's htu does not match the request URL"));
+    }
+    if (claims.iat - expect.now).abs() > IAT_WINDOW {
+        return Err(Refused("the proof's iat is not within the accepted window"));
+    }
+    if let Some(token) = expect.access_token {
+        let expected = ath(token);
+        if !claims
+            .ath
+            .as_deref()
+            .is_some_and(|a| secret::ct_eq(a.as_bytes(), expected.as_bytes()))
+        {
+            return Err(Refused("the proof's ath does not match the access token"));
+        }
+    }
+    let replay_key = format!(
+        "dpop:{}",
+        secret::hash(&format!("{} {} {}", key.thumbprint, target, claims.jti))
+    );
+    Ok(Proof {
+        jkt: key.thumbprint,
+        replay_key,
+        iat: claims.iat,
+    })
+}
+
+/// Why `Checker::check` refused.
+#[derive(Debug)]
+pub enum CheckError {
+    Refused(Refused),
+    Unavailable(DbError),
+}
+
+/// Verifies proofs and spends their `jti`s in the shared store.
+pub struct Checker<'a> {
+    pub db: &'a Db,
+}
+
+impl Checker<'_> {
+    pub async fn check(&self, proof: &str, expect: &Expect<'_>) -> Result<Proof, CheckError> {
+        let p = verify(proof, expect).map_err(CheckError::Refused)?;
+        // Remembered until no clock could accept the proof any more.
+        let (key, until) = (p.replay_key.clone(), p.iat + IAT_WINDOW + 1);
+        let first = self
+            .db
+            .run(move |conn| replay::first_use(conn, &key, until))
+            .await
+            .map_err(CheckError::Unavailable)?;
+        if !first {
+            return Err(CheckError::Refused(Refused("the proof was already used")));
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htu_is_compared_without_query_fragment_case_or_default_port() {
+        let a = normalize_htu("https://AS.example:443/token?x=1#f").unwrap();
+        assert_eq!(a, "https://as.example/token");
+        assert_ne!(normalize_htu("https://as.example/token/").unwrap(), a);
+        assert_ne!(normalize_htu("http://as.example/token").unwrap(), a);
+        assert!(normalize_htu("urn:x:y").is_none());
+        assert!(normalize_htu("/token").is_none());
+    }
+
+    #[test]
+    fn ath_is_the_rfc_example() {
+        // RFC 9449 §7.1, Figure 12: the token and its ath.
+        assert_eq!(
+            ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+}
