@@ -358,3 +358,47 @@ fn first_mistakes_get_one_line_that_says_what_to_do() {
         assert!(help.contains(w), "{help}");
     }
 }
+
+/// Commands that only read do not create a database where there is none; names that
+/// differ only in case, or hide formatting characters, are refused; a redirect URI must
+/// name a host and a scheme that can return to an app.
+#[test]
+fn reading_commands_and_names_fail_closed() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here.db");
+    let url = format!("sqlite://{}", missing.display());
+    for args in [
+        vec!["keys", "list"],
+        vec!["client", "list"],
+        vec!["user", "list"],
+        vec!["audit", "list"],
+    ] {
+        let out = env
+            .cmd(&args)
+            .env("DATABASE_URL", &url)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    }
+    assert!(!missing.exists(), "no database was created");
+
+    let create = |name: &str| {
+        env.run_with_stdin(
+            &["user", "create", "--username", name, "--password-stdin"],
+            "long enough pw\n",
+        )
+    };
+    assert!(create("alice").status.success());
+    for bad in ["ALICE", "ali\u{202e}ce", "al\u{200b}ice"] {
+        let out = create(bad);
+        assert!(!out.status.success(), "{bad:?}");
+    }
+    for uri in ["https:///cb", "ftp://example.com/cb", "file:///etc/passwd"] {
+        let out = env.run(&["client", "create", "--name", "x", "--redirect-uri", uri]);
+        assert!(!out.status.success(), "{uri}");
+        assert!(!stderr(&out).contains("whitespace"), "{}", stderr(&out));
+    }
+}

@@ -463,3 +463,32 @@ async fn an_import_with_a_wrong_key_file_imports_nothing() {
         "nothing imported"
     );
 }
+
+/// A database whose keys were sealed elsewhere (a restored backup, a new keys
+/// directory) is not given a new data key at start: the server refuses, saying which
+/// setting to give, and writes no key file.
+#[actix_web::test]
+async fn a_server_without_the_data_key_refuses_instead_of_inventing_one() {
+    let db = TestDb::new();
+    let first_dir = common::keys_dir();
+    let start = |dir: &std::path::Path| {
+        let args = common::settings_for(&db, dir);
+        let settings = portcullis::config::Settings::from_args(&args).unwrap();
+        portcullis::server::start(
+            settings,
+            Arc::new(portcullis::clock::ManualClock::default()),
+        )
+    };
+    let first = start(first_dir.path()).await.unwrap();
+    first.stop().await;
+    let elsewhere = common::keys_dir();
+    let err = match start(elsewhere.path()).await {
+        Ok(_) => panic!("started with a data key that opens nothing"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("PORTCULLIS_DATA_KEY"), "{err}");
+    assert!(
+        !elsewhere.path().join("data.key").exists(),
+        "no useless key file was written"
+    );
+}

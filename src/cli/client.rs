@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::now;
 use crate::clock::rfc3339;
-use crate::oauth::client::{Client, ClientKeys, ClientRequest};
+use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
 use crate::store::{AnyConnection, clients};
@@ -230,6 +230,22 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             }
             .validate()?;
             let (client, secret) = registrar::register(conn, &req, now())?;
+            // Its ID tokens need an active key of its algorithm (a key set made with
+            // `keys rotate --alg EdDSA` alone has no RS256 key, the default).
+            if client.allows_grant(GrantType::AuthorizationCode) {
+                let keys = crate::keys::ring::records(conn)?;
+                let alg = client.id_token_alg;
+                if !keys.is_empty()
+                    && !keys
+                        .iter()
+                        .any(|k| k.alg == alg && k.state == crate::keys::KeyState::Active)
+                {
+                    eprintln!(
+                        "portcullis: warning: no active {0} key signs this client's ID tokens yet: run `portcullis keys rotate --alg {0}` (or register it with --id-token-signed-response-alg)",
+                        alg.as_str()
+                    );
+                }
+            }
             record(
                 conn,
                 Event::new("client.created", "success").client(client.client_id.clone()),

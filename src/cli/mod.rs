@@ -75,6 +75,9 @@ pub enum Admin {
 
 /// Run an admin command (`serve` is the server's: `server::serve`).
 pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
+    if command.only_reads() {
+        refuse_missing_sqlite(&settings)?;
+    }
     match command {
         Admin::Migrate => {
             let mut conn = open_db(&settings)?;
@@ -110,6 +113,42 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+impl Admin {
+    /// Commands that only look: run against a SQLite file that is not there (from
+    /// another directory, say), they must not create an empty database and report it.
+    fn only_reads(&self) -> bool {
+        match self {
+            Admin::Client(c) => matches!(
+                **c,
+                client::ClientCommand::List { .. } | client::ClientCommand::Show { .. }
+            ),
+            Admin::User(c) => matches!(c, user::UserCommand::List { .. }),
+            Admin::Keys(c) => matches!(c, keys::KeysCommand::List { .. }),
+            Admin::Token(c) => matches!(c, token::TokenCommand::List { .. }),
+            Admin::Audit(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn refuse_missing_sqlite(settings: &Settings) -> anyhow::Result<()> {
+    let url = &settings.database_url;
+    if db::Backend::of(url) == db::Backend::Sqlite {
+        let path = db::sqlite_path(url);
+        // (an unknown scheme is named by the connection, not here)
+        if !path.starts_with(':')
+            && !path.starts_with("file:")
+            && !path.contains("://")
+            && !std::path::Path::new(path).exists()
+        {
+            anyhow::bail!(
+                "database (--database-url / DATABASE_URL): {path} does not exist; run this where `portcullis serve` runs, or set DATABASE_URL"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn open_db(settings: &Settings) -> anyhow::Result<AnyConnection> {

@@ -101,12 +101,23 @@ fn read_password() -> anyhow::Result<String> {
     Ok(pw)
 }
 
+/// Characters that change how text around them is shown without being seen: bidi
+/// overrides and isolates, zero-width spaces and joiners, the BOM. A username with one
+/// could pass for another on the consent page.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{180E}')
+}
+
 fn validate_username(u: &str) -> anyhow::Result<()> {
     if u.is_empty()
         || u.chars().count() > 64
-        || u.chars().any(|c| c.is_whitespace() || c.is_control())
+        || u.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || invisible(c))
     {
-        anyhow::bail!("username: 1 to 64 characters, no spaces or control characters");
+        anyhow::bail!(
+            "username: 1 to 64 characters, no spaces, control or invisible formatting characters"
+        );
     }
     Ok(())
 }
@@ -162,8 +173,9 @@ pub fn run(
             if let Some(e) = &email {
                 validate_email(e)?;
             }
-            if users::find_by_username(conn, &username)?.is_some() {
-                anyhow::bail!("username: {username:?} is taken");
+            // Names differing only in case would pass for one another.
+            if users::username_taken(conn, &username)? {
+                anyhow::bail!("username: {username:?} is taken (names are compared ignoring case)");
             }
             let pw = read_password()?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;

@@ -38,14 +38,21 @@ pub async fn revoke_ep(
         .db
         .run(move |conn| {
             let revoke_access = |conn: &mut crate::store::AnyConnection| match &as_access {
-                Some(c) => revoked::revoke(conn, &c.jti, c.exp, now).map(|()| Revoked::AccessToken),
+                // Counted (and audited) only when this request revoked it.
+                Some(c) => revoked::revoke_first(conn, &c.jti, c.exp, now).map(|first| {
+                    if first {
+                        Revoked::AccessToken
+                    } else {
+                        Revoked::Nothing
+                    }
+                }),
                 None => Ok(Revoked::Nothing),
             };
             if hint_access && as_access.is_some() {
                 return revoke_access(conn);
             }
             if let Some((_, family)) = refresh::find(conn, &secret::hash(&token))? {
-                if family.client_id != client_id {
+                if family.client_id != client_id || family.revoked_at.is_some() {
                     return Ok(Revoked::Nothing);
                 }
                 refresh::revoke_family(conn, family.id, "revoked by the client", now)?;

@@ -144,7 +144,7 @@ impl OAuthError {
     /// The database or another dependency is not answering.
     pub fn unavailable(err: impl std::fmt::Display) -> OAuthError {
         let reference = reference();
-        tracing::warn!(error_id = %reference, error = %err, "dependency unavailable");
+        tracing::error!(error_id = %reference, error = %err, "dependency unavailable");
         OAuthError::new(
             ErrorCode::TemporarilyUnavailable,
             format!("the service is temporarily unavailable, reference {reference}"),

@@ -13,6 +13,10 @@ pub enum RedirectUriError {
     InsecureHttp(String),
     #[error("redirect URI {0:?} contains whitespace or user information")]
     Unsafe(String),
+    #[error("redirect URI {0:?} uses a scheme that cannot return to an app ({1})")]
+    Scheme(String, String),
+    #[error("redirect URI {0:?} has no host")]
+    NoHost(String),
     #[error(
         "redirect URI {0:?} has a query parameter {1:?}, which this server adds to its responses"
     )]
@@ -79,11 +83,26 @@ pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
         return Err(RedirectUriError::Fragment(uri.into()));
     }
     let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute(uri.into()))?;
+    // Schemes that run code, read files or name other protocols: never a way back to
+    // an app (custom schemes of native apps contain a dot, RFC 8252 §7.1).
+    if matches!(
+        url.scheme(),
+        "javascript" | "data" | "file" | "vbscript" | "ftp" | "ws" | "wss" | "blob" | "about"
+    ) {
+        return Err(RedirectUriError::Scheme(uri.into(), url.scheme().into()));
+    }
     if url.cannot_be_a_base() && url.scheme() != "urn" && !url.scheme().contains('.') {
         return Err(RedirectUriError::NotAbsolute(uri.into()));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(RedirectUriError::Unsafe(uri.into()));
+    }
+    // `https:///cb` parses as host "cb": the string as registered must name its host.
+    if matches!(url.scheme(), "http" | "https") {
+        let after = uri.split_once("://").map_or("", |(_, rest)| rest);
+        if after.is_empty() || after.starts_with('/') || url.host().is_none() {
+            return Err(RedirectUriError::NoHost(uri.into()));
+        }
     }
     if url.scheme() == "http" {
         let loopback = match url.host() {
@@ -95,9 +114,6 @@ pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
         if !loopback {
             return Err(RedirectUriError::InsecureHttp(uri.into()));
         }
-    }
-    if matches!(url.scheme(), "javascript" | "data" | "file" | "vbscript") {
-        return Err(RedirectUriError::Unsafe(uri.into()));
     }
     Ok(())
 }
@@ -113,6 +129,28 @@ mod tests {
         assert!(validate("http://[::1]/cb").is_ok());
         assert!(validate("http://localhost:3000/cb").is_ok());
         assert!(validate("com.example.app:/oauth2redirect").is_ok());
+    }
+
+    #[test]
+    fn refuses_hostless_and_foreign_schemes() {
+        assert!(matches!(
+            validate("https:///cb"),
+            Err(RedirectUriError::NoHost(_))
+        ));
+        assert!(matches!(
+            validate("http:///cb"),
+            Err(RedirectUriError::NoHost(_))
+        ));
+        for u in [
+            "ftp://example.com/cb",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                matches!(validate(u), Err(RedirectUriError::Scheme(..))),
+                "{u}"
+            );
+        }
     }
 
     #[test]

@@ -46,10 +46,18 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Wait until the server stops (Ctrl-C or SIGTERM: in-flight requests finish).
+    /// The issuance counts of the last minute are written before it returns: a rolling
+    /// deploy stops instances this way, and must not lose them.
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task
+        let served = self
+            .task
             .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if let Some(m) = &self.metrics {
+            m.stop(true).await;
+        }
+        flush_issued(&self.state).await;
+        served
     }
 
     pub async fn stop(self) {
@@ -58,6 +66,7 @@ impl RunningServer {
         }
         self.handle.stop(true).await;
         let _ = self.task.await;
+        flush_issued(&self.state).await;
     }
 }
 
@@ -95,11 +104,18 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
         }
         crate::sealed::ensure_private(&setup.keys_dir)
             .map_err(|e| anyhow::anyhow!("keys (--keys-dir / PORTCULLIS_KEYS_DIR): {e}"))?;
+        // A database that already holds keys was sealed with some data key: a new key
+        // file would open nothing (a restored backup, a new keys directory).
+        let missing = if ring::records(&mut conn).map_err(|e| anyhow::anyhow!("signing keys: {e}"))?.is_empty() {
+            crate::sealed::Missing::Create
+        } else {
+            crate::sealed::Missing::Refuse
+        };
         let data_keys = crate::sealed::DataKeys::load(
             setup.data_key.as_ref().map(|k| k.0.as_str()),
             setup.data_keys_old.as_ref().map(|k| k.0.as_str()),
             &setup.keys_dir,
-            crate::sealed::Missing::Create,
+            missing,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let keys_err = |e: crate::keys::KeyError| anyhow::anyhow!("signing keys: {e}");
@@ -205,12 +221,18 @@ fn metrics_listener(
         anyhow::anyhow!("metrics bind (--metrics-bind / PORTCULLIS_METRICS_BIND): {bind}: {e}")
     })?;
     let addr = listener.local_addr()?;
+    let state_trusted = state.settings.trusted_proxies.clone();
     let data = web::Data::from(state);
     let prometheus = web::Data::new(handle);
+    let trusted = Arc::new(state_trusted);
     let server = HttpServer::new(move || {
+        let trusted = trusted.clone();
         App::new()
             .app_data(data.clone())
             .app_data(prometheus.clone())
+            .wrap(middleware::from_fn(move |req, next| {
+                observe::observe(trusted.clone(), req, next)
+            }))
             .route("/metrics", get_or_head().to(metrics::metrics_get))
             .route("/healthz", get_or_head().to(health::healthz))
             .route("/readyz", get_or_head().to(health::readyz))

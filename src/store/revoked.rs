@@ -9,6 +9,16 @@ use super::schema::revoked_tokens;
 /// rather than catching the violation: on PostgreSQL a failed statement aborts the
 /// surrounding transaction.
 pub fn revoke(conn: &mut AnyConnection, jti: &str, expires_at: i64, now: i64) -> QueryResult<()> {
+    revoke_first(conn, jti, expires_at, now).map(|_| ())
+}
+
+/// `revoke`, saying whether this call was the one that revoked it.
+pub fn revoke_first(
+    conn: &mut AnyConnection,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> QueryResult<bool> {
     let row = (
         revoked_tokens::jti.eq(jti),
         revoked_tokens::expires_at.eq(expires_at),
@@ -20,7 +30,7 @@ pub fn revoke(conn: &mut AnyConnection, jti: &str, expires_at: i64, now: i64) ->
         AnyConnection::Postgresql(c) => q.on_conflict_do_nothing().execute(c),
         AnyConnection::Sqlite(c) => q.on_conflict_do_nothing().execute(c),
     }
-    .map(|_| ())
+    .map(|n| n == 1)
 }
 
 pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> QueryResult<bool> {

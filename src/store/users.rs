@@ -88,6 +88,16 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult
         .optional()?)
 }
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Whether a user has this name, ignoring (ASCII) case.
+pub fn username_taken(conn: &mut AnyConnection, username: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(lower(users::username).eq(username.to_ascii_lowercase())),
+    ))
+    .get_result(conn)
+}
+
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
     users::table
         .order(users::created_at.asc())
