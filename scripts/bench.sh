@@ -89,8 +89,9 @@ fi
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff-index --quiet HEAD -- 2>/dev/null || echo " with local changes")"
 log "building (cargo build --release; examples sign_rate, bench_seed)"
 cargo build --release
-cargo build --release --example sign_rate --example bench_seed
-[[ -x $BIN && -x $EXAMPLES/sign_rate && -x $EXAMPLES/bench_seed ]] || die "build outputs missing"
+cargo build --release --example sign_rate --example bench_seed --example client_jose
+[[ -x $BIN && -x $EXAMPLES/sign_rate && -x $EXAMPLES/bench_seed && -x $EXAMPLES/client_jose ]] ||
+    die "build outputs missing"
 
 # From here on this script and everything it starts run on the load core; only the
 # servers and the signing-rate program are pinned to the server core explicitly.
@@ -351,6 +352,59 @@ cc_rows() {
     for _ in 1 2 3; do cc_token >>"$TOKENS"; done
 }
 
+# one_each WHAT FILE PREFIX AUTH HEADER BASE_RPS: a wrk run of single_use.lua sending one
+# line of FILE per request (in HEADER, or after PREFIX in the body); sets ONE_RPS and
+# writes the row, as a share of BASE_RPS when given.
+one_each() {
+    local what=$1 file=$2 prefix=$3 auth=$4 header=$5 base=$6 note=""
+    N=$((N + 1))
+    wrk_run "$TMP/wrk-$BACKEND-$N.txt" "$CONC" /token single_use.lua \
+        BENCH_TOKENS="$file" BENCH_BODY_PREFIX="$prefix" BENCH_AUTH="$auth" \
+        BENCH_TOKEN_HEADER="$header" BENCH_SAMPLES="$TOKENS"
+    local errs=${R[single_use_errors]}
+    ONE_RPS=${R[ok_rps]}
+    if [[ -n $base ]]; then
+        note="$(pct "$ONE_RPS" "$base")% of the baseline's rate"
+    else
+        note="the baseline of the two rows below"
+    fi
+    [[ ${R[first_error]} == - ]] || note+="; first error ${R[first_error]}"
+    row "$BACKEND" "$what" "$CONC" "${R[ok_rps]}" "" "${R[p50_us]}" "${R[p99_us]}" "$errs" \
+        "$(vmhwm_kb "$SERVER_PID")" "$CPU_PCT" "$OTHER_PCT" "$note"
+    count_errors "$what" "$errs"
+    ((R[ok] > 0)) || FAILURES+=("$BACKEND: $what: no successful request")
+}
+
+# sender_rows ALG: client_credentials three ways in one harness (one pre-made value per
+# request): a secret (the baseline), a private_key_jwt assertion, a DPoP proof (both
+# ES256, made beforehand by examples/client_jose). Each adds one signature verification
+# and one indexed insert (the spent jti) to the baseline; the rows say by how much.
+sender_rows() {
+    local alg=$1 n=$((SEED_PER_SEC * SECS)) key=$TMP/$BACKEND-client-key.pem j
+    ((n >= 2000)) || n=2000
+    "$EXAMPLES/client_jose" keygen ES256 >"$key"
+    "$EXAMPLES/client_jose" jwks "$key" >"$key.jwks"
+    j=$(cli client create --name bench-signed --scope "bench:read" --jwks-file "$key.jwks" --json) ||
+        die "client create (private_key_jwt)"
+    local kid
+    kid=$(jq -er .client_id <<<"$j")
+    seq "$n" >"$TMP/$BACKEND-plain.txt"
+    one_each "client_credentials $alg, client_secret_basic (same harness)" "$TMP/$BACKEND-plain.txt" \
+        "grant_type=client_credentials&n=" "$CC_BASIC" "" ""
+    local base=$ONE_RPS
+    "$EXAMPLES/client_jose" assertions "$n" "$key" "$kid" "$BASE" >"$TMP/$BACKEND-assertions.txt"
+    one_each "client_credentials $alg, private_key_jwt (ES256 assertion)" "$TMP/$BACKEND-assertions.txt" \
+        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" \
+        "" "" "$base"
+    "$EXAMPLES/client_jose" dpops "$n" "$key" POST "$BASE/token" >"$TMP/$BACKEND-proofs.txt"
+    one_each "client_credentials $alg + DPoP (ES256 proof)" "$TMP/$BACKEND-proofs.txt" \
+        "grant_type=client_credentials" "$CC_BASIC" DPoP "$base"
+    # A bound token, for the JWKS check: it verifies like any other.
+    curl -fsS -H "DPoP: $("$EXAMPLES/client_jose" dpop "$key" POST "$BASE/token")" -u "$CC_ID:$CC_SECRET" \
+        -d grant_type=client_credentials "$BASE/token" | jq -er 'select(.token_type == "DPoP") | .access_token' \
+        >>"$TOKENS" || die "no DPoP-bound token"
+}
+
 rotate_to() {
     local alg=$1 t0 tok got
     cli keys rotate --alg "$alg" --json >/dev/null || die "keys rotate --alg $alg failed"
@@ -428,6 +482,7 @@ suite() {
     cc_rows ES256
     rotate_to EdDSA
     cc_rows EdDSA
+    sender_rows EdDSA
     single_use "refresh_token rotation" refresh "(EdDSA AT)"
     single_use "authorization_code exchange" codes "(EdDSA AT + RS256 ID)"
 

@@ -3,7 +3,9 @@
 --   BENCH_WRK_DIR      this directory (for report.lua)
 --   BENCH_TOKENS       file with one credential per line
 --   BENCH_BODY_PREFIX  form body before the credential, e.g. "grant_type=refresh_token&refresh_token="
---   BENCH_AUTH         Authorization header value ("Basic ...")
+--   BENCH_AUTH         Authorization header value ("Basic ..."); none when unset or empty
+--   BENCH_TOKEN_HEADER when set, the credential goes in this header (a DPoP proof) and
+--                      the body is BENCH_BODY_PREFIX alone
 --   BENCH_SAMPLES      file to which the tokens of the first few 200 answers are appended
 --
 -- The rate is computed here, over the window from the first request to the last 200
@@ -23,10 +25,14 @@ local function now_us()
 end
 
 local prefix = os.getenv("BENCH_BODY_PREFIX") or ""
+local token_header = os.getenv("BENCH_TOKEN_HEADER") or ""
 local req_headers = {
   ["Content-Type"] = "application/x-www-form-urlencoded",
-  ["Authorization"] = os.getenv("BENCH_AUTH") or "",
 }
+local auth = os.getenv("BENCH_AUTH") or ""
+if auth ~= "" then
+  req_headers["Authorization"] = auth
+end
 local tokens, idx = {}, 0
 
 -- Globals, read by done() through thread:get().
@@ -60,6 +66,10 @@ function request()
   used = idx
   if first_us == 0 then
     first_us = now_us()
+  end
+  if token_header ~= "" then
+    req_headers[token_header] = tokens[idx]
+    return wrk.format("POST", wrk.path, req_headers, prefix)
   end
   return wrk.format("POST", wrk.path, req_headers, prefix .. tokens[idx])
 end

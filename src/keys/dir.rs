@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::material::KeyAlg;
-use super::ring::KeyState;
+use super::record::KeyState;
 
 /// A key as `keyset.json` recorded it.
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::web::Bytes;
 
 use super::material::{KeyAlg, Material};
-use super::ring::{KeyError, KeyRecord, KeyState};
+use super::record::{KeyError, KeyRecord, KeyState};
 
 #[derive(Debug)]
 pub struct KeySet {

@@ -4,6 +4,7 @@
 pub mod dir;
 pub mod keyset;
 pub mod material;
+pub mod record;
 pub mod ring;
 pub mod signer;
 
@@ -14,7 +15,7 @@ use arc_swap::ArcSwap;
 
 pub use keyset::KeySet;
 pub use material::{KeyAlg, Material};
-pub use ring::{KeyError, KeyRecord, KeyState, Lifetimes};
+pub use record::{KeyError, KeyRecord, KeyState, Lifetimes};
 
 use crate::sealed::DataKeys;
 use crate::store::AnyConnection;

@@ -111,32 +111,42 @@ impl Registrar {
         assertion: &str,
     ) -> Result<Arc<Client>, OAuthError> {
         let now = self.clock.now();
+        // The cached record first; a cached one whose keys do not verify the assertion
+        // is checked once more against the database (`client set-jwks` a moment ago).
+        if let Some(cached) = self.cache.get(client_id, now)
+            && let Ok(client) = client_auth::registered_for(presented, Some(cached))
+            && let Ok(verified) = self.verify_assertion(&client, assertion, now).await
+        {
+            return self.spend_assertion(client, verified, now).await;
+        }
         let client = client_auth::registered_for(presented, self.fetch(client_id, now).await?)?;
-        let refuse = |reason: &'static str| async move {
-            let event = Event::new("client.assertion_refused", "refused")
-                .client(client_id.to_string())
-                .detail("reason", reason);
-            crate::audit::record(&self.db, event, now).await;
-            Err(OAuthError::invalid_client(format!(
-                "client authentication failed: {reason}"
-            )))
-        };
-        let verified = match &client.keys {
-            ClientKeys::Set(keys) => {
-                assertion::verify(assertion, client_id, keys, &self.audiences, now)
-            }
+        match self.verify_assertion(&client, assertion, now).await {
+            Ok(verified) => self.spend_assertion(client, verified, now).await,
+            Err(reason) => Err(self.refuse_assertion(client_id, reason, now).await),
+        }
+    }
+
+    /// Verify `assertion` with `client`'s keys (fetching a jwks_uri's when needed).
+    async fn verify_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+        now: i64,
+    ) -> Result<assertion::Verified, &'static str> {
+        let id = client.client_id.as_str();
+        let checked = match &client.keys {
+            ClientKeys::Set(keys) => assertion::verify(assertion, id, keys, &self.audiences, now),
             ClientKeys::Uri(uri) => {
-                let keys = match self.jwks.keys(uri, now, false).await {
-                    Ok(k) => k,
-                    Err(_) => return refuse("the client's jwks_uri could not be read").await,
-                };
-                match assertion::verify(assertion, client_id, &keys, &self.audiences, now) {
+                let keys = self
+                    .jwks
+                    .keys(uri, now, false)
+                    .await
+                    .map_err(|_| "the client's jwks_uri could not be read")?;
+                match assertion::verify(assertion, id, &keys, &self.audiences, now) {
                     // The client may have rotated: fetch once more, then decide.
                     Err(assertion::Refused::UnknownKid) => {
                         match self.jwks.keys(uri, now, true).await {
-                            Ok(k) => {
-                                assertion::verify(assertion, client_id, &k, &self.audiences, now)
-                            }
+                            Ok(k) => assertion::verify(assertion, id, &k, &self.audiences, now),
                             Err(_) => Err(assertion::Refused::UnknownKid),
                         }
                     }
@@ -147,19 +157,43 @@ impl Registrar {
                 "the client has no registered keys",
             )),
         };
-        let verified = match verified {
-            Ok(v) => v,
-            Err(r) => return refuse(r.reason()).await,
-        };
+        checked.map_err(assertion::Refused::reason)
+    }
+
+    /// Spend a verified assertion's `jti`: only its first use, on any instance,
+    /// authenticates.
+    async fn spend_assertion(
+        &self,
+        client: Arc<Client>,
+        verified: assertion::Verified,
+        now: i64,
+    ) -> Result<Arc<Client>, OAuthError> {
         let (key, until) = (verified.replay_key, verified.until);
         let first = self
             .db
             .run(move |conn| replay::first_use(conn, &key, until))
             .await?;
         if !first {
-            return refuse("the assertion was already used").await;
+            let id = client.client_id.clone();
+            return Err(self
+                .refuse_assertion(&id, "the assertion was already used", now)
+                .await);
         }
         Ok(client)
+    }
+
+    /// Audit a refused assertion with its reason (never the assertion itself).
+    async fn refuse_assertion(
+        &self,
+        client_id: &str,
+        reason: &'static str,
+        now: i64,
+    ) -> OAuthError {
+        let event = Event::new("client.assertion_refused", "refused")
+            .client(client_id.to_string())
+            .detail("reason", reason);
+        crate::audit::record(&self.db, event, now).await;
+        OAuthError::invalid_client(format!("client authentication failed: {reason}"))
     }
 }
 

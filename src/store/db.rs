@@ -315,6 +315,9 @@ pub fn migrate_conn(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
 /// with SQLITE_BUSY when another writer got in between (WAL snapshot upgrade), which
 /// the busy timeout cannot help. On PostgreSQL it is an ordinary transaction; the
 /// conditional updates inside carry the concurrency guarantees.
+/// SQLite has one writer per database file; within a process, writers wait here.
+static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -324,6 +327,9 @@ where
     match conn {
         AnyConnection::Postgresql(_) => conn.transaction(f),
         AnyConnection::Sqlite(c) => {
+            // One writer at a time in this process, queued here: SQLite's busy handler
+            // would make the others sleep in growing steps (up to 100 ms each) instead.
+            let _writer = SQLITE_WRITER.lock();
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
             let result = f(conn);
             if let AnyConnection::Sqlite(c) = conn {

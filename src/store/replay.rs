@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::db::AnyConnection;
+use super::db::{AnyConnection, write_transaction};
 use super::schema::used_jtis;
 
 /// The same text on both backends.
@@ -15,11 +15,13 @@ const FIRST_USE: &str =
 /// Record `key` as used until `expires_at` (after which whatever carried it is refused
 /// for its age anyway). True only for the first use.
 pub fn first_use(conn: &mut AnyConnection, key: &str, expires_at: i64) -> QueryResult<bool> {
-    diesel::sql_query(FIRST_USE)
-        .bind::<Text, _>(key)
-        .bind::<BigInt, _>(expires_at)
-        .execute(conn)
-        .map(|n| n == 1)
+    write_transaction(conn, |conn| {
+        diesel::sql_query(FIRST_USE)
+            .bind::<Text, _>(key)
+            .bind::<BigInt, _>(expires_at)
+            .execute(conn)
+            .map(|n| n == 1)
+    })
 }
 
 pub fn purge(conn: &mut AnyConnection, now: i64) -> QueryResult<usize> {
