@@ -107,6 +107,9 @@ fn client_authentication(c: &mut Criterion) {
         keys: portcullis::oauth::client::ClientKeys::None,
         dpop_bound: false,
         require_par: false,
+        registered_by: portcullis::oauth::client::BY_OPERATOR.into(),
+        registration_token_hash: None,
+        metadata: Default::default(),
     });
     let presented = Presented::Basic {
         client_id: client_id.clone(),

@@ -120,6 +120,7 @@ fn run() -> anyhow::Result<()> {
                         revoked_at: None,
                         revoked_reason: None,
                         dpop_jkt: None,
+                        resources: String::new(),
                     };
                     create_family(conn, &family)?;
                     issue_refresh(conn, &family, &new_jti(), now + 600, SEED_TTL, now)?

@@ -112,6 +112,17 @@ pub struct SettingsArgs {
     /// tokens and private_key_jwt required; see the README).
     #[arg(long, env = "PORTCULLIS_PROFILE", value_name = "PROFILE")]
     pub profile: Option<String>,
+    /// Dynamic client registration (RFC 7591): `off` (default), `token` (with an initial
+    /// access token from `registration-token create`) or `open` (anyone, throttled).
+    #[arg(long, env = "PORTCULLIS_REGISTRATION", value_name = "MODE")]
+    pub registration: Option<String>,
+    /// The most scope an openly registered client may have, space-separated.
+    #[arg(long, env = "PORTCULLIS_REGISTRATION_SCOPES", value_name = "SCOPES")]
+    pub registration_scopes: Option<String>,
+    /// `purge` deletes openly registered clients that signed nobody in within this many
+    /// days of registering.
+    #[arg(long, env = "PORTCULLIS_REGISTRATION_UNUSED_DAYS", value_name = "DAYS")]
+    pub registration_unused_days: Option<i64>,
 }
 
 /// The few settings every command needs (where the database, the keys and the config
@@ -215,6 +226,10 @@ pub struct Settings {
     /// Every authorization request must be pushed (RFC 9126); the `fapi2` profile too.
     pub require_par: bool,
     pub profile: Profile,
+    pub registration: Registration,
+    /// The most scope an openly registered client may have.
+    pub registration_scopes: Scope,
+    pub registration_unused_days: i64,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
     /// (name, description) of the scopes personal tokens may carry.
@@ -229,6 +244,16 @@ pub struct Settings {
     pub trusted_proxies: Vec<Net>,
     pub data_key: Option<Redacted>,
     pub data_keys_old: Option<Redacted>,
+}
+
+/// Who may register clients over HTTP (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Off,
+    /// With an initial access token.
+    Token,
+    /// Anyone, throttled per address, within the registration scopes.
+    Open,
 }
 
 /// The security profile the server enforces for every client.
@@ -454,6 +479,35 @@ impl Settings {
                 ));
             }
         };
+        let registration = match args.registration.as_deref().unwrap_or("off") {
+            "off" => Registration::Off,
+            "token" => Registration::Token,
+            "open" => Registration::Open,
+            other => {
+                return Err(bad(
+                    "registration (--registration / PORTCULLIS_REGISTRATION)",
+                    format!("{other:?}: use off, token or open"),
+                ));
+            }
+        };
+        let registration_scopes = Scope::parse(
+            args.registration_scopes
+                .as_deref()
+                .unwrap_or("openid profile email offline_access"),
+        )
+        .map_err(|e| {
+            bad(
+                "registration scopes (--registration-scopes / PORTCULLIS_REGISTRATION_SCOPES)",
+                e.to_string(),
+            )
+        })?;
+        let registration_unused_days = args.registration_unused_days.unwrap_or(30);
+        if registration_unused_days < 1 {
+            return Err(bad(
+                "registration unused days (--registration-unused-days / PORTCULLIS_REGISTRATION_UNUSED_DAYS)",
+                "must be at least 1",
+            ));
+        }
         let log_format = match args.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -560,6 +614,9 @@ impl Settings {
             log_format,
             require_par: args.require_par.unwrap_or(false),
             profile,
+            registration,
+            registration_scopes,
+            registration_unused_days,
             bind,
             issuer,
             database_url,

@@ -60,6 +60,8 @@ fn zero() {
         "device",
         "second_factor",
         "authorization",
+        "registration",
+        "audit",
     ] {
         counter!("portcullis_throttle_refusals_total", "limit" => limit).absolute(0);
     }
@@ -115,7 +117,8 @@ pub fn second_factor(outcome: &'static str) {
 }
 
 /// An attempt refused unchecked by a limit: `address`, `username`, `device`,
-/// `second_factor`, or `authorization` (sign-ins started per address).
+/// `second_factor`, `authorization` (sign-ins started per address), `registration` (open
+/// client registrations per address) or `audit` (refusals not written to the trail).
 pub fn throttled(limit: &'static str) {
     counter!("portcullis_throttle_refusals_total", "limit" => limit).increment(1);
 }

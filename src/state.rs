@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 
 use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
-use crate::config::{Profile, Settings};
+use crate::config::{Profile, Registration, Settings};
 use crate::keys::{KeySet, Keys};
 use crate::oauth::authorize::{Authorizer, Rules};
 use crate::oauth::issuer::Issuer;
@@ -31,6 +31,7 @@ impl Precomputed {
         let served = metadata::Served {
             require_par: settings.requires_par(),
             fapi2: settings.profile == Profile::Fapi2,
+            registration: settings.registration != Registration::Off,
         };
         Precomputed {
             discovery: Bytes::from(metadata::render(issuer, served)),
@@ -55,6 +56,8 @@ pub struct AppState {
     pub login_by_ip: Throttle,
     /// Authorization transactions started per client address (`pages::authorize`).
     pub flows_by_ip: Throttle,
+    /// Open client registrations per client address (`endpoints::register`).
+    pub registrations_by_ip: Throttle,
     pub issued: IssuedCounter,
     /// Seals TOTP secrets at rest.
     pub data_keys: Arc<DataKeys>,

@@ -9,7 +9,14 @@ use crate::store::audit::Event;
 
 /// Record one event in a unit of work of its own (for events without a surrounding
 /// transaction). A failure is logged, never shown to whoever caused the event.
-pub async fn record(db: &Db, event: Event, now: i64) {
+///
+/// An event without an address gets the request's (its caller's address and user agent),
+/// when it is written while serving one.
+pub async fn record(db: &Db, mut event: Event, now: i64) {
+    if event.ip.is_none() {
+        let (ip, ua) = crate::web::observe::current_origin();
+        event = event.from_addr(ip, ua);
+    }
     if let Err(e) = db
         .run(move |conn| crate::store::audit::record(conn, &event, now))
         .await
@@ -17,4 +24,27 @@ pub async fn record(db: &Db, event: Event, now: i64) {
         tracing::error!(error = %e, "cannot write an audit event");
         crate::metrics::audit_event("dropped");
     }
+}
+
+/// Refusals an address may add to the trail per minute. Refusals come from anyone,
+/// unauthenticated (a bad DPoP proof, a bad assertion): beyond this, they are counted
+/// (`portcullis_throttle_refusals_total{limit="audit"}`) but not written, so that a flood
+/// of bad requests is not a flood of writes.
+pub const REFUSALS_PER_ADDRESS: u32 = 120;
+
+static REFUSALS: std::sync::LazyLock<crate::throttle::Throttle> =
+    std::sync::LazyLock::new(|| crate::throttle::Throttle::new(REFUSALS_PER_ADDRESS, 60));
+
+/// `record` for a refusal, within `REFUSALS_PER_ADDRESS`.
+pub async fn record_refusal(db: &Db, mut event: Event, now: i64) {
+    if event.ip.is_none() {
+        let (ip, ua) = crate::web::observe::current_origin();
+        event = event.from_addr(ip, ua);
+    }
+    let key = event.ip.clone().unwrap_or_else(|| "unknown".into());
+    if REFUSALS.reserve(&key, now).is_err() {
+        crate::metrics::throttled("audit");
+        return;
+    }
+    record(db, event, now).await;
 }

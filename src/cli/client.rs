@@ -137,7 +137,13 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "client_id_issued_at": c.created_at,
         "dpop_bound_access_tokens": c.dpop_bound,
         "require_pushed_authorization_requests": c.require_par,
+        "registered_by": c.registered_by,
     });
+    if let serde_json::Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or_default()
+        && let serde_json::Value::Object(out) = &mut v
+    {
+        out.extend(m);
+    }
     match &c.keys {
         ClientKeys::Set(_) => v["jwks_kids"] = kids(c).into(),
         ClientKeys::Uri(u) => v["jwks_uri"] = u.clone().into(),
@@ -192,6 +198,17 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         println!("PAR:           authorization requests must be pushed");
     }
     println!("created:       {}", rfc3339(c.created_at));
+    println!("registered by: {}", c.registered_by);
+    for (label, value) in [
+        ("client_uri", &c.metadata.client_uri),
+        ("tos_uri", &c.metadata.tos_uri),
+        ("policy_uri", &c.metadata.policy_uri),
+        ("software_id", &c.metadata.software_id),
+    ] {
+        if let Some(v) = value {
+            println!("{label:<14} {}", crate::escape::inert(v));
+        }
+    }
 }
 
 pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
@@ -227,6 +244,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 jwks_uri,
                 dpop_bound,
                 require_par,
+                metadata: Default::default(),
             }
             .validate()?;
             let (client, secret) = registrar::register(conn, &req, now())?;
@@ -267,7 +285,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             } else {
                 for c in &all {
                     println!(
-                        "{}  {:<12}  {}  [{}]",
+                        "{}  {:<12}  {}  [{}]  by {}",
                         c.client_id,
                         if c.is_public() {
                             "public"
@@ -279,7 +297,8 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                             .iter()
                             .map(|g| g.as_str())
                             .collect::<Vec<_>>()
-                            .join(" ")
+                            .join(" "),
+                        c.registered_by
                     );
                 }
             }

@@ -4,6 +4,7 @@
 mod audit;
 mod client;
 mod keys;
+mod registration;
 mod token;
 mod user;
 
@@ -65,9 +66,13 @@ pub enum Admin {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Initial access tokens for dynamic client registration (PORTCULLIS_REGISTRATION).
+    #[command(subcommand, name = "registration-token")]
+    RegistrationToken(registration::RegistrationCommand),
     /// Delete what has expired: codes, sessions, revocation records, refresh-token
     /// families, sign-in requests in progress (and pushed ones), attempt counters, used
-    /// DPoP proof and client assertion ids, and audit events older
+    /// DPoP proof and client assertion ids, openly registered clients that signed nobody
+    /// in within PORTCULLIS_REGISTRATION_UNUSED_DAYS (30), and audit events older
     /// than PORTCULLIS_AUDIT_RETENTION_DAYS, 365 by default (`serve` also does this
     /// every 10 minutes).
     Purge,
@@ -90,6 +95,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
         Admin::Keys(c) => keys::run(c, &mut open_migrated(&settings)?, &settings),
         Admin::Token(c) => token::run(c, &mut open_migrated(&settings)?),
         Admin::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),
+        Admin::RegistrationToken(c) => registration::run(c, &mut open_migrated(&settings)?),
         Admin::Purge => {
             let mut conn = open_migrated(&settings)?;
             let p = crate::store::purge::run(
@@ -98,9 +104,10 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
                 settings.access_token_ttl,
                 settings.session_idle_ttl,
                 settings.audit_retention_days,
+                settings.registration_unused_days,
             )?;
             println!(
-                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} used proof/assertion id(s) and pushed request(s), {} audit event(s)",
+                "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} used proof/assertion id(s) and pushed request(s), {} unused open registration(s), {} audit event(s)",
                 p.codes,
                 p.sessions,
                 p.revoked,
@@ -108,6 +115,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
                 p.transactions,
                 p.throttle_windows,
                 p.single_use,
+                p.unused_clients,
                 p.audit_events
             );
             Ok(())
@@ -128,6 +136,9 @@ impl Admin {
             Admin::Keys(c) => matches!(c, keys::KeysCommand::List { .. }),
             Admin::Token(c) => matches!(c, token::TokenCommand::List { .. }),
             Admin::Audit(_) => true,
+            Admin::RegistrationToken(c) => {
+                matches!(c, registration::RegistrationCommand::List { .. })
+            }
             _ => false,
         }
     }

@@ -39,10 +39,11 @@ pub async fn check(
             let mut event = Event::new("dpop.refused", "refused")
                 .detail("reason", r.0)
                 .detail("endpoint", path.to_string());
+            // Named by the request, not yet authenticated: a detail, not the client.
             if let Some(c) = client_id {
-                event = event.client(c.to_string());
+                event = event.detail("claimed_client", c.to_string());
             }
-            crate::audit::record(&state.db, event, now).await;
+            crate::audit::record_refusal(&state.db, event, now).await;
             Err(Refusal::Invalid(r.0))
         }
     }

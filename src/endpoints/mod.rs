@@ -7,6 +7,7 @@ pub mod health;
 pub mod introspect;
 pub mod metrics;
 pub mod par;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

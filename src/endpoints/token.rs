@@ -145,7 +145,9 @@ async fn token(
 }
 
 fn proof_required() -> OAuthError {
-    OAuthError::invalid_request("this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449)")
+    OAuthError::invalid_request(
+        "DPoP-bound tokens only (this client, or the FAPI 2.0 profile): send a DPoP proof (RFC 9449)",
+    )
 }
 
 /// RFC 6749 §5.1: token responses are never cached.

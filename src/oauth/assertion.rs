@@ -10,7 +10,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Validation, decode};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwk::{self, PublicKey};
@@ -83,17 +82,53 @@ pub struct Verified {
     pub until: i64,
 }
 
-#[derive(Deserialize)]
+/// The claims we check, each read with its own refusal (a missing `exp` is said to be
+/// missing, not a bad signature).
 struct Claims {
     iss: String,
     sub: String,
     aud: Value,
     exp: i64,
-    #[serde(default)]
     nbf: Option<i64>,
-    #[serde(default)]
     iat: Option<i64>,
     jti: String,
+}
+
+/// A NumericDate (RFC 7519 §2): seconds, possibly fractional; whole seconds here.
+fn numeric_date(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| f.floor() as i64)
+    })
+}
+
+impl Claims {
+    fn from(v: &Value) -> Result<Claims, Refused> {
+        let text = |name: &str, missing: &'static str| {
+            v.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or(Refused::Invalid(missing))
+        };
+        let date = |name: &str, bad: &'static str| match v.get(name) {
+            None => Ok(None),
+            Some(d) => numeric_date(d).map(Some).ok_or(Refused::Invalid(bad)),
+        };
+        Ok(Claims {
+            iss: text("iss", "the assertion has no iss")?,
+            sub: text("sub", "the assertion has no sub")?,
+            aud: v
+                .get("aud")
+                .cloned()
+                .ok_or(Refused::Invalid("the assertion has no aud"))?,
+            exp: date("exp", "the assertion's exp is not a date")?
+                .ok_or(Refused::Invalid("the assertion has no exp"))?,
+            nbf: date("nbf", "the assertion's nbf is not a date")?,
+            iat: date("iat", "the assertion's iat is not a date")?,
+            jti: text("jti", "the assertion's jti is missing or too long")?,
+        })
+    }
 }
 
 /// The client an assertion claims to come from (its `sub`), read without verifying
@@ -117,8 +152,9 @@ pub fn verify(
     aud: &Audiences,
     now: i64,
 ) -> Result<Verified, Refused> {
-    let header = jwk::raw_header(assertion, MAX_ASSERTION_BYTES)
-        .ok_or(Refused::Invalid("the assertion is not a JWT"))?;
+    let header = jwk::raw_header(assertion, MAX_ASSERTION_BYTES).ok_or(Refused::Invalid(
+        "the assertion is not a JWT of at most 8 KB without critical extensions",
+    ))?;
     // Another kind of JWT (an access token, a DPoP proof) is not an assertion.
     if let Some(t) = header.get("typ") {
         let t = t.as_str().unwrap_or("");
@@ -150,19 +186,20 @@ pub fn verify(
     v.validate_exp = false;
     v.validate_aud = false;
     v.required_spec_claims.clear();
-    let claims = candidates
+    let raw = candidates
         .iter()
-        .find_map(|k| decode::<Claims>(assertion, &k.key, &v).ok())
+        .find_map(|k| decode::<Value>(assertion, &k.key, &v).ok())
         .ok_or(Refused::Invalid(
             "the assertion's signature does not verify with the client's keys",
         ))?
         .claims;
+    let claims = Claims::from(&raw)?;
     if claims.iss != client_id || claims.sub != client_id {
         return Err(Refused::Invalid("iss and sub must both be the client id"));
     }
     if !aud.accepts(&claims.aud) {
         return Err(Refused::Invalid(
-            "aud must be the issuer identifier (or the token endpoint URL), as the only value",
+            "aud is not this server's issuer identifier, as the only value",
         ));
     }
     if claims.exp <= now {

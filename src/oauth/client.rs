@@ -126,6 +126,30 @@ pub enum ClientKeys {
     Uri(String),
 }
 
+/// What a client says about itself (RFC 7591 §2): shown to people as text, never
+/// fetched. Every URL is https.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientMetadata {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub software_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub software_version: Option<String>,
+}
+
+/// How a client came to be.
+pub const BY_OPERATOR: &str = "operator";
+pub const BY_OPEN_REGISTRATION: &str = "open";
+
 /// A registered client as the protocol sees it.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -139,6 +163,11 @@ pub struct Client {
     pub dpop_bound: bool,
     /// RFC 9126 §6 `require_pushed_authorization_requests`.
     pub require_par: bool,
+    /// `operator`, `registration-token <id>` or `open`.
+    pub registered_by: String,
+    /// Hash of the registration access token of a self-registered client (RFC 7592).
+    pub registration_token_hash: Option<String>,
+    pub metadata: ClientMetadata,
     pub auth_methods: Vec<AuthMethod>,
     pub grant_types: Vec<GrantType>,
     pub redirect_uris: Vec<String>,
@@ -153,6 +182,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether it registered itself (RFC 7591) rather than being created by an operator.
+    pub fn self_registered(&self) -> bool {
+        self.registered_by != BY_OPERATOR
+    }
+
     /// A client without credentials (`token_endpoint_auth_method=none`), relying on PKCE.
     pub fn is_public(&self) -> bool {
         self.auth_methods.contains(&AuthMethod::None)
@@ -215,6 +249,10 @@ pub enum RegistrationError {
         "jwks_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
     )]
     JwksUri(String),
+    #[error("{0}: must be an https URL without credentials")]
+    MetadataUrl(&'static str),
+    #[error("{0}: too long or not printable text")]
+    MetadataText(&'static str),
 }
 
 /// What an operator asks for at `client create`, before validation.
@@ -236,6 +274,8 @@ pub struct ClientRequest {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    /// Self-description (dynamic registration); URLs must be https.
+    pub metadata: ClientMetadata,
 }
 
 /// A validated registration, ready to be stored.
@@ -255,6 +295,50 @@ pub struct ValidClientRequest {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    pub metadata: ClientMetadata,
+}
+
+/// Descriptive metadata, checked: https URLs without credentials (never fetched, shown
+/// as text), short printable strings.
+fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationError> {
+    let url = |field: &'static str, v: &Option<String>| -> Result<(), RegistrationError> {
+        if let Some(u) = v {
+            let ok = u.len() <= 2048
+                && url::Url::parse(u).is_ok_and(|p| {
+                    p.scheme() == "https"
+                        && p.host().is_some()
+                        && p.username().is_empty()
+                        && p.password().is_none()
+                });
+            if !ok {
+                return Err(RegistrationError::MetadataUrl(field));
+            }
+        }
+        Ok(())
+    };
+    url("client_uri", &m.client_uri)?;
+    url("logo_uri", &m.logo_uri)?;
+    url("tos_uri", &m.tos_uri)?;
+    url("policy_uri", &m.policy_uri)?;
+    let text = |field: &'static str, v: &str| -> Result<(), RegistrationError> {
+        if v.len() > 256 || v.chars().any(char::is_control) {
+            return Err(RegistrationError::MetadataText(field));
+        }
+        Ok(())
+    };
+    if m.contacts.len() > 10 {
+        return Err(RegistrationError::MetadataText("contacts"));
+    }
+    for c in &m.contacts {
+        text("contacts", c)?;
+    }
+    if let Some(v) = &m.software_id {
+        text("software_id", v)?;
+    }
+    if let Some(v) = &m.software_version {
+        text("software_version", v)?;
+    }
+    Ok(m)
 }
 
 /// A `jwks_uri` we will fetch: https, or http to a loopback host (tests, a local
@@ -392,7 +476,9 @@ impl ClientRequest {
                 .parse()
                 .map_err(|_| RegistrationError::IdTokenAlg(a.to_string()))?,
         };
+        let metadata = validate_metadata(self.metadata)?;
         Ok(ValidClientRequest {
+            metadata,
             jwks,
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound,

@@ -68,14 +68,48 @@ struct Claims {
 /// host, default port, percent-encoding), which the URL parser performs.
 pub fn normalize_htu(u: &str) -> Option<String> {
     let url = url::Url::parse(u).ok()?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+    if !matches!(url.scheme(), "https" | "http")
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return None;
     }
     Some(format!(
         "{}{}",
         url.origin().ascii_serialization(),
-        url.path()
+        normalize_percent(url.path())
     ))
+}
+
+/// RFC 3986 §6.2.2.1-2: percent-encoded unreserved characters decoded, the hex digits of
+/// the others in upper case (`/%74oken` and `/token` are one path).
+fn normalize_percent(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            let c = h * 16 + l;
+            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+                out.push(c as char);
+            } else {
+                out.push_str(&format!("%{c:02X}"));
+            }
+            i += 3;
+            continue;
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// base64url(SHA-256(access token)): the proof's `ath` (§4.2).
@@ -85,8 +119,9 @@ pub fn ath(access_token: &str) -> String {
 
 /// Check one proof against the request it came with (RFC 9449 §4.3).
 pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, Refused> {
-    let header =
-        jwk::raw_header(proof, MAX_PROOF_BYTES).ok_or(Refused("the proof is not a JWT"))?;
+    let header = jwk::raw_header(proof, MAX_PROOF_BYTES).ok_or(Refused(
+        "the proof is not a JWT of at most 8 KB without critical extensions",
+    ))?;
     let typ = header.get("typ").and_then(|v| v.as_str());
     if !typ.is_some_and(|t| t.eq_ignore_ascii_case(DPOP_JWT)) {
         return Err(Refused("the proof's typ is not dpop+jwt"));
@@ -125,7 +160,8 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, Refused> {
     if normalize_htu(&claims.htu).as_deref() != Some(target.as_str()) {
         return Err(Refused("the proof's htu does not match the request URL"));
     }
-    if (claims.iat - expect.now).abs() > IAT_WINDOW {
+    // (abs_diff: an iat near i64::MIN must not wrap into the window.)
+    if claims.iat.abs_diff(expect.now) > IAT_WINDOW.unsigned_abs() {
         return Err(Refused("the proof's iat is not within the accepted window"));
     }
     if let Some(token) = expect.access_token {
@@ -189,6 +225,18 @@ mod tests {
         assert_ne!(normalize_htu("https://as.example/token/").unwrap(), a);
         assert_ne!(normalize_htu("http://as.example/token").unwrap(), a);
         assert!(normalize_htu("urn:x:y").is_none());
+        assert_eq!(normalize_htu("https://as.example/%74oken").unwrap(), a);
+        assert_eq!(
+            normalize_htu("https://as.example/a%2fb").unwrap(),
+            "https://as.example/a%2Fb"
+        );
+        assert!(normalize_htu("https://user@as.example/token").is_none());
+        assert_eq!(normalize_htu("https://as.example/%74oken").unwrap(), a);
+        assert_eq!(
+            normalize_htu("https://as.example/a%2fb").unwrap(),
+            "https://as.example/a%2Fb"
+        );
+        assert!(normalize_htu("https://user@as.example/token").is_none());
         assert!(normalize_htu("/token").is_none());
     }
 

@@ -174,7 +174,8 @@ pub fn parse_set(text: &str) -> Result<Vec<PublicKey>, String> {
 }
 
 /// The JOSE header of a compact JWS, as raw JSON (the typed parser drops members it does
-/// not know, and those are what must be checked here). At most `max` bytes of token.
+/// not know, and those are what must be checked here). At most `max` bytes of token; a
+/// header with `crit` is refused.
 pub fn raw_header(token: &str, max: usize) -> Option<serde_json::Map<String, Value>> {
     if token.len() > max || token.split('.').count() != 3 {
         return None;
@@ -182,7 +183,9 @@ pub fn raw_header(token: &str, max: usize) -> Option<serde_json::Map<String, Val
     let head = token.split('.').next()?;
     let bytes = URL_SAFE_NO_PAD.decode(head).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(m) => Some(m),
+        // RFC 7515 §4.1.11: we understand no extension, so a JWS that marks one critical
+        // is invalid.
+        Value::Object(m) if !m.contains_key("crit") => Some(m),
         _ => None,
     }
 }

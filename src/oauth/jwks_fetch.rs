@@ -29,6 +29,9 @@ struct Entry {
 pub struct JwksFetcher {
     http: reqwest::Client,
     cache: Mutex<HashMap<String, Entry>>,
+    /// One fetch at a time: requests that arrive while a set is being fetched wait for
+    /// it, then find it in the cache, rather than each fetching again.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl Default for JwksFetcher {
@@ -49,6 +52,7 @@ impl JwksFetcher {
         JwksFetcher {
             http,
             cache: Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -61,20 +65,42 @@ impl JwksFetcher {
         now: i64,
         refresh: bool,
     ) -> Result<Arc<Vec<PublicKey>>, String> {
+        if let Some(answer) = self.cached(uri, now, refresh) {
+            return answer;
+        }
+        let _one_at_a_time = self.fetching.lock().await;
+        // Another request may have fetched it while this one waited.
+        if let Some(answer) = self.cached(uri, now, refresh) {
+            return answer;
+        }
+        self.fetch_and_remember(uri, now).await
+    }
+
+    /// What the cache can answer for `uri` now, if anything.
+    fn cached(
+        &self,
+        uri: &str,
+        now: i64,
+        refresh: bool,
+    ) -> Option<Result<Arc<Vec<PublicKey>>, String>> {
         {
             let cache = self.cache.lock();
             if let Some(e) = cache.get(uri) {
                 let fresh = now - e.fetched_at < CACHE_TTL;
                 let too_soon = now - e.fetched_at < REFETCH_GAP;
                 match &e.keys {
-                    Some(k) if fresh && (!refresh || too_soon) => return Ok(k.clone()),
+                    Some(k) if fresh && (!refresh || too_soon) => return Some(Ok(k.clone())),
                     None if too_soon => {
-                        return Err("the client's jwks_uri could not be read".into());
+                        return Some(Err("the client's jwks_uri could not be read".into()));
                     }
                     _ => {}
                 }
             }
         }
+        None
+    }
+
+    async fn fetch_and_remember(&self, uri: &str, now: i64) -> Result<Arc<Vec<PublicKey>>, String> {
         let fetched = self.fetch(uri).await;
         let mut cache = self.cache.lock();
         if cache.len() >= MAX_URLS {

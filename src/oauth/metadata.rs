@@ -31,6 +31,8 @@ pub struct Served {
     pub require_par: bool,
     /// The FAPI 2.0 profile: private_key_jwt only, no RS256.
     pub fapi2: bool,
+    /// Dynamic client registration is on (RFC 7591 §3, RFC 8414 §2).
+    pub registration: bool,
 }
 
 /// The metadata document for `issuer`, as JSON bytes (rendered once, served often).
@@ -55,7 +57,7 @@ pub fn render(issuer: &str, served: Served) -> Vec<u8> {
             jwk::SIGNING_ALGS.to_vec(),
         )
     };
-    let doc = json!({
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -92,5 +94,8 @@ pub fn render(issuer: &str, served: Served) -> Vec<u8> {
         // RFC 9207: authorization responses carry `iss`.
         "authorization_response_iss_parameter_supported": true,
     });
+    if served.registration {
+        doc["registration_endpoint"] = json!(format!("{issuer}/register"));
+    }
     serde_json::to_vec(&doc).unwrap_or_default()
 }

@@ -20,4 +20,5 @@ pub mod personal;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod registrar;
+pub mod registration;
 pub mod tokens;

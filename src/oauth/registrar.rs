@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use super::assertion::{self, Audiences};
-use super::client::{AuthMethod, Client, ClientKeys, ValidClientRequest, validate_jwks_uri};
+use super::client::{
+    AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, ValidClientRequest,
+    validate_jwks_uri,
+};
 use super::client_auth::{self, Presented};
 use super::client_cache::ClientCache;
 use super::error::OAuthError;
@@ -70,6 +73,16 @@ impl Registrar {
         Ok(found)
     }
 
+    /// Forget a cached client (it was changed or deleted here).
+    pub fn forget(&self, client_id: &str) {
+        self.cache.forget(client_id);
+    }
+
+    /// A client by id from the database, never the cache.
+    pub async fn fresh(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        self.fetch(id, self.clock.now()).await
+    }
+
     /// Authenticate the calling client, from the cache when it can answer.
     pub async fn authenticate(&self, presented: &Presented) -> Result<Arc<Client>, OAuthError> {
         if let Presented::Assertion {
@@ -119,7 +132,17 @@ impl Registrar {
         {
             return self.spend_assertion(client, verified, now).await;
         }
-        let client = client_auth::registered_for(presented, self.fetch(client_id, now).await?)?;
+        let client = match client_auth::registered_for(presented, self.fetch(client_id, now).await?)
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let event = Event::new("client.assertion_refused", "refused")
+                    .detail("claimed_client", client_id.to_string())
+                    .detail("reason", "no such client registered for private_key_jwt");
+                crate::audit::record_refusal(&self.db, event, now).await;
+                return Err(e);
+            }
+        };
         match self.verify_assertion(&client, assertion, now).await {
             Ok(verified) => self.spend_assertion(client, verified, now).await,
             Err(reason) => Err(self.refuse_assertion(client_id, reason, now).await),
@@ -192,7 +215,7 @@ impl Registrar {
         let event = Event::new("client.assertion_refused", "refused")
             .client(client_id.to_string())
             .detail("reason", reason);
-        crate::audit::record(&self.db, event, now).await;
+        crate::audit::record_refusal(&self.db, event, now).await;
         OAuthError::invalid_client(format!("client authentication failed: {reason}"))
     }
 }
@@ -232,6 +255,86 @@ pub fn register(
     req: &ValidClientRequest,
     now: i64,
 ) -> diesel::QueryResult<(Client, Option<NewSecret>)> {
+    let (row, secret) = new_row(req, new_client_id(), BY_OPERATOR.to_string(), None, now);
+    clients::insert(conn, &row)?;
+    Ok((Client::try_from(row)?, secret))
+}
+
+/// Prefix of registration access tokens (RFC 7592), for secret scanners.
+pub const REGISTRATION_ACCESS_PREFIX: &str = "pcm_";
+
+/// What a client that registered itself receives once: its secret, if it has one, and
+/// the token that manages its registration. `Debug` shows neither.
+pub struct SelfRegistered {
+    pub client: Client,
+    pub secret: Option<NewSecret>,
+    pub registration_access_token: String,
+}
+
+/// Register a client that registered itself (RFC 7591), `registered_by` saying how.
+pub fn register_self(
+    conn: &mut AnyConnection,
+    req: &ValidClientRequest,
+    registered_by: String,
+    now: i64,
+) -> diesel::QueryResult<SelfRegistered> {
+    let rat = secret::random_token(REGISTRATION_ACCESS_PREFIX, 32);
+    let (row, secret) = new_row(
+        req,
+        new_client_id(),
+        registered_by,
+        Some(secret::hash(&rat)),
+        now,
+    );
+    clients::insert(conn, &row)?;
+    Ok(SelfRegistered {
+        client: Client::try_from(row)?,
+        secret,
+        registration_access_token: rat,
+    })
+}
+
+/// Replace a self-registered client's metadata (RFC 7592 §2.2): its secret is kept if
+/// it still uses one (a new one is made if it starts to), and its registration access
+/// token is replaced. `None` when there is no such self-registered client.
+pub fn update_self(
+    conn: &mut AnyConnection,
+    current: &Client,
+    req: &ValidClientRequest,
+    now: i64,
+) -> diesel::QueryResult<Option<SelfRegistered>> {
+    let rat = secret::random_token(REGISTRATION_ACCESS_PREFIX, 32);
+    let (mut row, mut secret) = new_row(
+        req,
+        current.client_id.clone(),
+        current.registered_by.clone(),
+        Some(secret::hash(&rat)),
+        now,
+    );
+    if row.secret_hash.is_some() && current.secret_hash.is_some() {
+        row.secret_hash = current.secret_hash.clone();
+        secret = None;
+    }
+    row.created_at = current.created_at;
+    if !clients::replace(conn, &row)? {
+        return Ok(None);
+    }
+    let client = load(conn, &current.client_id)?.ok_or(diesel::result::Error::NotFound)?;
+    Ok(Some(SelfRegistered {
+        client,
+        secret,
+        registration_access_token: rat,
+    }))
+}
+
+/// The stored form of a validated registration, and its new secret if it has one.
+fn new_row(
+    req: &ValidClientRequest,
+    client_id: String,
+    registered_by: String,
+    registration_token_hash: Option<String>,
+    now: i64,
+) -> (ClientRow, Option<NewSecret>) {
     let uses_secret = req
         .auth_methods
         .iter()
@@ -243,7 +346,7 @@ pub fn register(
         (None, None)
     };
     let row = ClientRow {
-        client_id: new_client_id(),
+        client_id,
         name: req.name.clone(),
         secret_hash: hash,
         auth_methods: join(req.auth_methods.iter().map(|m| m.as_str())),
@@ -259,9 +362,12 @@ pub fn register(
         jwks_uri: req.jwks_uri.clone(),
         dpop_bound: req.dpop_bound,
         require_par: req.require_par,
+        registered_by,
+        registration_token_hash,
+        metadata: serde_json::to_string(&req.metadata).unwrap_or_else(|_| "{}".into()),
+        last_sign_in_at: None,
     };
-    clients::insert(conn, &row)?;
-    Ok((Client::try_from(row)?, secret))
+    (row, secret)
 }
 
 /// A registered client by id, from the database.
@@ -331,10 +437,15 @@ impl TryFrom<ClientRow> for Client {
                 return Err(corrupt(&what("keys"), "both a JWK Set and a jwks_uri"));
             }
         };
+        let metadata: ClientMetadata =
+            serde_json::from_str(&r.metadata).map_err(|e| corrupt(&what("metadata"), e))?;
         Ok(Client {
             keys,
             dpop_bound: r.dpop_bound,
             require_par: r.require_par,
+            registered_by: r.registered_by,
+            registration_token_hash: r.registration_token_hash,
+            metadata,
             scope: Scope::parse(&r.scopes).map_err(|e| corrupt(&what("scope"), e))?,
             id_token_alg: r
                 .id_token_alg

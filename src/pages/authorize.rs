@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::limits;
-use super::templates::{ConsentPage, LoginPage, ScopeLine, describe_scope};
+use super::templates::{ConsentPage, LoginPage, ScopeLine, Unverified, describe_scope};
 use super::{PageError, csrf, page_builder, render, see_other, session};
 use crate::oauth::authorize::transaction::{self, Resume, Transaction};
 use crate::oauth::authorize::{
@@ -44,13 +44,14 @@ pub async fn authorize_post(
     start(&req, &state, form::parse(body.as_bytes()), true).await
 }
 
-fn refusal(authorizer: &Authorizer, e: Refusal) -> PageError {
+/// `status`: how to redirect an error to the client (303 after a POST, RFC 9700 §4.12).
+fn refusal(authorizer: &Authorizer, e: Refusal, status: StatusCode) -> PageError {
     match e {
         Refusal::Unavailable => PageError::Unavailable,
         Refusal::Invalid(AuthorizeError::Page(p)) => PageError::bad_request(p.title, p.message),
         Refusal::Invalid(AuthorizeError::Redirect(r)) => PageError::ToClient {
             location: authorizer.error_location(&r),
-            status: StatusCode::FOUND,
+            status,
         },
     }
 }
@@ -92,7 +93,7 @@ async fn start(
     let areq = authorizer
         .validate(params, state.clock.now())
         .await
-        .map_err(|e| refusal(&authorizer, e))?;
+        .map_err(|e| refusal(&authorizer, e, redirect_status(via_post)))?;
     let current = session::current(state, req).await?;
     let now = state.clock.now();
     let status = redirect_status(via_post);
@@ -147,13 +148,7 @@ fn resume_error(authorizer: &Authorizer, e: Resume) -> PageError {
             "It expired, was already used, or was started in another browser. Go back to the application and start again.",
         ),
         // The forms that resume a transaction are POSTs: 303 (RFC 9110 §15.4.4).
-        Resume::Refused(r) => match refusal(authorizer, r) {
-            PageError::ToClient { location, .. } => PageError::ToClient {
-                location,
-                status: StatusCode::SEE_OTHER,
-            },
-            other => other,
-        },
+        Resume::Refused(r) => refusal(authorizer, r, StatusCode::SEE_OTHER),
         Resume::Unavailable(e) => e.into(),
     }
 }
@@ -284,6 +279,28 @@ pub fn login_page_with(
     render(b, &page)
 }
 
+/// RFC 7591 §5: a self-registered app's name and pages are its own claims; the host the
+/// code goes to is what the person can trust.
+fn unverified(areq: &crate::oauth::authorize::AuthorizationRequest) -> Unverified {
+    let redirect_host = url::Url::parse(&areq.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| areq.redirect_uri.clone());
+    let m = &areq.client.metadata;
+    let links = [
+        ("Website", &m.client_uri),
+        ("Terms of service", &m.tos_uri),
+        ("Privacy policy", &m.policy_uri),
+    ]
+    .into_iter()
+    .filter_map(|(label, uri)| uri.clone().map(|u| (label, u)))
+    .collect();
+    Unverified {
+        redirect_host,
+        links,
+    }
+}
+
 /// The consent form's CSRF token is bound to `session`, which may be one this very
 /// response starts (sign-in, then consent, without a round trip).
 fn consent_page(
@@ -308,6 +325,7 @@ fn consent_page(
                 description: describe_scope(s),
             })
             .collect(),
+        unverified: areq.client.self_registered().then(|| unverified(areq)),
     };
     render(page_builder(StatusCode::OK), &page)
 }

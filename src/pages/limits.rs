@@ -10,7 +10,6 @@
 use actix_web::HttpRequest;
 
 use super::device;
-use crate::domain::net::Net;
 use crate::metrics;
 pub use crate::mfa::guard::{Checked, WINDOW};
 use crate::password;
@@ -19,7 +18,6 @@ use crate::state::AppState;
 use crate::store::DbError;
 use crate::store::throttle::{self, Reserved};
 use crate::store::users::{self, User};
-use crate::web::origin;
 
 /// The per-address password limit is this many times the per-username one.
 pub const PER_ADDRESS_FACTOR: u32 = 4;
@@ -36,18 +34,7 @@ pub const FLOWS_WINDOW: i64 = 600;
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| password::hash(&secret::random_token("", 16)).unwrap_or_default());
 
-/// The throttling key of the caller's address. IPv6 is keyed by its /64: one
-/// subscriber usually holds a whole /64 and could otherwise rotate addresses freely.
-pub fn address_key(req: &HttpRequest, trusted: &[Net]) -> String {
-    match origin::client_ip(req, trusted) {
-        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Some(ip) => ip.to_string(),
-        None => "unknown".into(),
-    }
-}
+pub use crate::web::origin::address_key;
 
 /// Check `password` for `username` within the sign-in limits: the caller's address, and
 /// the username, or this browser's device cookie for that username. Password hashing

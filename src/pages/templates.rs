@@ -26,6 +26,16 @@ pub struct ConsentPage<'a> {
     pub client_name: String,
     pub username: String,
     pub scopes: Vec<ScopeLine>,
+    /// For an app that registered itself (RFC 7591 §5): its name is its own claim, so
+    /// the page says so and names where the answer goes.
+    pub unverified: Option<Unverified>,
+}
+
+/// What a person can check about a self-registered app: the host the answer is sent to,
+/// and the pages it named about itself (shown as text, never fetched by the server).
+pub struct Unverified {
+    pub redirect_host: String,
+    pub links: Vec<(&'static str, String)>,
 }
 
 #[derive(Template)]

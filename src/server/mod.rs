@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use crate::audit::IssuedCounter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::endpoints::{health, metrics};
+use crate::endpoints::{health, metrics, register};
 use crate::keys::KeyAlg;
 use crate::keys::{Keys, ring, signer};
 use crate::oauth::issuer::Issuer;
@@ -281,6 +281,7 @@ fn build_state(
             limits::WINDOW,
         ),
         flows_by_ip: Throttle::new(limits::FLOW_KB_PER_ADDRESS, limits::FLOWS_WINDOW),
+        registrations_by_ip: Throttle::new(register::OPEN_PER_ADDRESS, register::OPEN_WINDOW),
         issued: IssuedCounter::default(),
         device_key: data_keys.derive(device::KEY_LABEL),
         csrf_key: data_keys.derive(csrf::KEY_LABEL),

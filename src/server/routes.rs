@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, guard, web};
 
-use crate::endpoints::{discovery, health, introspect, par, revoke, token, userinfo};
+use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
 use crate::pages::{self, account, activity, authorize, consent, login, logout, security, tokens};
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
@@ -58,6 +58,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/introspect")
             .route(web::post().to(introspect::introspect_ep))
             .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/register")
+            .route(web::post().to(register::register))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/register/{client_id}")
+            .route(web::get().to(register::read))
+            .route(web::put().to(register::update))
+            .route(web::delete().to(register::delete)),
     )
     .service(
         web::resource("/par")

@@ -87,9 +87,10 @@ async fn purge_periodically(state: Arc<AppState>) {
             state.settings.session_idle_ttl,
         );
         let keep = state.settings.audit_retention_days;
+        let unused = state.settings.registration_unused_days;
         match state
             .db
-            .run(move |conn| crate::store::purge::run(conn, now, ttl, idle, keep))
+            .run(move |conn| crate::store::purge::run(conn, now, ttl, idle, keep, unused))
             .await
         {
             Ok(p) => tracing::debug!(?p, "purged"),

@@ -26,6 +26,11 @@ pub struct ClientRow {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    pub registered_by: String,
+    pub registration_token_hash: Option<String>,
+    /// Descriptive metadata of a self-registered client, as JSON.
+    pub metadata: String,
+    pub last_sign_in_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -106,4 +111,50 @@ pub fn set_secret_hash(
     ))
     .execute(conn)
     .map(|n| n > 0)
+}
+
+/// Replace a self-registered client's registration (RFC 7592 §2.2): every field of the
+/// row but its id, creation, origin and last sign-in; the secret hash only when given.
+pub fn replace(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<bool> {
+    diesel::update(clients::table.find(&row.client_id))
+        .set((
+            clients::name.eq(&row.name),
+            clients::auth_methods.eq(&row.auth_methods),
+            clients::grant_types.eq(&row.grant_types),
+            clients::redirect_uris.eq(&row.redirect_uris),
+            clients::scopes.eq(&row.scopes),
+            clients::resources.eq(&row.resources),
+            clients::updated_at.eq(row.updated_at),
+            clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
+            clients::id_token_alg.eq(&row.id_token_alg),
+            clients::jwks.eq(&row.jwks),
+            clients::jwks_uri.eq(&row.jwks_uri),
+            clients::dpop_bound.eq(row.dpop_bound),
+            clients::require_par.eq(row.require_par),
+            clients::registration_token_hash.eq(&row.registration_token_hash),
+            clients::metadata.eq(&row.metadata),
+            clients::secret_hash.eq(&row.secret_hash),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// The client signed someone in (a code was issued for it).
+pub fn note_sign_in(conn: &mut AnyConnection, client_id: &str, now: i64) -> QueryResult<()> {
+    diesel::update(clients::table.find(client_id))
+        .set(clients::last_sign_in_at.eq(now))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Delete openly registered clients created before `created_before` that never
+/// completed a sign-in.
+pub fn purge_unused_open(conn: &mut AnyConnection, created_before: i64) -> QueryResult<usize> {
+    diesel::delete(
+        clients::table
+            .filter(clients::registered_by.eq("open"))
+            .filter(clients::last_sign_in_at.is_null())
+            .filter(clients::created_at.lt(created_before)),
+    )
+    .execute(conn)
 }

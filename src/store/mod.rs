@@ -14,6 +14,7 @@ pub mod pat;
 pub mod purge;
 pub mod pushed;
 pub mod refresh;
+pub mod registration;
 pub mod replay;
 pub mod revoked;
 pub mod schema;

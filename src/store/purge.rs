@@ -1,7 +1,9 @@
 //! Housekeeping: delete what no check needs any more.
 
 use super::db::AnyConnection;
-use super::{audit, codes, pushed, refresh, replay, revoked, sessions, throttle, transactions};
+use super::{
+    audit, clients, codes, pushed, refresh, replay, revoked, sessions, throttle, transactions,
+};
 
 #[derive(Debug, Default)]
 pub struct Purged {
@@ -14,6 +16,8 @@ pub struct Purged {
     pub transactions: usize,
     /// Used DPoP proof and assertion ids, and pushed requests, past their time.
     pub single_use: usize,
+    /// Openly registered clients that signed nobody in.
+    pub unused_clients: usize,
 }
 
 /// Codes stay an hour past expiry, longer than any access token they could have
@@ -25,6 +29,7 @@ pub fn run(
     access_ttl: i64,
     session_idle: i64,
     audit_retention_days: i64,
+    registration_unused_days: i64,
 ) -> diesel::QueryResult<Purged> {
     Ok(Purged {
         codes: codes::purge(conn, now - 3600.max(access_ttl))?,
@@ -36,5 +41,6 @@ pub fn run(
         throttle_windows: throttle::purge(conn, now - 86_400)?,
         transactions: transactions::purge(conn, now)?,
         single_use: replay::purge(conn, now)? + pushed::purge(conn, now)?,
+        unused_clients: clients::purge_unused_open(conn, now - registration_unused_days * 86_400)?,
     })
 }

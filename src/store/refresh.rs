@@ -26,6 +26,9 @@ pub struct Family {
     pub revoked_reason: Option<String>,
     /// RFC 9449 §5: a public client's family is bound to the DPoP key it began with.
     pub dpop_jkt: Option<String>,
+    /// RFC 8707 §2.2: the resources of the original grant, space-separated ("" for the
+    /// default audience).
+    pub resources: String,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
@@ -79,6 +82,19 @@ pub fn mark_used(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryR
     .set(refresh_tokens::used_at.eq(now))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// Bind a family to the DPoP key first used with it (a public client that began to use
+/// DPoP at a refresh). Only an unbound family is bound.
+pub fn bind_dpop(conn: &mut AnyConnection, family: Id, jkt: &str) -> QueryResult<()> {
+    diesel::update(
+        token_families::table
+            .find(family)
+            .filter(token_families::dpop_jkt.is_null()),
+    )
+    .set(token_families::dpop_jkt.eq(jkt))
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Without rotation (the FAPI 2.0 profile): the token stays, its idle end moves on.

@@ -20,6 +20,10 @@ diesel::table! {
         jwks_uri -> Nullable<Text>,
         dpop_bound -> Bool,
         require_par -> Bool,
+        registered_by -> Text,
+        registration_token_hash -> Nullable<Text>,
+        metadata -> Text,
+        last_sign_in_at -> Nullable<BigInt>,
     }
 }
 
@@ -120,6 +124,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
         dpop_jkt -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -294,5 +299,17 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    registration_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
+        revoked_at -> Nullable<BigInt>,
     }
 }

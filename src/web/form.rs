@@ -17,6 +17,8 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub enum FormError {
     #[error("the body must be application/x-www-form-urlencoded")]
     WrongType,
+    #[error("the body must be application/json")]
+    NotJson,
     #[error("request body too large")]
     TooLarge,
     #[error("the request body did not arrive in time")]
@@ -136,18 +138,44 @@ pub async fn read_raw(req: &HttpRequest, payload: web::Payload) -> Result<String
 /// `read_raw` with a limit of `max` bytes instead of `MAX_FORM_BYTES`.
 pub async fn read_raw_up_to(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     max: usize,
 ) -> Result<String, FormError> {
+    if !has_type(req, "application/x-www-form-urlencoded") {
+        return Err(FormError::WrongType);
+    }
+    let body = read_body(req, payload, max).await?;
+    String::from_utf8(body).map_err(|_| FormError::NotUtf8)
+}
+
+/// A JSON body (dynamic client registration), with the same size and time checks.
+pub async fn read_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max: usize,
+) -> Result<Vec<u8>, FormError> {
+    if !has_type(req, "application/json") {
+        return Err(FormError::NotJson);
+    }
+    read_body(req, payload, max).await
+}
+
+fn has_type(req: &HttpRequest, expected: &str) -> bool {
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(FormError::WrongType);
-    }
+    mime.eq_ignore_ascii_case(expected)
+}
+
+/// The body, at most `max` bytes, arriving within `BODY_TIMEOUT`.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    max: usize,
+) -> Result<Vec<u8>, FormError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -172,7 +200,7 @@ pub async fn read_raw_up_to(
     let body = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
         .await
         .map_err(|_| FormError::TooSlow)??;
-    String::from_utf8(body.to_vec()).map_err(|_| FormError::NotUtf8)
+    Ok(body.to_vec())
 }
 
 #[cfg(test)]

@@ -16,13 +16,30 @@ use crate::domain::net::Net;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What the task serving a request knows of it, for log lines and audit events written
+/// far from the handler (a refused assertion in the registrar, say).
+#[derive(Clone)]
+struct Current {
+    id: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
 tokio::task_local! {
-    static CURRENT: String;
+    static CURRENT: Current;
 }
 
 /// The id of the request being served, when called from its task.
 pub fn current_request_id() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|c| c.id.clone()).ok()
+}
+
+/// The caller's address and user agent (as `origin::origin` reads them), when called
+/// from a request's task.
+pub fn current_origin() -> (Option<String>, Option<String>) {
+    CURRENT
+        .try_with(|c| (c.ip.clone(), c.user_agent.clone()))
+        .unwrap_or((None, None))
 }
 
 /// An id a trusted proxy set is kept (so one id follows the request through both), if
@@ -50,8 +67,14 @@ pub async fn observe(
     let id = forwarded_id(&req, &trusted).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id);
+    let (ip, user_agent) = super::origin::origin(req.request(), &trusted);
+    let current = Current {
+        id: id.clone(),
+        ip,
+        user_agent,
+    };
     let served = CURRENT
-        .scope(id.clone(), next.call(req))
+        .scope(current, next.call(req))
         .instrument(span)
         .await;
     let mut res = served?;

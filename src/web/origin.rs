@@ -73,6 +73,19 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
+/// The throttling key of the caller's address. IPv6 is keyed by its /64: one
+/// subscriber usually holds a whole /64 and could otherwise rotate addresses freely.
+pub fn address_key(req: &HttpRequest, trusted: &[Net]) -> String {
+    match client_ip(req, trusted) {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

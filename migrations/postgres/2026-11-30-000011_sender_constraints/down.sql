@@ -1,6 +1,7 @@
 ALTER TABLE authorization_transactions DROP COLUMN pushed;
 DROP TABLE pushed_requests;
 DROP TABLE used_jtis;
+ALTER TABLE token_families DROP COLUMN resources;
 ALTER TABLE token_families DROP COLUMN dpop_jkt;
 ALTER TABLE authorization_codes DROP COLUMN resources;
 ALTER TABLE authorization_codes DROP COLUMN dpop_jkt;

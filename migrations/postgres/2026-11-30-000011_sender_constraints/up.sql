@@ -13,8 +13,10 @@ ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
 ALTER TABLE authorization_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 
 -- A public client's refresh tokens are bound to the DPoP key they were issued with
--- (RFC 9449 §5).
+-- (RFC 9449 §5), and every family to the resources of its original grant (RFC 8707
+-- §2.2), space-separated.
 ALTER TABLE token_families ADD COLUMN dpop_jkt TEXT;
+ALTER TABLE token_families ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 
 -- Single-use values seen by any instance: DPoP proof and client assertion `jti`s, kept
 -- until the proof or assertion could no longer be accepted anyway. The primary key

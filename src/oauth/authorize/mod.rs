@@ -12,12 +12,13 @@ pub use request::{
     AuthorizationRequest, AuthorizeError, PageError, Params, RedirectError, Rules, redirect_with,
 };
 
+use super::client::BY_OPEN_REGISTRATION;
 use super::registrar::Registrar;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
 use crate::store::sessions::Session;
 use crate::store::users::User;
-use crate::store::{Db, DbError, consents, pushed};
+use crate::store::{Db, DbError, clients, consents, pushed};
 use crate::web::form;
 
 /// Authorization codes live one minute (RFC 6749 §4.1.2 recommends at most ten).
@@ -173,7 +174,18 @@ impl Authorizer<'_> {
             dpop_jkt: areq.dpop_jkt.clone(),
             resources: areq.resources.join(" "),
         };
-        self.db.run(move |conn| codes::insert(conn, &row)).await?;
+        // Openly registered clients that never sign anyone in are purged; this one did.
+        let signs_in = (areq.client.registered_by == BY_OPEN_REGISTRATION)
+            .then(|| areq.client.client_id.clone());
+        self.db
+            .run(move |conn| {
+                codes::insert(conn, &row)?;
+                if let Some(id) = signs_in {
+                    clients::note_sign_in(conn, &id, now)?;
+                }
+                Ok(())
+            })
+            .await?;
         let mut pairs = vec![("code", code.as_str())];
         if let Some(s) = &areq.state {
             pairs.push(("state", s));

@@ -58,8 +58,9 @@ pub async fn grant(
     let requested_resources = req.resources.clone();
     let dpop_jkt = g.dpop_jkt.clone();
     // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a
-    // confidential client's are bound to the client, which authenticates.
-    let family_jkt = if client.is_public() {
+    // confidential client's are bound to the client, which authenticates (and, under the
+    // FAPI 2.0 profile, where they do not rotate, to its DPoP key too).
+    let family_jkt = if client.is_public() || !g.rotate_refresh {
         g.dpop_jkt.clone()
     } else {
         None
@@ -132,6 +133,13 @@ pub async fn grant(
                     .filter(|r| !r.is_empty())
                     .map(str::to_string)
                     .collect();
+                // The refresh tokens keep the full original grant: the code's resources,
+                // or, when it named none, those this first token was asked for.
+                let granted = if bound.is_empty() {
+                    requested_resources.join(" ")
+                } else {
+                    bound.join(" ")
+                };
                 let resources = if requested_resources.is_empty() {
                     bound
                 } else if bound.is_empty() || requested_resources.iter().all(|r| bound.contains(r))
@@ -166,6 +174,7 @@ pub async fn grant(
                             revoked_at: None,
                             revoked_reason: None,
                             dpop_jkt: family_jkt.clone(),
+                            resources: granted.clone(),
                         };
                         refresh::create_family(conn, &f)?;
                         Some(issue_refresh(

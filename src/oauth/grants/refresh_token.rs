@@ -72,8 +72,11 @@ pub async fn grant(
         .refresh_token
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let aud = g.issuer.audience(client, &req.resources)?;
+    // Checked against the client's registration here; against the family's grant below.
+    g.issuer.audience(client, &req.resources)?;
+    let requested_resources = req.resources.clone();
     let requested = req.scope.clone();
+    let bind_public = client.is_public() || !g.rotate_refresh;
     let client_id = client.client_id.clone();
     let now = g.now;
     let ttl = g.lifetimes.access;
@@ -132,6 +135,26 @@ pub async fn grant(
                         "the refresh token is bound to a DPoP key: send a proof made with it",
                     ));
                 }
+                // RFC 8707 §2.2: a refresh token is bound to the full original grant: a
+                // refresh may narrow its resources, never name another.
+                let granted: Vec<&str> =
+                    family.resources.split(' ').filter(|r| !r.is_empty()).collect();
+                if !granted.is_empty()
+                    && requested_resources.iter().any(|r| !granted.contains(&r.as_str()))
+                {
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidTarget,
+                        "the refresh token was not granted for the requested resource",
+                    ));
+                }
+                // RFC 9449 §5: a public client that presents a proof binds its refresh
+                // token to the key, even if it began without DPoP.
+                if bind_public
+                    && family.dpop_jkt.is_none()
+                    && let Some(jkt) = &dpop_jkt
+                {
+                    refresh::bind_dpop(conn, family.id, jkt)?;
+                }
                 // RFC 6749 §6: the requested scope may narrow the original grant, never
                 // widen it. Checked before the token is consumed, so a refused request
                 // leaves the token usable.
@@ -171,6 +194,17 @@ pub async fn grant(
         Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
     };
     let scope = resolve_scope(req.scope.as_deref(), &family.scope)?;
+    let resources = if req.resources.is_empty() {
+        family
+            .resources
+            .split(' ')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect()
+    } else {
+        req.resources.clone()
+    };
+    let aud = g.issuer.audience(client, &resources)?;
     let subject = family.user_id.to_string();
     let minted = g.issuer.access_token(AccessToken {
         client_id: &client.client_id,

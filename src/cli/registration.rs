@@ -1,0 +1,144 @@
+//! `portcullis registration-token ...`: initial access tokens for dynamic client
+//! registration (RFC 7591 §3), given to whoever may register clients.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::now;
+use crate::clock::rfc3339;
+use crate::secret;
+use crate::store::AnyConnection;
+use crate::store::audit::{self, Event};
+use crate::store::id::Id;
+use crate::store::registration::{self as tokens, RegistrationTokenRow};
+
+/// Prefix of initial access tokens, for secret scanners.
+pub const PREFIX: &str = "pci_";
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationCommand {
+    /// Make a token that lets its holder register clients (`POST /register` with
+    /// `Authorization: Bearer ...`); it is printed this once.
+    Create {
+        /// Lifetime in seconds (default: does not expire).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<i64>,
+        /// How many clients it may register (default: no limit).
+        #[arg(long, value_name = "N")]
+        max_uses: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tokens (never their values).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id; clients it registered stay.
+    Revoke { id: String },
+}
+
+fn state(t: &RegistrationTokenRow, now: i64) -> &'static str {
+    if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.expires_at.is_some_and(|e| e <= now) {
+        "expired"
+    } else if t.max_uses.is_some_and(|m| t.uses >= m) {
+        "used up"
+    } else {
+        "active"
+    }
+}
+
+pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
+    let t = now();
+    match cmd {
+        RegistrationCommand::Create {
+            expires_in,
+            max_uses,
+            json,
+        } => {
+            if expires_in.is_some_and(|e| e < 1) {
+                anyhow::bail!("--expires-in: at least 1 second");
+            }
+            if max_uses.is_some_and(|m| m < 1) {
+                anyhow::bail!("--max-uses: at least 1");
+            }
+            let token = secret::random_token(PREFIX, 32);
+            let row = RegistrationTokenRow {
+                id: Id::new_v7().to_string(),
+                token_hash: secret::hash(&token),
+                created_at: t,
+                expires_at: expires_in.map(|e| t + e),
+                max_uses,
+                uses: 0,
+                revoked_at: None,
+            };
+            tokens::insert(conn, &row)?;
+            let e = Event::new("registration_token.created", "success")
+                .detail("id", row.id.clone())
+                .detail("by", "operator");
+            if let Err(err) = audit::record(conn, &e, t) {
+                eprintln!("portcullis: warning: cannot write the audit event: {err}");
+            }
+            if json {
+                println!(
+                    "{}",
+                    json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses })
+                );
+            } else {
+                println!("token:   {token}");
+                println!("         (shown only now: give it to whoever may register clients)");
+                println!("id:      {}", row.id);
+                match row.expires_at {
+                    Some(e) => println!("expires: {}", rfc3339(e)),
+                    None => println!("expires: never"),
+                }
+                match row.max_uses {
+                    Some(m) => println!("uses:    at most {m}"),
+                    None => println!("uses:    no limit"),
+                }
+            }
+        }
+        RegistrationCommand::List { json } => {
+            let all = tokens::list(conn)?;
+            if all.is_empty() && !json {
+                println!("no registration tokens");
+            }
+            for r in all {
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "id": r.id, "created_at": r.created_at, "expires_at": r.expires_at,
+                            "max_uses": r.max_uses, "uses": r.uses, "revoked_at": r.revoked_at,
+                            "state": state(&r, t),
+                        })
+                    );
+                } else {
+                    println!(
+                        "{}  {:<8}  used {}{}  created {}",
+                        r.id,
+                        state(&r, t),
+                        r.uses,
+                        r.max_uses.map(|m| format!(" of {m}")).unwrap_or_default(),
+                        rfc3339(r.created_at)
+                    );
+                }
+            }
+        }
+        RegistrationCommand::Revoke { id } => {
+            if !tokens::revoke(conn, &id, t)? {
+                anyhow::bail!("no live registration token with id {id:?}");
+            }
+            let e = Event::new("registration_token.revoked", "success")
+                .detail("id", id.clone())
+                .detail("by", "operator");
+            if let Err(err) = audit::record(conn, &e, t) {
+                eprintln!("portcullis: warning: cannot write the audit event: {err}");
+            }
+            println!("revoked registration token {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Dynamic client registration (RFC 7591) and its management (RFC 7592): client
+//! metadata as JSON in, the registered client as JSON out. Validation is the operator's
+//! (`ClientRequest::validate`), with the registration policy on top: what a client that
+//! registers itself may ask for.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{
+    AuthMethod, Client, ClientKeys, ClientMetadata, ClientRequest, RegistrationError,
+    ValidClientRequest,
+};
+use super::redirect_uri::RedirectUriError;
+use crate::domain::scope::Scope;
+
+/// What may register, and with which scopes.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Open registration (anyone): scopes limited to `open_scopes`, keys only inline.
+    pub open: bool,
+    pub open_scopes: Scope,
+}
+
+/// An RFC 7591 §3.2.2 error: `invalid_redirect_uri` or `invalid_client_metadata`, with a
+/// description naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+fn invalid(description: impl Into<String>) -> MetadataError {
+    MetadataError {
+        error: "invalid_client_metadata",
+        description: description.into(),
+    }
+}
+
+/// The metadata a client sends (RFC 7591 §2; OpenID Connect Registration §2 for
+/// `id_token_signed_response_alg` and `post_logout_redirect_uris`). Fields we do not
+/// know are ignored, never echoed.
+#[derive(Debug, Default, Deserialize)]
+pub struct Submitted {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
+    /// RFC 7592 §2.2: a PUT repeats the client id (and may repeat the secret).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+/// Parse the body: a JSON object, or an error naming what is wrong.
+pub fn parse(body: &[u8]) -> Result<Submitted, MetadataError> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON"))?;
+    if !v.is_object() {
+        return Err(invalid("the body must be a JSON object"));
+    }
+    serde_json::from_value(v).map_err(|e| invalid(format!("a field has the wrong type: {e}")))
+}
+
+impl Submitted {
+    /// Validate under `policy`, as `client create` validates an operator's request.
+    pub fn validate(self, policy: &Policy) -> Result<ValidClientRequest, MetadataError> {
+        if let Some(rt) = &self.response_types
+            && rt.iter().any(|t| t != "code")
+        {
+            return Err(invalid("response_types: only \"code\" is supported"));
+        }
+        let method = self
+            .token_endpoint_auth_method
+            .clone()
+            .unwrap_or_else(|| AuthMethod::ClientSecretBasic.as_str().to_string());
+        let public = method == AuthMethod::None.as_str();
+        if policy.open && self.jwks_uri.is_some() {
+            // Anyone may register: we do not fetch URLs that anyone names.
+            return Err(invalid(
+                "jwks_uri: not accepted from open registration; send jwks",
+            ));
+        }
+        let jwks = match &self.jwks {
+            None => None,
+            Some(v) if v.is_object() => Some(v.to_string()),
+            Some(_) => return Err(invalid("jwks: must be a JWK Set object")),
+        };
+        let scope = match (&self.scope, policy.open) {
+            (Some(s), _) => Some(s.clone()),
+            (None, true) => Some(policy.open_scopes.to_string()),
+            (None, false) => None,
+        };
+        if policy.open
+            && let Some(s) = &scope
+        {
+            let asked = Scope::parse(s).map_err(|e| invalid(format!("scope: {e}")))?;
+            if let Some(extra) = asked.excess_over(&policy.open_scopes).next() {
+                return Err(invalid(format!(
+                    "scope: {extra:?} is not open to self-registered clients"
+                )));
+            }
+        }
+        let name = self
+            .client_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| invalid("client_name is required"))?;
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(invalid("client_name: at most 100 printable characters"));
+        }
+        let grant_types = self.grant_types.clone().unwrap_or_else(|| {
+            // RFC 7591 §2: the default is authorization_code.
+            vec!["authorization_code".into()]
+        });
+        let req = ClientRequest {
+            name,
+            grant_types,
+            redirect_uris: self.redirect_uris,
+            scope,
+            public,
+            auth_methods: vec![method],
+            resources: Vec::new(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            id_token_alg: self.id_token_signed_response_alg,
+            jwks,
+            jwks_uri: self.jwks_uri,
+            dpop_bound: self.dpop_bound_access_tokens,
+            require_par: self.require_pushed_authorization_requests,
+            metadata: self.metadata,
+        };
+        req.validate().map_err(|e| match e {
+            RegistrationError::RedirectUri(r) => MetadataError {
+                error: "invalid_redirect_uri",
+                description: redirect_description(&r),
+            },
+            other => invalid(other.to_string()),
+        })
+    }
+}
+
+fn redirect_description(e: &RedirectUriError) -> String {
+    e.to_string()
+}
+
+/// The registered client as RFC 7591 §3.2.1 (and RFC 7592 §3) returns it. The secret and
+/// the registration access token appear only when given (at registration, at an update).
+pub fn to_json(
+    c: &Client,
+    secret: Option<&str>,
+    registration_access_token: Option<&str>,
+    issuer: &str,
+) -> Value {
+    let method = c
+        .auth_methods
+        .first()
+        .map_or("none", |m| m.as_str())
+        .to_string();
+    let mut v = json!({
+        "client_id": c.client_id,
+        "client_id_issued_at": c.created_at,
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": method,
+        "scope": c.scope.to_string(),
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "id_token_signed_response_alg": c.id_token_alg.as_str(),
+        "dpop_bound_access_tokens": c.dpop_bound,
+        "require_pushed_authorization_requests": c.require_par,
+        "registration_client_uri": format!("{issuer}/register/{}", c.client_id),
+    });
+    if let Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or(Value::Null)
+        && let Value::Object(out) = &mut v
+    {
+        out.extend(m);
+    }
+    match &c.keys {
+        ClientKeys::Set(keys) => {
+            let kids: Vec<Option<String>> = keys.iter().map(|k| k.kid.clone()).collect();
+            v["jwks_kids"] = json!(kids);
+        }
+        ClientKeys::Uri(u) => v["jwks_uri"] = json!(u),
+        ClientKeys::None => {}
+    }
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+        // RFC 7591 §3.2.1: 0, the secret does not expire.
+        v["client_secret_expires_at"] = json!(0);
+    }
+    if let Some(t) = registration_access_token {
+        v["registration_access_token"] = json!(t);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> Policy {
+        Policy {
+            open: true,
+            open_scopes: Scope::parse("openid profile").unwrap(),
+        }
+    }
+
+    #[test]
+    fn open_registration_stays_within_its_scopes_and_fetches_nothing() {
+        let body = br#"{"client_name":"x","redirect_uris":["https://a.example/cb"],"scope":"openid admin"}"#;
+        let e = parse(body).unwrap().validate(&open()).unwrap_err();
+        assert!(e.description.contains("admin"), "{e:?}");
+        let body = br#"{"client_name":"x","redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://a.example/jwks"}"#;
+        let e = parse(body).unwrap().validate(&open()).unwrap_err();
+        assert!(e.description.contains("jwks_uri"), "{e:?}");
+        let body = br#"{"client_name":"x","redirect_uris":["https://a.example/cb"]}"#;
+        let v = parse(body).unwrap().validate(&open()).unwrap();
+        assert_eq!(v.scope.to_string(), "openid profile");
+    }
+
+    #[test]
+    fn redirect_uri_errors_have_their_own_code() {
+        let body = br#"{"client_name":"x","redirect_uris":["http://evil.example/cb"]}"#;
+        let e = parse(body).unwrap().validate(&open()).unwrap_err();
+        assert_eq!(e.error, "invalid_redirect_uri");
+        let e = parse(br#"{"client_name":"x","redirect_uris":["https://a.example/cb"],"logo_uri":"http://a.example/l.png"}"#)
+            .unwrap()
+            .validate(&open())
+            .unwrap_err();
+        assert_eq!(e.error, "invalid_client_metadata");
+        assert!(e.description.contains("logo_uri"));
+    }
+}
