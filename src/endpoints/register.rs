@@ -150,6 +150,7 @@ pub async fn register(
     // The token's use and the client are one unit: a refused insert spends nothing,
     // and a token for one use registers one client however many requests race.
     let token_hash = initial.as_deref().map(secret::hash);
+    let jwks = valid.jwks.clone();
     let registered = state
         .db
         .run(move |conn| {
@@ -185,6 +186,7 @@ pub async fn register(
         StatusCode::CREATED,
         registration::to_json(
             &registered.client,
+            jwks.as_deref(),
             registered.secret.as_ref().map(|s| s.0.as_str()),
             Some(&registered.registration_access_token),
             &state.issuer.id,
@@ -232,13 +234,22 @@ pub async fn read(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match managed(&req, &state, &path).await {
-        Ok(c) => answer(
-            StatusCode::OK,
-            registration::to_json(&c, None, None, &state.issuer.id),
-        ),
-        Err(res) => res,
-    }
+    let c = match managed(&req, &state, &path).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let id = c.client_id.clone();
+    let jwks = match state.db.run(move |conn| clients::find(conn, &id)).await {
+        Ok(row) => row.and_then(|r| r.jwks),
+        Err(e) => {
+            tracing::error!(error = %e, "registration read failed");
+            return unavailable();
+        }
+    };
+    answer(
+        StatusCode::OK,
+        registration::to_json(&c, jwks.as_deref(), None, None, &state.issuer.id),
+    )
 }
 
 /// `PUT /register/{client_id}` (RFC 7592 §2.2): the whole metadata again, validated as at
@@ -291,6 +302,7 @@ pub async fn update(
         Err(e) => return refuse(&state, &req, e).await,
     };
     let now = state.clock.now();
+    let jwks = valid.jwks.clone();
     let c = current.clone();
     let updated = state
         .db
@@ -305,6 +317,7 @@ pub async fn update(
                 StatusCode::OK,
                 registration::to_json(
                     &u.client,
+                    jwks.as_deref(),
                     u.secret.as_ref().map(|s| s.0.as_str()),
                     Some(&u.registration_access_token),
                     &state.issuer.id,

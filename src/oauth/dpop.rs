@@ -231,13 +231,56 @@ mod tests {
             "https://as.example/a%2Fb"
         );
         assert!(normalize_htu("https://user@as.example/token").is_none());
-        assert_eq!(normalize_htu("https://as.example/%74oken").unwrap(), a);
-        assert_eq!(
-            normalize_htu("https://as.example/a%2fb").unwrap(),
-            "https://as.example/a%2Fb"
-        );
-        assert!(normalize_htu("https://user@as.example/token").is_none());
         assert!(normalize_htu("/token").is_none());
+    }
+
+    /// A proof signed over exactly this header (the typed header drops members such as
+    /// `crit`, so it is written by hand).
+    fn signed(header: serde_json::Value, claims: serde_json::Value) -> (String, String) {
+        use crate::keys::{KeyAlg, material};
+        let pem = material::generate(KeyAlg::ES256).unwrap();
+        let m = material::from_pem(KeyAlg::ES256, &pem).unwrap();
+        let mut header = header;
+        header["jwk"] = m.public_jwk.clone();
+        let msg = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), &m.encoding, m.alg.jwt()).unwrap();
+        (format!("{msg}.{sig}"), m.kid.clone())
+    }
+
+    fn expect(now: i64) -> Expect<'static> {
+        Expect {
+            method: "POST",
+            url: "https://as.example/token",
+            access_token: None,
+            now,
+            fapi2: false,
+        }
+    }
+
+    #[test]
+    fn critical_extensions_and_overflowing_iat_are_refused() {
+        let now = 1_800_000_000;
+        let claims = |iat: i64| serde_json::json!({"jti": "j1", "htm": "POST", "htu": "https://as.example/%74oken", "iat": iat});
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"});
+        // The control: the same proof without the extension is accepted (and htu is
+        // compared after percent-decoding unreserved characters).
+        let (ok, jkt) = signed(header.clone(), claims(now));
+        assert_eq!(verify(&ok, &expect(now)).unwrap().jkt, jkt);
+        // RFC 7515 §4.1.11: an extension we do not understand marked critical.
+        let mut crit = header.clone();
+        crit["crit"] = serde_json::json!(["exp"]);
+        crit["exp"] = serde_json::json!(now);
+        let (p, _) = signed(crit, claims(now));
+        assert!(verify(&p, &expect(now)).is_err());
+        // iat at the ends of the range: refused, without wrapping into the window.
+        for iat in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let (p, _) = signed(header.clone(), claims(iat));
+            assert!(verify(&p, &expect(now)).is_err(), "{iat}");
+        }
     }
 
     #[test]

@@ -316,7 +316,10 @@ pub fn update_self(
         secret = None;
     }
     row.created_at = current.created_at;
-    if !clients::replace(conn, &row)? {
+    let Some(current_rat) = current.registration_token_hash.as_deref() else {
+        return Ok(None);
+    };
+    if !clients::replace(conn, &row, current_rat)? {
         return Ok(None);
     }
     let client = load(conn, &current.client_id)?.ok_or(diesel::result::Error::NotFound)?;

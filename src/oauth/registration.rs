@@ -36,6 +36,9 @@ fn invalid(description: impl Into<String>) -> MetadataError {
     }
 }
 
+/// The name shown for a client that registered without `client_name`.
+pub const UNNAMED: &str = "Unnamed app";
+
 /// The metadata a client sends (RFC 7591 §2; OpenID Connect Registration §2 for
 /// `id_token_signed_response_alg` and `post_logout_redirect_uris`). Fields we do not
 /// know are ignored, never echoed.
@@ -122,11 +125,12 @@ impl Submitted {
                 )));
             }
         }
+        // RFC 7591 §2: client_name is optional; people are shown this in its place.
         let name = self
             .client_name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| invalid("client_name is required"))?;
+            .unwrap_or_else(|| UNNAMED.to_string());
         if name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid("client_name: at most 100 printable characters"));
         }
@@ -134,6 +138,19 @@ impl Submitted {
             // RFC 7591 §2: the default is authorization_code.
             vec!["authorization_code".into()]
         });
+        // Self-registered clients sign people in (and, with an initial access token,
+        // may run as services); exchanging people's tokens stays with operators'
+        // clients. Open registration: people's sign-in only.
+        let allowed: &[&str] = if policy.open {
+            &["authorization_code", "refresh_token"]
+        } else {
+            &["authorization_code", "refresh_token", "client_credentials"]
+        };
+        if let Some(g) = grant_types.iter().find(|g| !allowed.contains(&g.as_str())) {
+            return Err(invalid(format!(
+                "grant_types: {g:?} is not open to self-registered clients"
+            )));
+        }
         let req = ClientRequest {
             name,
             grant_types,
@@ -168,6 +185,7 @@ fn redirect_description(e: &RedirectUriError) -> String {
 /// the registration access token appear only when given (at registration, at an update).
 pub fn to_json(
     c: &Client,
+    jwks: Option<&str>,
     secret: Option<&str>,
     registration_access_token: Option<&str>,
     issuer: &str,
@@ -198,9 +216,11 @@ pub fn to_json(
         out.extend(m);
     }
     match &c.keys {
-        ClientKeys::Set(keys) => {
-            let kids: Vec<Option<String>> = keys.iter().map(|k| k.kid.clone()).collect();
-            v["jwks_kids"] = json!(kids);
+        ClientKeys::Set(_) => {
+            // As registered (public keys only: private members are refused at parse).
+            if let Some(set) = jwks.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+                v["jwks"] = set;
+            }
         }
         ClientKeys::Uri(u) => v["jwks_uri"] = json!(u),
         ClientKeys::None => {}

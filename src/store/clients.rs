@@ -115,28 +115,34 @@ pub fn set_secret_hash(
 
 /// Replace a self-registered client's registration (RFC 7592 §2.2): every field of the
 /// row but its id, creation, origin and last sign-in; the secret hash only when given.
-pub fn replace(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<bool> {
-    diesel::update(clients::table.find(&row.client_id))
-        .set((
-            clients::name.eq(&row.name),
-            clients::auth_methods.eq(&row.auth_methods),
-            clients::grant_types.eq(&row.grant_types),
-            clients::redirect_uris.eq(&row.redirect_uris),
-            clients::scopes.eq(&row.scopes),
-            clients::resources.eq(&row.resources),
-            clients::updated_at.eq(row.updated_at),
-            clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
-            clients::id_token_alg.eq(&row.id_token_alg),
-            clients::jwks.eq(&row.jwks),
-            clients::jwks_uri.eq(&row.jwks_uri),
-            clients::dpop_bound.eq(row.dpop_bound),
-            clients::require_par.eq(row.require_par),
-            clients::registration_token_hash.eq(&row.registration_token_hash),
-            clients::metadata.eq(&row.metadata),
-            clients::secret_hash.eq(&row.secret_hash),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+/// Only while its registration access token is still `current_rat`: of two updates
+/// racing with one token, one wins and the other's token is spent.
+pub fn replace(conn: &mut AnyConnection, row: &ClientRow, current_rat: &str) -> QueryResult<bool> {
+    diesel::update(
+        clients::table
+            .find(&row.client_id)
+            .filter(clients::registration_token_hash.eq(current_rat)),
+    )
+    .set((
+        clients::name.eq(&row.name),
+        clients::auth_methods.eq(&row.auth_methods),
+        clients::grant_types.eq(&row.grant_types),
+        clients::redirect_uris.eq(&row.redirect_uris),
+        clients::scopes.eq(&row.scopes),
+        clients::resources.eq(&row.resources),
+        clients::updated_at.eq(row.updated_at),
+        clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
+        clients::id_token_alg.eq(&row.id_token_alg),
+        clients::jwks.eq(&row.jwks),
+        clients::jwks_uri.eq(&row.jwks_uri),
+        clients::dpop_bound.eq(row.dpop_bound),
+        clients::require_par.eq(row.require_par),
+        clients::registration_token_hash.eq(&row.registration_token_hash),
+        clients::metadata.eq(&row.metadata),
+        clients::secret_hash.eq(&row.secret_hash),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// The client signed someone in (a code was issued for it).

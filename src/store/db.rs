@@ -327,6 +327,16 @@ where
     match conn {
         AnyConnection::Postgresql(_) => conn.transaction(f),
         AnyConnection::Sqlite(c) => {
+            if AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                // Already inside one (this thread holds the writer lock): join it;
+                // taking the lock again would wait for ourselves.
+                return f(conn);
+            }
             // One writer at a time in this process, queued here: SQLite's busy handler
             // would make the others sleep in growing steps (up to 100 ms each) instead.
             let _writer = SQLITE_WRITER.lock();
@@ -378,5 +388,42 @@ mod tests {
             applied.contains(&total),
             "one instance applied them all: {applied:?}"
         );
+    }
+
+    /// A write transaction opened inside another joins it instead of waiting for the
+    /// writer lock its own thread holds (this deadlocked a registration once), and an
+    /// error in the inner one rolls back the whole.
+    #[test]
+    fn nested_write_transactions_join_the_outer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("nested.db").display());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut conn = connect(&url).unwrap();
+            diesel::sql_query("CREATE TABLE t (x INTEGER)")
+                .execute(&mut conn)
+                .unwrap();
+            let r: Result<(), diesel::result::Error> = write_transaction(&mut conn, |c| {
+                diesel::sql_query("INSERT INTO t VALUES (1)").execute(c)?;
+                write_transaction(c, |c| {
+                    diesel::sql_query("INSERT INTO t VALUES (2)").execute(c)?;
+                    Err(diesel::result::Error::RollbackTransaction)
+                })
+            });
+            assert!(r.is_err());
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let n: N = diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+                .get_result(&mut conn)
+                .unwrap();
+            tx.send(n.n).unwrap();
+        });
+        let rows = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("no deadlock");
+        assert_eq!(rows, 0, "the inner error rolled back the outer writes");
     }
 }

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::db::{AnyConnection, write_transaction};
+use super::db::AnyConnection;
 use super::schema::registration_tokens as rt;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
@@ -44,27 +44,28 @@ pub fn revoke(conn: &mut AnyConnection, id: &str, now: i64) -> QueryResult<bool>
 
 /// Spend one use of the token with this hash, if it is live and has a use left: its id.
 pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<Option<String>> {
-    write_transaction(conn, |conn| {
-        let spent = diesel::update(
-            rt::table
-                .filter(rt::token_hash.eq(token_hash))
-                .filter(rt::revoked_at.is_null())
-                .filter(rt::expires_at.is_null().or(rt::expires_at.gt(now)))
-                .filter(
-                    rt::max_uses
-                        .is_null()
-                        .or(rt::uses.lt(rt::max_uses.assume_not_null())),
-                ),
-        )
-        .set(rt::uses.eq(rt::uses + 1))
-        .execute(conn)?;
-        if spent != 1 {
-            return Ok(None);
-        }
+    // One conditional UPDATE: racing spenders of the last use cannot both match. The
+    // caller holds the write transaction (the client it registers is in it too); this
+    // does not open one, as the SQLite writer lock is not re-entrant.
+    let spent = diesel::update(
         rt::table
             .filter(rt::token_hash.eq(token_hash))
-            .select(rt::id)
-            .first::<String>(conn)
-            .optional()
-    })
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.is_null().or(rt::expires_at.gt(now)))
+            .filter(
+                rt::max_uses
+                    .is_null()
+                    .or(rt::uses.lt(rt::max_uses.assume_not_null())),
+            ),
+    )
+    .set(rt::uses.eq(rt::uses + 1))
+    .execute(conn)?;
+    if spent != 1 {
+        return Ok(None);
+    }
+    rt::table
+        .filter(rt::token_hash.eq(token_hash))
+        .select(rt::id)
+        .first::<String>(conn)
+        .optional()
 }

@@ -1,0 +1,610 @@
+//! Dynamic client registration (RFC 7591) and its management (RFC 7592): off by
+//! default, behind initial access tokens, or open within limits; a registered client
+//! signs people in like any other; its registration access token reads, replaces and
+//! deletes it, and is replaced at every update.
+
+mod common;
+
+use common::browser::Browser;
+use common::flow::REDIRECT;
+use common::{TestServer, create_user, oauth_error, spawn, spawn_with};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn spawn_mode(mode: &str) -> TestServer {
+    let mode = mode.to_string();
+    spawn_with(move |a| a.registration = Some(mode)).await
+}
+
+async fn discovery(srv: &TestServer) -> Value {
+    srv.http
+        .get(srv.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn post(
+    srv: &TestServer,
+    base: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = srv.http.post(format!("{base}/register")).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+fn initial_token(srv: &TestServer, args: &[&str]) -> Value {
+    let mut all = vec!["registration-token", "create", "--json"];
+    all.extend_from_slice(args);
+    let out = srv.cli(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn web_app() -> Value {
+    json!({
+        "client_name": "Calendar Sync",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid profile offline_access",
+        "client_uri": "https://calendar.example/",
+        "tos_uri": "https://calendar.example/terms",
+        "software_id": "4NRB1-0XZABZI9E6-5SM3R",
+        "made_up_field": "never echoed",
+    })
+}
+
+#[actix_web::test]
+async fn registration_is_off_by_default_and_advertised_when_on() {
+    let srv = spawn().await;
+    assert!(discovery(&srv).await.get("registration_endpoint").is_none());
+    let res = post(&srv, &srv.base, None, &web_app()).await;
+    assert_eq!(res.status(), 404);
+    srv.stop().await;
+
+    let srv = spawn_mode("token").await;
+    assert_eq!(
+        discovery(&srv).await["registration_endpoint"],
+        json!(srv.url("/register"))
+    );
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn a_client_registered_with_an_initial_access_token_signs_people_in() {
+    let srv = spawn_mode("token").await;
+    create_user(&srv, "ada", PASSWORD, None);
+
+    // RFC 7591 §3 / RFC 6750 §3: without the token, a Bearer challenge.
+    let res = post(&srv, &srv.base, None, &web_app()).await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    let (_, code, _) = oauth_error(res).await;
+    assert_eq!(code, "invalid_token");
+    let res = post(&srv, &srv.base, Some("pci_not-a-token"), &web_app()).await;
+    assert_eq!(res.status(), 401);
+
+    let issued = initial_token(&srv, &["--max-uses", "3"]);
+    let token = issued["token"].as_str().unwrap();
+    assert!(token.starts_with("pci_"));
+    let res = post(&srv, &srv.base, Some(token), &web_app()).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let reg: Value = res.json().await.unwrap();
+    let client_id = reg["client_id"].as_str().unwrap().to_string();
+    let secret = reg["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(reg["client_secret_expires_at"], 0);
+    assert!(reg["client_id_issued_at"].as_i64().unwrap() > 0);
+    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(reg["redirect_uris"], json!([REDIRECT]));
+    assert_eq!(reg["software_id"], "4NRB1-0XZABZI9E6-5SM3R");
+    assert_eq!(reg["tos_uri"], "https://calendar.example/terms");
+    assert!(
+        reg.get("made_up_field").is_none(),
+        "unknown fields are not echoed"
+    );
+    assert!(
+        reg["registration_access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("pcm_")
+    );
+    assert_eq!(
+        reg["registration_client_uri"],
+        json!(srv.url(&format!("/register/{client_id}")))
+    );
+
+    // The whole code flow with PKCE; the consent page says the app named itself and
+    // where the answer goes.
+    let browser = Browser::new(&srv);
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid profile offline_access")
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let page = browser.text(&srv.url(&format!("/authorize?{query}"))).await;
+    let res = browser.login(&page, "ada", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let consent = res.text().await.unwrap();
+    assert!(consent.contains("This app registered itself"), "{consent}");
+    assert!(consent.contains("127.0.0.1"));
+    assert!(consent.contains("https://calendar.example/terms"));
+    let res = browser.consent(&consent, "allow").await;
+    let (_, params) = common::location_params(&res);
+    let code = params.get("code").expect("a code").clone();
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    assert!(tokens["id_token"].is_string() && tokens["refresh_token"].is_string());
+
+    // The operator sees who registered it.
+    let out = srv.cli(&["client", "show", &client_id, "--json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["registered_by"],
+        json!(format!(
+            "registration-token {}",
+            issued["id"].as_str().unwrap()
+        ))
+    );
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn the_registration_access_token_reads_replaces_and_deletes_its_client_only() {
+    let srv = spawn_mode("token").await;
+    let issued = initial_token(&srv, &[]);
+    let token = issued["token"].as_str().unwrap();
+    let service = json!({
+        "client_name": "Nightly export",
+        "grant_types": ["client_credentials"],
+        "scope": "",
+    });
+    let reg: Value = post(&srv, &srv.base, Some(token), &service)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = reg["client_id"].as_str().unwrap().to_string();
+    let secret = reg["client_secret"].as_str().unwrap().to_string();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_string();
+    let other: Value = post(&srv, &srv.base, Some(token), &web_app())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_uri = other["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Read: the metadata, never the secret; another client's token, a wrong one or
+    // none: the same 401 (RFC 7592 §2).
+    let res = srv.http.get(&uri).bearer_auth(&rat).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let read: Value = res.json().await.unwrap();
+    assert_eq!(read["client_name"], "Nightly export");
+    assert!(read.get("client_secret").is_none());
+    assert!(read.get("registration_access_token").is_none());
+    for (u, t) in [
+        (&other_uri, Some(rat.as_str())),
+        (
+            &uri,
+            Some(other["registration_access_token"].as_str().unwrap()),
+        ),
+        (&uri, Some("pcm_wrong")),
+        (&uri, None),
+    ] {
+        let mut req = srv.http.get(u);
+        if let Some(t) = t {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{u} {t:?}");
+        assert!(res.headers().contains_key("www-authenticate"));
+    }
+
+    // A token from the client as it stands.
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let access: Value = res.json().await.unwrap();
+    let access = access["access_token"].as_str().unwrap().to_string();
+
+    // Replace: the client id must be repeated; the answer carries a new registration
+    // access token and the old one is spent; the secret stays.
+    let mut changed = service.clone();
+    changed["client_name"] = json!("Nightly export v2");
+    let res = srv
+        .http
+        .put(&uri)
+        .bearer_auth(&rat)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "PUT without client_id");
+    changed["client_id"] = json!(id);
+    let res = srv
+        .http
+        .put(&uri)
+        .bearer_auth(&rat)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let updated: Value = res.json().await.unwrap();
+    assert_eq!(updated["client_name"], "Nightly export v2");
+    assert!(
+        updated.get("client_secret").is_none(),
+        "the secret is unchanged"
+    );
+    let new_rat = updated["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_rat, rat);
+    let res = srv.http.get(&uri).bearer_auth(&rat).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "the old registration access token is spent"
+    );
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the secret still works");
+
+    // Delete: gone, and its tokens are inactive at once.
+    let res = srv
+        .http
+        .delete(&uri)
+        .bearer_auth(&new_rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = srv
+        .http
+        .get(&uri)
+        .bearer_auth(&new_rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let rs = srv.service_client("");
+    let intro: Value = srv
+        .http
+        .post(srv.url("/introspect"))
+        .basic_auth(&rs.0, Some(&rs.1))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], false);
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    srv.stop().await;
+}
+
+/// Two updates racing with one registration access token: one wins, and only the
+/// winner's new token works.
+#[actix_web::test]
+async fn updates_racing_with_one_registration_access_token_succeed_once() {
+    let srv = spawn_mode("token").await;
+    let issued = initial_token(&srv, &[]);
+    let reg: Value = post(
+        &srv,
+        &srv.base,
+        Some(issued["token"].as_str().unwrap()),
+        &web_app(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_string();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut body = web_app();
+    body["client_id"] = reg["client_id"].clone();
+    let sends = (0..8).map(|_| srv.http.put(&uri).bearer_auth(&rat).json(&body).send());
+    let results = futures_util::future::join_all(sends).await;
+    let ok: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|r| r.status() == 200)
+        .collect();
+    assert_eq!(ok.len(), 1, "exactly one update wins");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn bad_metadata_is_refused_naming_the_field() {
+    let srv = spawn_mode("token").await;
+    let token = initial_token(&srv, &[]);
+    let token = token["token"].as_str().unwrap();
+    let with = |k: &str, v: Value| {
+        let mut b = web_app();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            with("redirect_uris", json!(["http://calendar.example/cb"])),
+            "invalid_redirect_uri",
+        ),
+        (
+            with("redirect_uris", json!(["https://calendar.example/cb#x"])),
+            "invalid_redirect_uri",
+        ),
+        (
+            with("redirect_uris", json!(["/relative"])),
+            "invalid_redirect_uri",
+        ),
+        (
+            with("response_types", json!(["token"])),
+            "invalid_client_metadata",
+        ),
+        (
+            with("grant_types", json!(["password"])),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                "grant_types",
+                json!(["urn:ietf:params:oauth:grant-type:token-exchange"]),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with("token_endpoint_auth_method", json!("tls_client_auth")),
+            "invalid_client_metadata",
+        ),
+        (
+            with("logo_uri", json!("http://calendar.example/logo.png")),
+            "invalid_client_metadata",
+        ),
+        (
+            with("redirect_uris", json!("https://calendar.example/cb")),
+            "invalid_client_metadata",
+        ),
+        (
+            with("token_endpoint_auth_method", json!("private_key_jwt")),
+            "invalid_client_metadata",
+        ),
+    ];
+    for (body, expected) in cases {
+        let res = post(&srv, &srv.base, Some(token), &body).await;
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!((status, code.as_str()), (400, expected), "{body}");
+    }
+    // Not JSON, or not an object.
+    for raw in ["client_name=x", "[1,2]"] {
+        let res = srv
+            .http
+            .post(srv.url("/register"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_client_metadata"),
+            "{raw}"
+        );
+    }
+    // Nothing refused was registered.
+    let out = srv.cli(&["client", "list", "--json"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Calendar Sync"));
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn open_registration_stays_in_its_scopes_and_is_throttled_per_address() {
+    let srv = spawn_mode("open").await;
+    // Beyond the open scopes, a service grant, or a key URL we would have to fetch:
+    // refused.
+    let mut admin = web_app();
+    admin["scope"] = json!("openid admin:all");
+    let mut service = web_app();
+    service["grant_types"] = json!(["client_credentials"]);
+    let mut fetch = web_app();
+    fetch["token_endpoint_auth_method"] = json!("private_key_jwt");
+    fetch["jwks_uri"] = json!("https://calendar.example/jwks.json");
+    for body in [admin, service, fetch] {
+        let (status, code, _) = oauth_error(post(&srv, &srv.base, None, &body).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_client_metadata"),
+            "{body}"
+        );
+    }
+    // A public client without a scope gets the open scopes.
+    let mut public = web_app();
+    public["token_endpoint_auth_method"] = json!("none");
+    public.as_object_mut().unwrap().remove("scope");
+    let res = post(&srv, &srv.base, None, &public).await;
+    assert_eq!(res.status(), 201);
+    let reg: Value = res.json().await.unwrap();
+    assert!(reg.get("client_secret").is_none());
+    let mut scope: Vec<&str> = reg["scope"].as_str().unwrap().split(' ').collect();
+    scope.sort();
+    assert_eq!(scope, ["email", "offline_access", "openid", "profile"]);
+
+    // A burst from one address: the limit is held (4 refused above count too, as
+    // attempts are reserved before they are checked).
+    let sends = (0..30).map(|_| post(&srv, &srv.base, None, &public));
+    let results = futures_util::future::join_all(sends).await;
+    let mut created = 1 + 3;
+    let mut refused = 0;
+    for r in results {
+        match r.status().as_u16() {
+            201 => created += 1,
+            429 => {
+                assert!(r.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 20, "per-address limit");
+    assert_eq!(refused, 14);
+    srv.stop().await;
+}
+
+/// An initial access token for one use registers one client, however many requests
+/// race, across two instances.
+#[actix_web::test]
+async fn a_single_use_initial_access_token_registers_one_client_across_instances() {
+    let srv = spawn_mode("token").await;
+    let sibling = srv
+        .sibling_with(|a| a.registration = Some("token".into()))
+        .await;
+    let issued = initial_token(&srv, &["--max-uses", "1"]);
+    let token = issued["token"].as_str().unwrap().to_string();
+    let body = web_app();
+    let sends = (0..12).map(|i| {
+        let base = if i % 2 == 0 {
+            &srv.base
+        } else {
+            &sibling.issuer
+        };
+        post(&srv, base, Some(&token), &body)
+    });
+    let results = futures_util::future::join_all(sends).await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 401),
+        "{statuses:?}"
+    );
+
+    // Listed as used up; a revoked token registers nothing.
+    let out = srv.cli(&["registration-token", "list", "--json"]);
+    let listed: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(listed["state"], "used up");
+    let again = initial_token(&srv, &[]);
+    let id = again["id"].as_str().unwrap();
+    let out = srv.cli(&["registration-token", "revoke", id]);
+    assert!(out.status.success());
+    let res = post(
+        &srv,
+        &srv.base,
+        Some(again["token"].as_str().unwrap()),
+        &body,
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    srv.stop().await;
+}
+
+/// The code flow with a self-registered public client, through the helper the other
+/// tests use.
+#[actix_web::test]
+async fn an_open_public_client_completes_the_code_flow() {
+    let srv = spawn_mode("open").await;
+    create_user(&srv, "grace", PASSWORD, None);
+    let mut public = web_app();
+    public["token_endpoint_auth_method"] = json!("none");
+    let reg: Value = post(&srv, &srv.base, None, &public)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap();
+    let (code, verifier) = common::flow::authorize(
+        &srv,
+        client_id,
+        "openid offline_access",
+        &[],
+        "grace",
+        PASSWORD,
+    )
+    .await;
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    srv.stop().await;
+}
