@@ -450,3 +450,79 @@ async fn a_public_clients_code_and_refresh_tokens_are_bound_to_its_key() {
     assert_eq!(schemes, vec!["Bearer", "DPoP"]);
     srv.stop().await;
 }
+
+/// A public client that began without DPoP binds its refresh token at the first refresh
+/// with a proof; from then on only that key refreshes (RFC 9449 §5).
+#[actix_web::test]
+async fn a_public_clients_refresh_token_binds_at_its_first_proof() {
+    let srv = spawn().await;
+    create_user(&srv, "bob", PASSWORD, None);
+    let (id, _) = srv.register(ClientRequest {
+        name: "Desktop app".into(),
+        public: true,
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: Some("openid offline_access".into()),
+        ..Default::default()
+    });
+    let (code, verifier) =
+        common::flow::authorize(&srv, &id, "openid offline_access", &[], "bob", PASSWORD).await;
+    let token_url = srv.url("/token");
+    let res = srv
+        .http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let key = ClientKey::es256();
+    let thief = ClientKey::es256();
+    let now = srv.clock_now();
+    let refresh_with = |token: String, proof: Option<String>| {
+        let (http, id, url) = (srv.http.clone(), id.clone(), token_url.clone());
+        async move {
+            let mut req = http.post(url).form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.as_str()),
+                ("client_id", id.as_str()),
+            ]);
+            if let Some(p) = proof {
+                req = req.header("DPoP", p);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let res = refresh_with(
+        refresh.clone(),
+        Some(key.dpop("POST", &token_url, now, None)),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        key.jkt()
+    );
+    refresh = body["refresh_token"].as_str().unwrap().to_string();
+    for proof in [None, Some(thief.dpop("POST", &token_url, now, None))] {
+        let res = refresh_with(refresh.clone(), proof).await;
+        assert_eq!(error_of(res).await, (400, "invalid_grant".into()));
+    }
+    let res = refresh_with(
+        refresh.clone(),
+        Some(key.dpop("POST", &token_url, now, None)),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "its key still refreshes");
+    srv.stop().await;
+}

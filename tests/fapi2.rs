@@ -204,5 +204,24 @@ async fn a_sign_in_goes_through_par_and_the_refresh_token_survives_a_lost_respon
         let body: Value = res.json().await.unwrap();
         assert!(body.get("refresh_token").is_none(), "not rotated");
     }
+    // The family is bound to the DPoP key it began with: the client's own assertion with
+    // another key's proof is refused (RFC 9449 §5 for a client that proves with DPoP at
+    // every request under this profile).
+    let other = ClientKey::es256();
+    let mut form = vec![
+        ("grant_type", "refresh_token".to_string()),
+        ("refresh_token", refresh.clone()),
+    ];
+    form.extend(assertion_fields(&key.assertion(&id, json!(srv.base), now)));
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .header("DPoP", other.dpop("POST", &srv.url("/token"), now, None))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
     srv.stop().await;
 }

@@ -358,3 +358,69 @@ async fn a_proof_at_the_push_binds_the_code() {
     assert_eq!(res.status(), 200);
     srv.stop().await;
 }
+
+/// RFC 8707 §2.2: a refresh may narrow to one of the resources the grant was for, never
+/// switch to another the client may ask for.
+#[actix_web::test]
+async fn a_refresh_stays_within_the_resources_of_its_grant() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let (id, secret) = srv.register(ClientRequest {
+        name: "Web app".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: Some("openid offline_access".into()),
+        resources: vec![API.into(), OTHER_API.into()],
+        ..Default::default()
+    });
+    let app = (id, secret.unwrap());
+    let (code, verifier) = common::flow::authorize(
+        &srv,
+        &app.0,
+        "openid offline_access",
+        &[("resource", API)],
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    let res = exchange(&srv, &app, &code, &verifier, &[]).await;
+    assert_eq!(res.status(), 200);
+    let refresh = res.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refresh_for = |resource: Option<&'static str>| {
+        let (srv, app, refresh) = (&srv, &app, refresh.clone());
+        async move {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+            ];
+            if let Some(r) = resource {
+                form.push(("resource", r));
+            }
+            srv.http
+                .post(srv.url("/token"))
+                .basic_auth(&app.0, Some(&app.1))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = refresh_for(Some(OTHER_API)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_target"
+    );
+    // The refusal spent nothing; the grant's own resource is served.
+    let res = refresh_for(Some(API)).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        common::jose::claims(body["access_token"].as_str().unwrap())["aud"],
+        API
+    );
+    srv.stop().await;
+}
