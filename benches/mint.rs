@@ -110,6 +110,7 @@ fn client_authentication(c: &mut Criterion) {
         registered_by: portcullis::oauth::client::BY_OPERATOR.into(),
         registration_token_hash: None,
         metadata: Default::default(),
+        disabled_at: None,
     });
     let presented = Presented::Basic {
         client_id: client_id.clone(),

@@ -608,3 +608,78 @@ async fn an_open_public_client_completes_the_code_flow() {
     assert_eq!(res.status(), 200);
     srv.stop().await;
 }
+
+/// Operators can disable any client, self-registered or not: it is unknown to the
+/// protocol until enabled again, on every instance once the client cache has expired.
+#[actix_web::test]
+async fn an_operator_disables_and_enables_a_self_registered_client() {
+    let srv = spawn_mode("token").await;
+    let issued = initial_token(&srv, &[]);
+    let service =
+        json!({"client_name": "Exporter", "grant_types": ["client_credentials"], "scope": ""});
+    let reg: Value = post(
+        &srv,
+        &srv.base,
+        Some(issued["token"].as_str().unwrap()),
+        &service,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = reg["client_id"].as_str().unwrap().to_string();
+    let secret = reg["client_secret"].as_str().unwrap().to_string();
+    let token = || async {
+        srv.http
+            .post(srv.url("/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+    };
+    let res = token().await;
+    assert_eq!(res.status(), 200);
+    let access = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rs = srv.service_client("");
+    let active = || async {
+        srv.http
+            .post(srv.url("/introspect"))
+            .basic_auth(&rs.0, Some(&rs.1))
+            .form(&[("token", access.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["active"]
+            .clone()
+    };
+    assert_eq!(active().await, true);
+
+    let out = srv.cli(&["client", "disable", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value =
+        serde_json::from_slice(&srv.cli(&["client", "show", &id, "--json"]).stdout).unwrap();
+    assert!(shown["disabled_at"].is_i64());
+    srv.clock.advance(srv.settings.client_cache_ttl as i64 + 1);
+    let (status, code, _) = oauth_error(token().await).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_client"));
+    assert_eq!(active().await, false);
+    let out = srv.cli(&["client", "disable", &id]);
+    assert!(!out.status.success(), "already disabled");
+
+    let out = srv.cli(&["client", "enable", &id]);
+    assert!(out.status.success());
+    srv.clock.advance(srv.settings.client_cache_ttl as i64 + 1);
+    assert_eq!(token().await.status(), 200);
+    assert_eq!(active().await, true);
+    srv.stop().await;
+}

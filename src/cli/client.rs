@@ -74,6 +74,11 @@ pub enum ClientCommand {
     },
     /// Delete a client.
     Delete { id: String },
+    /// Disable a client: it can no longer authenticate or sign anyone in, and its access
+    /// tokens are inactive at introspection, until `client enable`.
+    Disable { id: String },
+    /// Enable a disabled client again.
+    Enable { id: String },
     /// Replace a private_key_jwt client's registered JWK Set (a client with a jwks_uri
     /// publishes its own).
     SetJwks {
@@ -138,6 +143,7 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "dpop_bound_access_tokens": c.dpop_bound,
         "require_pushed_authorization_requests": c.require_par,
         "registered_by": c.registered_by,
+        "disabled_at": c.disabled_at,
     });
     if let serde_json::Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or_default()
         && let serde_json::Value::Object(out) = &mut v
@@ -199,6 +205,9 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
     }
     println!("created:       {}", rfc3339(c.created_at));
     println!("registered by: {}", c.registered_by);
+    if let Some(t) = c.disabled_at {
+        println!("DISABLED:      since {}", rfc3339(t));
+    }
     for (label, value) in [
         ("client_uri", &c.metadata.client_uri),
         ("tos_uri", &c.metadata.tos_uri),
@@ -285,7 +294,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             } else {
                 for c in &all {
                     println!(
-                        "{}  {:<12}  {}  [{}]  by {}",
+                        "{}  {:<12}  {}  [{}]  by {}{}",
                         c.client_id,
                         if c.is_public() {
                             "public"
@@ -298,7 +307,12 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                             .map(|g| g.as_str())
                             .collect::<Vec<_>>()
                             .join(" "),
-                        c.registered_by
+                        c.registered_by,
+                        if c.disabled_at.is_some() {
+                            "  DISABLED"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
@@ -321,6 +335,29 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 Event::new("client.deleted", "success").client(id.clone()),
             );
             println!("deleted client {id}");
+        }
+        ClientCommand::Disable { id } => {
+            if !clients::set_disabled(conn, &id, Some(now()))? {
+                anyhow::bail!("no enabled client with id {id:?}");
+            }
+            record(
+                conn,
+                Event::new("client.disabled", "success").client(id.clone()),
+            );
+            println!("disabled client {id}");
+            println!(
+                "(running servers refuse it within PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
+            );
+        }
+        ClientCommand::Enable { id } => {
+            if !clients::set_disabled(conn, &id, None)? {
+                anyhow::bail!("no disabled client with id {id:?}");
+            }
+            record(
+                conn,
+                Event::new("client.enabled", "success").client(id.clone()),
+            );
+            println!("enabled client {id}");
         }
         ClientCommand::SetJwks { id, jwks_file } => {
             let text = read_jwks(&jwks_file)?;

@@ -168,6 +168,8 @@ pub struct Client {
     /// Hash of the registration access token of a self-registered client (RFC 7592).
     pub registration_token_hash: Option<String>,
     pub metadata: ClientMetadata,
+    /// Set by `client disable`: the protocol treats the client as unknown.
+    pub disabled_at: Option<i64>,
     pub auth_methods: Vec<AuthMethod>,
     pub grant_types: Vec<GrantType>,
     pub redirect_uris: Vec<String>,

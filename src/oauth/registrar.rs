@@ -61,10 +61,13 @@ impl Registrar {
     /// The database's answer, remembered in the cache.
     async fn fetch(&self, id: &str, now: i64) -> Result<Option<Arc<Client>>, OAuthError> {
         let owned = id.to_string();
+        // A disabled client is unknown to the protocol: it cannot authenticate, start a
+        // sign-in or refresh, and its access tokens are inactive at introspection.
         let found = self
             .db
             .run(move |conn| load(conn, &owned))
             .await?
+            .filter(|c| c.disabled_at.is_none())
             .map(Arc::new);
         match &found {
             Some(c) => self.cache.put(c.clone(), now),
@@ -369,6 +372,7 @@ fn new_row(
         registration_token_hash,
         metadata: serde_json::to_string(&req.metadata).unwrap_or_else(|_| "{}".into()),
         last_sign_in_at: None,
+        disabled_at: None,
     };
     (row, secret)
 }
@@ -443,6 +447,7 @@ impl TryFrom<ClientRow> for Client {
         let metadata: ClientMetadata =
             serde_json::from_str(&r.metadata).map_err(|e| corrupt(&what("metadata"), e))?;
         Ok(Client {
+            disabled_at: r.disabled_at,
             keys,
             dpop_bound: r.dpop_bound,
             require_par: r.require_par,

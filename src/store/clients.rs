@@ -31,6 +31,8 @@ pub struct ClientRow {
     /// Descriptive metadata of a self-registered client, as JSON.
     pub metadata: String,
     pub last_sign_in_at: Option<i64>,
+    /// When an operator disabled it (`client disable`); `None` while it is enabled.
+    pub disabled_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -143,6 +145,25 @@ pub fn replace(conn: &mut AnyConnection, row: &ClientRow, current_rat: &str) -> 
     ))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// Disable (`Some(now)`) or enable (`None`) a client; false when there is no such client
+/// or it already is.
+pub fn set_disabled(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    at: Option<i64>,
+) -> QueryResult<bool> {
+    let target = clients::table.find(client_id);
+    let n = match at {
+        Some(t) => diesel::update(target.filter(clients::disabled_at.is_null()))
+            .set(clients::disabled_at.eq(t))
+            .execute(conn)?,
+        None => diesel::update(target.filter(clients::disabled_at.is_not_null()))
+            .set(clients::disabled_at.eq(None::<i64>))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
 }
 
 /// The client signed someone in (a code was issued for it).

@@ -24,6 +24,7 @@ diesel::table! {
         registration_token_hash -> Nullable<Text>,
         metadata -> Text,
         last_sign_in_at -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
     }
 }
 

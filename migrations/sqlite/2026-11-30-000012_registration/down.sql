@@ -1,3 +1,4 @@
+ALTER TABLE clients DROP COLUMN disabled_at;
 ALTER TABLE clients DROP COLUMN last_sign_in_at;
 ALTER TABLE clients DROP COLUMN metadata;
 ALTER TABLE clients DROP COLUMN registration_token_hash;

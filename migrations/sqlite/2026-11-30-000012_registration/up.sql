@@ -20,3 +20,5 @@ ALTER TABLE clients ADD COLUMN registered_by TEXT NOT NULL DEFAULT 'operator';
 ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
 ALTER TABLE clients ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE clients ADD COLUMN last_sign_in_at BIGINT;
+-- Set by `client disable`: the client is treated as unknown until `client enable`.
+ALTER TABLE clients ADD COLUMN disabled_at BIGINT;
