@@ -344,10 +344,17 @@ pub async fn delete(
         Err(res) => return res,
     };
     let id = current.client_id.clone();
-    let deleted = state.db.run(move |conn| clients::delete(conn, &id)).await;
+    let Some(rat) = current.registration_token_hash.clone() else {
+        return unauthorized("the registration access token is not valid for this client");
+    };
+    let deleted = state
+        .db
+        .run(move |conn| clients::delete_registered(conn, &id, &rat))
+        .await;
     state.registrar.forget(&current.client_id);
     match deleted {
-        Ok(_) => {
+        Ok(false) => unauthorized("the registration access token is not valid for this client"),
+        Ok(true) => {
             let event = Event::new("client.deleted", "success")
                 .client(current.client_id.clone())
                 .detail("by", "registration access token");

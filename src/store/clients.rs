@@ -77,7 +77,22 @@ pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<bool> {
         .map(|n| n > 0)
 }
 
-/// Replace the secret hash of a confidential client. Returns whether one was updated.
+/// Delete a self-registered client while its registration access token is still
+/// `current_rat` (a DELETE racing a PUT that replaced the token deletes nothing).
+pub fn delete_registered(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    current_rat: &str,
+) -> QueryResult<bool> {
+    diesel::delete(
+        clients::table
+            .find(client_id)
+            .filter(clients::registration_token_hash.eq(current_rat)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
 /// Replace a `private_key_jwt` client's registered JWK Set. False when there is no
 /// such client.
 pub fn set_jwks(
@@ -96,6 +111,7 @@ pub fn set_jwks(
     .map(|n| n == 1)
 }
 
+/// Replace the secret hash of a confidential client. Returns whether one was updated.
 pub fn set_secret_hash(
     conn: &mut AnyConnection,
     client_id: &str,
