@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
-use super::templates::{AccountPage, AppLine};
+use super::templates::{AccountPage, AppLine, Layout, ScopeLine, describe_scope};
+use super::when::when;
 use super::{PageError, csrf, render_with, see_other};
-use crate::clock::rfc3339;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
@@ -24,18 +24,26 @@ pub async fn account_get(
         .run(move |conn| consents::list_for_user(conn, uid))
         .await?;
     let token = csrf::ensure(&state, &req);
+    let now = state.clock.now();
     let apps = list
         .into_iter()
         .map(|(c, name)| AppLine {
             client_id: c.client_id,
             name,
-            scopes: c.scope.iter().map(str::to_string).collect(),
-            granted: rfc3339(c.updated_at),
+            scopes: c
+                .scope
+                .iter()
+                .map(|s| ScopeLine {
+                    name: s.to_string(),
+                    description: describe_scope(s),
+                })
+                .collect(),
+            granted: when(c.updated_at, now),
         })
         .collect();
     let page = AccountPage {
+        layout: Layout::new(&me.user, "apps", &token.token),
         csrf: &token.token,
-        username: me.user.username,
         apps,
     };
     Ok(render_with(token.new_cookie, StatusCode::OK, &page))

@@ -2,13 +2,13 @@
 //! from a new address is highlighted.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::extract::SignedIn;
-use super::templates::{ActivityPage, EventLine};
-use super::{PageError, render_with};
-use crate::clock::rfc3339;
+use super::templates::{ActivityPage, EventLine, Layout};
+use super::when::when;
+use super::{PageError, csrf, render_with};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditRow, Filter};
 use crate::store::clients;
@@ -37,7 +37,7 @@ fn title(kind: &str) -> String {
 }
 
 /// `names`: the apps' names by client id (an app deleted since shows its id).
-fn line(e: AuditRow, names: &HashMap<String, String>) -> EventLine {
+fn line(e: AuditRow, names: &HashMap<String, String>, now: i64) -> EventLine {
     let d: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
     let mut parts = Vec::new();
     if let Some(n) = d.get("token_name").and_then(Value::as_str) {
@@ -54,7 +54,7 @@ fn line(e: AuditRow, names: &HashMap<String, String>) -> EventLine {
     }
     EventLine {
         title: title(&e.kind),
-        when: rfc3339(e.at),
+        when: when(e.at, now),
         ip: e.ip.unwrap_or_default(),
         detail: parts.join(", "),
         highlight: e.kind == "pat.used" && d.get("new_address") == Some(&Value::Bool(true)),
@@ -67,6 +67,7 @@ pub struct PageQuery {
 }
 
 pub async fn activity_get(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     q: web::Query<PageQuery>,
@@ -91,10 +92,13 @@ pub async fn activity_get(
         .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    let token = csrf::ensure(&state, &req);
+    let now = state.clock.now();
     let page_view = ActivityPage {
-        events: rows.into_iter().map(|e| line(e, &names)).collect(),
+        layout: Layout::new(&me.user, "activity", &token.token),
+        events: rows.into_iter().map(|e| line(e, &names, now)).collect(),
         page,
         more,
     };
-    Ok(render_with(None, StatusCode::OK, &page_view))
+    Ok(render_with(token.new_cookie, StatusCode::OK, &page_view))
 }

@@ -21,6 +21,7 @@ pub mod session;
 pub mod sudo;
 pub mod templates;
 pub mod tokens;
+pub mod when;
 
 pub use error::PageError;
 

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
-use super::templates::{Enrolment, RecoveryCodesPage, SecurityPage};
+use super::templates::{Enrolment, Layout, RecoveryCodesPage, SecurityPage};
 use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
@@ -62,6 +62,7 @@ async fn show(
         })
         .await?;
     let page = SecurityPage {
+        layout: Layout::new(user, "security", &token.token),
         csrf: &token.token,
         enabled,
         recovery_left: left,

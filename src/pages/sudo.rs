@@ -18,7 +18,7 @@ use actix_web::http::StatusCode;
 
 use super::extract::SignedInForm;
 use super::limits::{self, Checked};
-use super::templates::ReauthPage;
+use super::templates::{Layout, ReauthPage};
 use super::{PageError, csrf, session};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Proof};
@@ -114,7 +114,13 @@ pub async fn require(
             .filter(|(k, _)| !NOT_CARRIED.contains(k))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let current = if action.path.starts_with("/account/tokens") {
+            "tokens"
+        } else {
+            "security"
+        };
         let page = ReauthPage {
+            layout: Layout::new(user, current, &token.token),
             csrf: &token.token,
             action: action.path,
             purpose: action.purpose,

@@ -2,6 +2,8 @@
 
 use askama::Template;
 
+use super::when::When;
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
@@ -11,6 +13,30 @@ pub struct LoginPage<'a> {
     pub client_name: Option<String>,
     pub error: Option<&'static str>,
     pub username: String,
+}
+
+/// What every signed-in page shows around its content: who is signed in, the
+/// navigation with the current page marked, and "Sign out".
+pub struct Layout {
+    pub who: String,
+    /// `apps`, `security`, `tokens`, `activity`, or `` (none marked).
+    pub current: &'static str,
+    /// For the sign-out form.
+    pub csrf: String,
+}
+
+impl Layout {
+    pub fn new(user: &crate::store::users::User, current: &'static str, csrf: &str) -> Layout {
+        Layout {
+            who: user
+                .name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| user.username.clone()),
+            current,
+            csrf: csrf.to_string(),
+        }
+    }
 }
 
 pub struct ScopeLine {
@@ -48,15 +74,15 @@ pub struct ErrorPage<'a> {
 pub struct AppLine {
     pub client_id: String,
     pub name: String,
-    pub scopes: Vec<String>,
-    pub granted: String,
+    pub scopes: Vec<ScopeLine>,
+    pub granted: When,
 }
 
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
+    pub layout: Layout,
     pub csrf: &'a str,
-    pub username: String,
     pub apps: Vec<AppLine>,
 }
 
@@ -105,6 +131,7 @@ pub struct Enrolment {
 #[derive(Template)]
 #[template(path = "security.html")]
 pub struct SecurityPage<'a> {
+    pub layout: Layout,
     pub csrf: &'a str,
     pub enabled: bool,
     pub recovery_left: i64,
@@ -122,9 +149,11 @@ pub struct TokenLine {
     pub id: String,
     pub name: String,
     pub scopes: Vec<String>,
-    pub created: String,
-    pub expires: String,
-    pub last_used: String,
+    pub created: When,
+    /// `None`: never expires.
+    pub expires: Option<When>,
+    /// When and from where; `None`: never used.
+    pub last_used: Option<(When, Option<String>)>,
     pub allowed_ips: String,
     pub live: bool,
     pub status: &'static str,
@@ -133,6 +162,7 @@ pub struct TokenLine {
 #[derive(Template)]
 #[template(path = "tokens.html")]
 pub struct TokensPage<'a> {
+    pub layout: Layout,
     pub csrf: &'a str,
     pub tokens: Vec<TokenLine>,
     pub scopes: Vec<ScopeLine>,
@@ -153,7 +183,7 @@ pub struct TokenCreatedPage {
 
 pub struct EventLine {
     pub title: String,
-    pub when: String,
+    pub when: When,
     pub ip: String,
     pub detail: String,
     pub highlight: bool,
@@ -162,6 +192,7 @@ pub struct EventLine {
 #[derive(Template)]
 #[template(path = "activity.html")]
 pub struct ActivityPage {
+    pub layout: Layout,
     pub events: Vec<EventLine>,
     pub page: i64,
     pub more: bool,
@@ -172,6 +203,7 @@ pub struct ActivityPage {
 #[derive(Template)]
 #[template(path = "reauth.html")]
 pub struct ReauthPage<'a> {
+    pub layout: Layout,
     pub csrf: &'a str,
     pub action: &'a str,
     pub purpose: &'a str,

@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
-use super::templates::{ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
+use super::templates::{Layout, ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
+use super::when::when;
 use super::{PageError, csrf, render_with, see_other};
 use crate::accounts::Actor;
 use crate::accounts::tokens::{self as accounts, Created, NewToken};
-use crate::clock::{parse_time, rfc3339};
+use crate::clock::parse_time;
 use crate::domain::net::AllowList;
 use crate::domain::scope::Scope;
 use crate::mfa::factor::{self, Options};
@@ -55,18 +56,17 @@ async fn show(
                 "expired"
             },
             scopes: t.scope.iter().map(str::to_string).collect(),
-            created: rfc3339(t.created_at),
-            expires: t.expires_at.map_or_else(|| "never".into(), rfc3339),
-            last_used: match (t.last_used_at, &t.last_used_ip) {
-                (Some(at), Some(ip)) => format!("{} from {ip}", rfc3339(at)),
-                (Some(at), None) => rfc3339(at),
-                _ => "never".into(),
-            },
+            created: when(t.created_at, now),
+            expires: t.expires_at.map(|e| when(e, now)),
+            last_used: t
+                .last_used_at
+                .map(|at| (when(at, now), t.last_used_ip.clone())),
             allowed_ips: t.allowed_ips.to_string(),
             name: t.name,
         })
         .collect();
     let page = TokensPage {
+        layout: Layout::new(user, "tokens", &token.token),
         csrf: &token.token,
         tokens: lines,
         scopes: entitled(&state.settings.api_scopes, user)
