@@ -4,8 +4,9 @@
 //! escapes. One value then prints as one line, showing exactly what was stored, and
 //! nothing in it can move a cursor, start a terminal sequence or reorder what follows.
 
-/// Characters that must never reach a terminal or a log as themselves.
-fn dangerous(c: char) -> bool {
+/// Characters that must never reach a terminal or a log as themselves (and that a name
+/// shown to people must not contain: they hide or reorder the text around them).
+pub fn dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061c}'                      // Arabic letter mark

@@ -148,7 +148,7 @@ async fn a_client_registered_with_an_initial_access_token_signs_people_in() {
     assert_eq!(res.status(), 200);
     let consent = res.text().await.unwrap();
     assert!(consent.contains("This app registered itself"), "{consent}");
-    assert!(consent.contains("127.0.0.1"));
+    assert!(consent.contains("an app on this device"));
     assert!(consent.contains("https://calendar.example/terms"));
     let res = browser.consent(&consent, "allow").await;
     let (_, params) = common::location_params(&res);
@@ -681,5 +681,233 @@ async fn an_operator_disables_and_enables_a_self_registered_client() {
     srv.clock.advance(srv.settings.client_cache_ttl as i64 + 1);
     assert_eq!(token().await.status(), 200);
     assert_eq!(active().await, true);
+    srv.stop().await;
+}
+
+fn authorize_url(srv: &TestServer, client_id: &str, redirect: &str) -> String {
+    let (challenge, _) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", "openid")
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    srv.url(&format!("/authorize?{q}"))
+}
+
+/// People allowed an app by its name and where it sends them: when an update changes
+/// either, they are asked again instead of being sent to the new address at once.
+#[actix_web::test]
+async fn an_update_of_name_or_redirect_uris_asks_people_again() {
+    let srv = spawn_mode("open").await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let other = "http://127.0.0.1:9999/elsewhere";
+    let mut body = web_app();
+    body["token_endpoint_auth_method"] = json!("none");
+    body["redirect_uris"] = json!([REDIRECT, other]);
+    let reg: Value = post(&srv, &srv.base, None, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = reg["client_id"].as_str().unwrap().to_string();
+    let browser = Browser::new(&srv);
+    let page = browser.text(&authorize_url(&srv, &id, REDIRECT)).await;
+    let consent = browser
+        .login(&page, "ada", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // A loopback redirect URI is an app on this device, whatever host it names.
+    assert!(consent.contains("an app on this device"), "{consent}");
+    let res = browser.consent(&consent, "allow").await;
+    assert!(res.status().is_redirection());
+    // Allowed: the next request goes straight back to the app.
+    let res = browser.get(&authorize_url(&srv, &id, other)).await;
+    assert!(res.status().is_redirection(), "remembered consent");
+
+    // The same name and URIs again: still remembered.
+    let mut same = body.clone();
+    same["client_id"] = json!(id);
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let res = srv
+        .http
+        .put(uri)
+        .bearer_auth(reg["registration_access_token"].as_str().unwrap())
+        .json(&same)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rat = res.json::<Value>().await.unwrap()["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = browser.get(&authorize_url(&srv, &id, REDIRECT)).await;
+    assert!(res.status().is_redirection());
+
+    // Another name: asked again.
+    let mut renamed = same.clone();
+    renamed["client_name"] = json!("Calendar Sync Pro");
+    let res = srv
+        .http
+        .put(uri)
+        .bearer_auth(&rat)
+        .json(&renamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = browser.get(&authorize_url(&srv, &id, REDIRECT)).await;
+    assert_eq!(res.status(), 200, "the consent page again");
+    assert!(res.text().await.unwrap().contains("Calendar Sync Pro"));
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn what_a_registration_cannot_do() {
+    let srv = spawn_mode("token").await;
+    let issued = initial_token(&srv, &[]);
+    let token = issued["token"].as_str().unwrap();
+    let with = |k: &str, v: Value| {
+        let mut b = web_app();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        // RFC 8252 §7.1: private-use schemes are reversed domain names.
+        (
+            with("redirect_uris", json!(["x://good-bank.example/cb"])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["urn:ietf:wg:oauth:2.0:oob"])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        (
+            with(
+                "redirect_uris",
+                json!([format!("https://calendar.example/{}", "a".repeat(3000))]),
+            ),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        // A key URL that names our own network, or an address: never fetched.
+        (
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                   "jwks_uri": "http://127.0.0.1:19999/admin"}),
+            "invalid_client_metadata",
+            "jwks_uri",
+        ),
+        (
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                   "jwks_uri": "https://169.254.169.254/latest"}),
+            "invalid_client_metadata",
+            "jwks_uri",
+        ),
+        // An ID-token algorithm without a key here.
+        (
+            with("id_token_signed_response_alg", json!("EdDSA")),
+            "invalid_client_metadata",
+            "id_token_signed_response_alg",
+        ),
+        // Names that hide or reorder text; URLs whose host a person would not see.
+        (
+            with("client_name", json!("Good\u{202e}Bank")),
+            "invalid_client_metadata",
+            "client_name",
+        ),
+        (
+            with("tos_uri", json!("https:///evil.example")),
+            "invalid_client_metadata",
+            "tos_uri",
+        ),
+        (
+            with("policy_uri", json!("https://calendar.example/p#x")),
+            "invalid_client_metadata",
+            "policy_uri",
+        ),
+        // Wrong types: the description names the field.
+        (
+            with("redirect_uris", Value::Null),
+            "invalid_client_metadata",
+            "redirect_uris",
+        ),
+        (
+            with("contacts", json!("a@b.example")),
+            "invalid_client_metadata",
+            "contacts",
+        ),
+        (
+            with("grant_types", json!(["refresh_token"])),
+            "invalid_client_metadata",
+            "grant_types",
+        ),
+    ];
+    for (body, error, field) in cases {
+        let res = post(&srv, &srv.base, Some(token), &body).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"], error, "{body}");
+        let d = v["error_description"].as_str().unwrap();
+        assert!(d.starts_with(field) && !d.contains("--"), "{body}: {d}");
+    }
+    // A reversed-domain scheme is an app's own.
+    let res = post(
+        &srv,
+        &srv.base,
+        Some(token),
+        &with("redirect_uris", json!(["com.example.calendar:/cb"])),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+
+    // The token is checked before the body, and no token gets the bare challenge.
+    let res = post(&srv, &srv.base, Some("pci_bogus"), &json!({})).await;
+    assert_eq!(res.status(), 401);
+    let res = post(&srv, &srv.base, None, &json!({})).await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(!challenge.contains("error="), "{challenge}");
+
+    // An update narrows, never widens.
+    let reg: Value = post(&srv, &srv.base, Some(token), &web_app())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let rat = reg["registration_access_token"].as_str().unwrap();
+    for (k, v) in [
+        ("scope", json!("openid profile offline_access admin:all")),
+        (
+            "grant_types",
+            json!(["authorization_code", "refresh_token", "client_credentials"]),
+        ),
+    ] {
+        let mut wider = web_app();
+        wider["client_id"] = reg["client_id"].clone();
+        wider[k] = v;
+        let res = srv
+            .http
+            .put(uri)
+            .bearer_auth(rat)
+            .json(&wider)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_client_metadata"),
+            "{k}"
+        );
+    }
     srv.stop().await;
 }

@@ -169,7 +169,7 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         println!("client_secret: {}", s.0);
         println!("               (shown only now: store it safely)");
     }
-    println!("name:          {}", c.name);
+    println!("name:          {}", crate::escape::inert(&c.name));
     println!(
         "type:          {}",
         if c.is_public() {
@@ -301,7 +301,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                         } else {
                             "confidential"
                         },
-                        c.name,
+                        crate::escape::inert(&c.name),
                         c.grant_types
                             .iter()
                             .map(|g| g.as_str())

@@ -58,8 +58,10 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
             max_uses,
             json,
         } => {
-            if expires_in.is_some_and(|e| e < 1) {
-                anyhow::bail!("--expires-in: at least 1 second");
+            // At most ten years: beyond that a lifetime means "never", and the sum must not
+            // overflow.
+            if expires_in.is_some_and(|e| !(1..=315_360_000).contains(&e)) {
+                anyhow::bail!("--expires-in: 1 second to 10 years (315360000)");
             }
             if max_uses.is_some_and(|m| m < 1) {
                 anyhow::bail!("--max-uses: at least 1");

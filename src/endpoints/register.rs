@@ -37,14 +37,25 @@ fn error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     )
 }
 
-/// RFC 6750 §3: a missing or bad bearer token (an initial or registration access
-/// token): 401 with the challenge.
+/// RFC 6750 §3: a bad bearer token (an initial or registration access token): 401 with
+/// the challenge.
 fn unauthorized(description: &str) -> HttpResponse {
+    challenge(description, true)
+}
+
+/// RFC 6750 §3.1: a request without any token gets the bare challenge, no error code.
+fn no_token(description: &str) -> HttpResponse {
+    challenge(description, false)
+}
+
+fn challenge(description: &str, with_error: bool) -> HttpResponse {
     let mut res = error(StatusCode::UNAUTHORIZED, "invalid_token", description);
-    let challenge = format!(
-        "Bearer realm=\"{}\", error=\"invalid_token\"",
-        crate::oauth::error::REALM
-    );
+    let realm = crate::oauth::error::REALM;
+    let challenge = if with_error {
+        format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+    } else {
+        format!("Bearer realm=\"{realm}\"")
+    };
     if let Ok(v) = header::HeaderValue::from_str(&challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -89,6 +100,24 @@ async fn refuse(state: &AppState, req: &HttpRequest, e: MetadataError) -> HttpRe
     error(StatusCode::BAD_REQUEST, e.error, &e.description)
 }
 
+/// RFC 7591 §2: a value the server does not support is refused at registration, not
+/// discovered at the first code exchange (as a `server_error`).
+fn id_token_key(
+    state: &AppState,
+    valid: &crate::oauth::client::ValidClientRequest,
+) -> Result<(), MetadataError> {
+    if state.keys.current().active(valid.id_token_alg).is_some() {
+        return Ok(());
+    }
+    Err(MetadataError {
+        error: "invalid_client_metadata",
+        description: format!(
+            "id_token_signed_response_alg: this server has no {} signing key",
+            valid.id_token_alg.as_str()
+        ),
+    })
+}
+
 async fn body(req: &HttpRequest, payload: web::Payload) -> Result<Submitted, HttpResponse> {
     let bytes = form::read_json(req, payload, MAX_BODY).await.map_err(|e| {
         let status = match e {
@@ -119,7 +148,7 @@ pub async fn register(
     };
     if initial.is_none() {
         if mode == Registration::Token {
-            return unauthorized("an initial access token is required (RFC 7591 §3)");
+            return no_token("an initial access token is required (RFC 7591 §3)");
         }
         let key = origin::address_key(&req, &state.settings.trusted_proxies);
         if let Err(wait) = state.registrations_by_ip.reserve(&key, now) {
@@ -135,6 +164,27 @@ pub async fn register(
             return res;
         }
     }
+    // The token first: a request without a live one learns nothing about its body and
+    // writes nothing (its use is spent later, with the client, in one transaction).
+    if let Some(t) = &initial {
+        let hash = secret::hash(t);
+        match state
+            .db
+            .run(move |conn| tokens::live(conn, &hash, now))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return unauthorized(
+                    "the initial access token is unknown, expired, revoked or used up",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "registration token check failed");
+                return unavailable();
+            }
+        }
+    }
     let submitted = match body(&req, payload).await {
         Ok(s) => s,
         Err(res) => return res,
@@ -147,6 +197,9 @@ pub async fn register(
         Ok(v) => v,
         Err(e) => return refuse(&state, &req, e).await,
     };
+    if let Err(e) = id_token_key(&state, &valid) {
+        return refuse(&state, &req, e).await;
+    }
     // The token's use and the client are one unit: a refused insert spends nothing,
     // and a token for one use registers one client however many requests race.
     let token_hash = initial.as_deref().map(secret::hash);
@@ -209,7 +262,9 @@ async fn managed(
         ));
     }
     let denied = || unauthorized("the registration access token is not valid for this client");
-    let token = bearer(req).map_err(unauthorized)?.ok_or_else(denied)?;
+    let token = bearer(req)
+        .map_err(unauthorized)?
+        .ok_or_else(|| no_token("send the registration access token (RFC 7592 §2)"))?;
     let client = state
         .registrar
         .fresh(client_id)
@@ -301,12 +356,43 @@ pub async fn update(
         Ok(v) => v,
         Err(e) => return refuse(&state, &req, e).await,
     };
+    // An update may narrow what the client was registered with, never widen it: the
+    // registration access token is not a standing licence to grow (revoking the initial
+    // access token would otherwise limit nothing).
+    if let Some(extra) = valid.scope.excess_over(&current.scope).next() {
+        let e = MetadataError {
+            error: "invalid_client_metadata",
+            description: format!(
+                "scope: {extra:?} was not registered; an update cannot widen the scope (register again)"
+            ),
+        };
+        return refuse(&state, &req, e).await;
+    }
+    if let Some(g) = valid
+        .grant_types
+        .iter()
+        .find(|g| !current.grant_types.contains(g))
+    {
+        let e = MetadataError {
+            error: "invalid_client_metadata",
+            description: format!(
+                "grant_types: {:?} was not registered; an update cannot add grant types (register again)",
+                g.as_str()
+            ),
+        };
+        return refuse(&state, &req, e).await;
+    }
+    if let Err(e) = id_token_key(&state, &valid) {
+        return refuse(&state, &req, e).await;
+    }
     let now = state.clock.now();
     let jwks = valid.jwks.clone();
     let c = current.clone();
     let updated = state
         .db
-        .run(move |conn| registrar::update_self(conn, &c, &valid, now))
+        .run(move |conn| {
+            write_transaction(conn, |conn| registrar::update_self(conn, &c, &valid, now))
+        })
         .await;
     state.registrar.forget(&current.client_id);
     match updated {

@@ -305,7 +305,13 @@ pub struct ValidClientRequest {
 fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationError> {
     let url = |field: &'static str, v: &Option<String>| -> Result<(), RegistrationError> {
         if let Some(u) = v {
+            // As typed, not only as parsed: the parser reads `https:///x` as host `x`,
+            // which a person would not see in the text.
             let ok = u.len() <= 2048
+                && u.get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+                && !u[8..].starts_with('/')
+                && !u.contains('#')
                 && url::Url::parse(u).is_ok_and(|p| {
                     p.scheme() == "https"
                         && p.host().is_some()
@@ -323,7 +329,7 @@ fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationEr
     url("tos_uri", &m.tos_uri)?;
     url("policy_uri", &m.policy_uri)?;
     let text = |field: &'static str, v: &str| -> Result<(), RegistrationError> {
-        if v.len() > 256 || v.chars().any(char::is_control) {
+        if v.len() > 256 || v.chars().any(crate::escape::dangerous) {
             return Err(RegistrationError::MetadataText(field));
         }
         Ok(())

@@ -28,10 +28,34 @@ struct Entry {
 
 pub struct JwksFetcher {
     http: reqwest::Client,
+    /// For URLs that a self-registered client named: resolves to public addresses only
+    /// and refuses IP literals, so that nobody can point us at our own network.
+    public_only: reqwest::Client,
     cache: Mutex<HashMap<String, Entry>>,
-    /// One fetch at a time: requests that arrive while a set is being fetched wait for
-    /// it, then find it in the cache, rather than each fetching again.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch at a time per URL: requests that arrive while a set is being fetched
+    /// wait for it, then find it in the cache, rather than each fetching again. Other
+    /// URLs do not wait (a slow client's server delays only that client).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A resolver that answers only with public addresses (`domain::net::is_public`): the
+/// check happens at connect time, on the addresses actually used.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| crate::domain::net::is_public(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 impl Default for JwksFetcher {
@@ -42,38 +66,61 @@ impl Default for JwksFetcher {
 
 impl JwksFetcher {
     pub fn new() -> JwksFetcher {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .connect_timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = builder().build().unwrap_or_default();
+        // (No fallback to a permissive client: without its resolver it refuses all.)
+        let public_only = builder()
+            .dns_resolver(Arc::new(PublicOnly))
+            .https_only(true)
             .build()
-            .unwrap_or_default();
+            .unwrap_or_else(|_| http.clone());
         JwksFetcher {
             http,
+            public_only,
             cache: Mutex::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The lock that serialises fetches of `uri`.
+    fn lock_for(&self, uri: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.fetching.lock();
+        if locks.len() >= MAX_URLS {
+            // Only locks nobody holds or waits for.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(uri.to_string()).or_default().clone()
     }
 
     /// The keys published at `uri`, from the cache while it is fresh. With `refresh`
     /// (an assertion named a `kid` we do not have), fetched again unless the last fetch
     /// was less than `REFETCH_GAP` seconds ago.
+    ///
+    /// `public_only`: the URL was named by a self-registered client; it is fetched only
+    /// from public addresses, by name (see `PublicOnly`).
     pub async fn keys(
         &self,
         uri: &str,
         now: i64,
         refresh: bool,
+        public_only: bool,
     ) -> Result<Arc<Vec<PublicKey>>, String> {
         if let Some(answer) = self.cached(uri, now, refresh) {
             return answer;
         }
-        let _one_at_a_time = self.fetching.lock().await;
+        let lock = self.lock_for(uri);
+        let _one_at_a_time = lock.lock().await;
         // Another request may have fetched it while this one waited.
         if let Some(answer) = self.cached(uri, now, refresh) {
             return answer;
         }
-        self.fetch_and_remember(uri, now).await
+        self.fetch_and_remember(uri, now, public_only).await
     }
 
     /// What the cache can answer for `uri` now, if anything.
@@ -100,8 +147,13 @@ impl JwksFetcher {
         None
     }
 
-    async fn fetch_and_remember(&self, uri: &str, now: i64) -> Result<Arc<Vec<PublicKey>>, String> {
-        let fetched = self.fetch(uri).await;
+    async fn fetch_and_remember(
+        &self,
+        uri: &str,
+        now: i64,
+        public_only: bool,
+    ) -> Result<Arc<Vec<PublicKey>>, String> {
+        let fetched = self.fetch(uri, public_only).await;
         let mut cache = self.cache.lock();
         if cache.len() >= MAX_URLS {
             cache.retain(|_, e| now - e.fetched_at < CACHE_TTL);
@@ -138,9 +190,18 @@ impl JwksFetcher {
         }
     }
 
-    async fn fetch(&self, uri: &str) -> Result<Vec<PublicKey>, String> {
-        let mut res = self
-            .http
+    async fn fetch(&self, uri: &str, public_only: bool) -> Result<Vec<PublicKey>, String> {
+        let http = if public_only {
+            // An IP literal would be connected to without the resolver.
+            let parsed = url::Url::parse(uri).map_err(|_| "not a URL".to_string())?;
+            if !matches!(parsed.host(), Some(url::Host::Domain(_))) {
+                return Err("a self-registered client's jwks_uri must name a host".into());
+            }
+            &self.public_only
+        } else {
+            &self.http
+        };
+        let mut res = http
             .get(uri)
             .header("accept", "application/json, application/jwk-set+json")
             .send()
@@ -161,5 +222,62 @@ impl JwksFetcher {
         }
         let text = String::from_utf8(body).map_err(|_| "not UTF-8".to_string())?;
         jwk::parse_set(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A JWK Set served once per connection, by hand (a test needs no web framework).
+    fn serve_jwks(listener: TcpListener, body: String) {
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { return };
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+    }
+
+    /// One client's server that never answers holds up only its own fetch, not the
+    /// fetch of another client's keys.
+    #[actix_web::test]
+    async fn a_slow_server_delays_only_its_own_clients() {
+        use crate::keys::{KeyAlg, material};
+        let m =
+            material::from_pem(KeyAlg::ES256, &material::generate(KeyAlg::ES256).unwrap()).unwrap();
+        let fast = TcpListener::bind("127.0.0.1:0").unwrap();
+        let fast_url = format!("http://{}/jwks", fast.local_addr().unwrap());
+        serve_jwks(
+            fast,
+            serde_json::json!({ "keys": [m.public_jwk] }).to_string(),
+        );
+        // Accepts (and tells us), then says nothing until the fetch times out.
+        let slow = TcpListener::bind("127.0.0.1:0").unwrap();
+        let slow_url = format!("http://{}/jwks", slow.local_addr().unwrap());
+        let (accepted, on_accept) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let held = slow.accept();
+            let _ = accepted.send(());
+            std::thread::sleep(Duration::from_secs(8));
+            drop(held);
+        });
+        let fetcher = Arc::new(JwksFetcher::new());
+        let f = fetcher.clone();
+        let pending = actix_web::rt::spawn(async move { f.keys(&slow_url, 0, false, false).await });
+        // Wait (off the runtime's thread) until the slow fetch is under way.
+        let _ = actix_web::rt::task::spawn_blocking(move || on_accept.recv()).await;
+        let keys = fetcher.keys(&fast_url, 0, false, false).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(!pending.is_finished(), "the slow fetch is still waiting");
+        pending.abort();
     }
 }

@@ -20,8 +20,8 @@ use crate::domain::scope::Scope;
 use crate::secret;
 use crate::store::audit::Event;
 use crate::store::clients::{self, ClientRow};
-use crate::store::replay;
 use crate::store::{AnyConnection, Db, corrupt};
+use crate::store::{consents, replay};
 
 /// Client lookups and authentication for request paths.
 pub struct Registrar {
@@ -165,13 +165,17 @@ impl Registrar {
             ClientKeys::Uri(uri) => {
                 let keys = self
                     .jwks
-                    .keys(uri, now, false)
+                    .keys(uri, now, false, client.self_registered())
                     .await
                     .map_err(|_| "the client's jwks_uri could not be read")?;
                 match assertion::verify(assertion, id, &keys, &self.audiences, now) {
                     // The client may have rotated: fetch once more, then decide.
                     Err(assertion::Refused::UnknownKid) => {
-                        match self.jwks.keys(uri, now, true).await {
+                        match self
+                            .jwks
+                            .keys(uri, now, true, client.self_registered())
+                            .await
+                        {
                             Ok(k) => assertion::verify(assertion, id, &k, &self.audiences, now),
                             Err(_) => Err(assertion::Refused::UnknownKid),
                         }
@@ -324,6 +328,11 @@ pub fn update_self(
     };
     if !clients::replace(conn, &row, current_rat)? {
         return Ok(None);
+    }
+    // People allowed an app by its name and where it sends them: if either changes, each
+    // of them is asked again (otherwise a harmless-looking app could become another).
+    if row.name != current.name || req.redirect_uris != current.redirect_uris {
+        consents::forget_client(conn, &current.client_id)?;
     }
     let client = load(conn, &current.client_id)?.ok_or(diesel::result::Error::NotFound)?;
     Ok(Some(SelfRegistered {

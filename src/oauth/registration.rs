@@ -68,8 +68,22 @@ pub struct Submitted {
     pub dpop_bound_access_tokens: bool,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
-    #[serde(flatten)]
-    pub metadata: ClientMetadata,
+    // (Named one by one rather than flattened: a flattened field's type error would not
+    // say which field it was.)
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub tos_uri: Option<String>,
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default)]
+    pub software_id: Option<String>,
+    #[serde(default)]
+    pub software_version: Option<String>,
     /// RFC 7592 §2.2: a PUT repeats the client id (and may repeat the secret).
     #[serde(default)]
     pub client_id: Option<String>,
@@ -83,7 +97,9 @@ pub fn parse(body: &[u8]) -> Result<Submitted, MetadataError> {
     if !v.is_object() {
         return Err(invalid("the body must be a JSON object"));
     }
-    serde_json::from_value(v).map_err(|e| invalid(format!("a field has the wrong type: {e}")))
+    // With the path of the field at fault, so that the description names it.
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| invalid(format!("{}: wrong type ({})", e.path(), e.inner())))
 }
 
 impl Submitted {
@@ -105,6 +121,20 @@ impl Submitted {
                 "jwks_uri: not accepted from open registration; send jwks",
             ));
         }
+        if let Some(u) = &self.jwks_uri {
+            // Fetched later from public addresses only (see jwks_fetch); refused now if it
+            // cannot be: https, and a host name rather than an address.
+            let named_host = url::Url::parse(u).ok().is_some_and(|p| {
+                p.scheme() == "https"
+                    && matches!(p.host(), Some(url::Host::Domain(h))
+                        if h != "localhost" && !h.ends_with(".localhost"))
+            });
+            if !named_host {
+                return Err(invalid(
+                    "jwks_uri: must be an https URL with a public host name",
+                ));
+            }
+        }
         let jwks = match &self.jwks {
             None => None,
             Some(v) if v.is_object() => Some(v.to_string()),
@@ -125,14 +155,48 @@ impl Submitted {
                 )));
             }
         }
+        if self.redirect_uris.len() + self.post_logout_redirect_uris.len() > 20 {
+            return Err(invalid(
+                "redirect_uris: at most 20, with post_logout_redirect_uris",
+            ));
+        }
+        for u in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            if u.len() > 2048 {
+                return Err(MetadataError {
+                    error: "invalid_redirect_uri",
+                    description: "redirect_uris: at most 2048 characters each".into(),
+                });
+            }
+            // RFC 8252 §7.1: a native app's private-use scheme is a domain name it controls,
+            // reversed (`com.example.app:`); a bare `x:` or `intent:` names no owner, and
+            // the consent page could not say which app receives the code.
+            let scheme = u.split(':').next().unwrap_or("");
+            if !scheme.eq_ignore_ascii_case("https")
+                && !scheme.eq_ignore_ascii_case("http")
+                && !scheme.contains('.')
+            {
+                return Err(MetadataError {
+                    error: "invalid_redirect_uri",
+                    description: format!(
+                        "redirect_uris: a private-use scheme must be a reversed domain name (com.example.app:/...), not {scheme:?}"
+                    ),
+                });
+            }
+        }
         // RFC 7591 §2: client_name is optional; people are shown this in its place.
         let name = self
             .client_name
             .clone()
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| UNNAMED.to_string());
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(invalid("client_name: at most 100 printable characters"));
+        if name.chars().count() > 100 || name.chars().any(crate::escape::dangerous) {
+            return Err(invalid(
+                "client_name: at most 100 characters, none of them control or invisible formatting characters",
+            ));
         }
         let grant_types = self.grant_types.clone().unwrap_or_else(|| {
             // RFC 7591 §2: the default is authorization_code.
@@ -165,15 +229,63 @@ impl Submitted {
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
-            metadata: self.metadata,
+            metadata: ClientMetadata {
+                client_uri: self.client_uri,
+                logo_uri: self.logo_uri,
+                tos_uri: self.tos_uri,
+                policy_uri: self.policy_uri,
+                contacts: self.contacts,
+                software_id: self.software_id,
+                software_version: self.software_version,
+            },
         };
         req.validate().map_err(|e| match e {
             RegistrationError::RedirectUri(r) => MetadataError {
                 error: "invalid_redirect_uri",
                 description: redirect_description(&r),
             },
-            other => invalid(other.to_string()),
+            other => invalid(describe(&other)),
         })
+    }
+}
+
+/// The refusal in the API's words: the metadata field first (RFC 7591 §3.2.2), never the
+/// CLI's flags.
+fn describe(e: &RegistrationError) -> String {
+    use RegistrationError as E;
+    match e {
+        E::EmptyName => "client_name: must not be empty".into(),
+        E::GrantType(s) => format!("grant_types: {s}"),
+        E::AuthMethod(s) => format!("token_endpoint_auth_method: {s}"),
+        E::RedirectUri(r) => format!("redirect_uris: {r}"),
+        E::Scope(s) => format!("scope: {s}"),
+        E::Resource(r) => format!("resource {r:?}: not accepted"),
+        E::PublicWithSecretMethod | E::ConfidentialWithNone | E::PrivateKeyJwtWithSecret => {
+            "token_endpoint_auth_method: one method only: none, client_secret_basic, client_secret_post or private_key_jwt".into()
+        }
+        E::MissingRedirectUri(g) => {
+            format!("redirect_uris: the {g} grant needs at least one redirect URI")
+        }
+        E::PublicClientCredentials => {
+            "grant_types: client_credentials needs a client that authenticates (not token_endpoint_auth_method none)".into()
+        }
+        E::IdTokenAlg(a) => {
+            format!("id_token_signed_response_alg: {a:?} is not supported; use RS256, ES256 or EdDSA")
+        }
+        E::PublicTokenExchange => {
+            "grant_types: token exchange needs a client that authenticates".into()
+        }
+        E::RefreshWithoutCode => {
+            "grant_types: refresh_token needs authorization_code too".into()
+        }
+        E::MissingKeys => "jwks: private_key_jwt needs the client's public keys in jwks or jwks_uri".into(),
+        E::KeysWithoutPrivateKeyJwt => {
+            "jwks: keys are only for token_endpoint_auth_method private_key_jwt".into()
+        }
+        E::Jwks(s) => format!("jwks: {s}"),
+        E::JwksUri(_) => "jwks_uri: must be an https URL without fragment or credentials".into(),
+        E::MetadataUrl(f) => format!("{f}: must be an https URL with a host, without credentials or fragment"),
+        E::MetadataText(f) => format!("{f}: too long, or not printable text"),
     }
 }
 

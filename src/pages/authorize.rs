@@ -269,6 +269,7 @@ pub fn login_page_with(
         csrf: &token.token,
         txn: txn.map(|(id, _)| id),
         client_name: txn.map(|(_, a)| a.client.name.clone()),
+        client_unverified: txn.is_some_and(|(_, a)| a.client.self_registered()),
         error,
         username,
     };
@@ -282,10 +283,16 @@ pub fn login_page_with(
 /// RFC 7591 §5: a self-registered app's name and pages are its own claims; the host the
 /// code goes to is what the person can trust.
 fn unverified(areq: &crate::oauth::authorize::AuthorizationRequest) -> Unverified {
-    let redirect_host = url::Url::parse(&areq.redirect_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| areq.redirect_uri.clone());
+    // Only an https host is where the answer goes; a loopback or custom-scheme URI is
+    // whichever app on this device listens there (RFC 8252 §7), whatever host it names.
+    let redirect_host = match url::Url::parse(&areq.redirect_uri) {
+        Ok(u) if u.scheme() == "https" => u
+            .host_str()
+            .map_or_else(|| areq.redirect_uri.clone(), str::to_string),
+        Ok(u) if u.scheme() == "http" => "an app on this device".to_string(),
+        Ok(u) => format!("the app on this device that opens {}: links", u.scheme()),
+        Err(_) => areq.redirect_uri.clone(),
+    };
     let m = &areq.client.metadata;
     let links = [
         ("Website", &m.client_uri),

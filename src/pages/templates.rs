@@ -11,6 +11,8 @@ pub struct LoginPage<'a> {
     /// The authorization transaction this sign-in belongs to, if any.
     pub txn: Option<&'a str>,
     pub client_name: Option<String>,
+    /// The app registered itself (RFC 7591 §5): its name is its own claim.
+    pub client_unverified: bool,
     pub error: Option<&'static str>,
     pub username: String,
 }

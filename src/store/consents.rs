@@ -78,6 +78,11 @@ pub fn list_for_user(conn: &mut AnyConnection, user_id: Id) -> QueryResult<Vec<(
         .load(conn)
 }
 
+/// Forget every person's consent to `client_id` (each is asked again at the next sign-in).
+pub fn forget_client(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
+    diesel::delete(consents::table.filter(consents::client_id.eq(client_id))).execute(conn)
+}
+
 pub fn revoke(conn: &mut AnyConnection, user_id: Id, client_id: &str) -> QueryResult<bool> {
     diesel::delete(consents::table.find((user_id, client_id)))
         .execute(conn)

@@ -42,6 +42,24 @@ pub fn revoke(conn: &mut AnyConnection, id: &str, now: i64) -> QueryResult<bool>
         .map(|n| n == 1)
 }
 
+/// Whether the token with this hash is live with a use left (checked again, atomically,
+/// when it is spent).
+pub fn live(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<bool> {
+    use diesel::dsl::{exists, select};
+    select(exists(
+        rt::table
+            .filter(rt::token_hash.eq(token_hash))
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.is_null().or(rt::expires_at.gt(now)))
+            .filter(
+                rt::max_uses
+                    .is_null()
+                    .or(rt::uses.lt(rt::max_uses.assume_not_null())),
+            ),
+    ))
+    .get_result(conn)
+}
+
 /// Spend one use of the token with this hash, if it is live and has a use left: its id.
 pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<Option<String>> {
     // One conditional UPDATE: racing spenders of the last use cannot both match. The
