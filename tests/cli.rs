@@ -184,6 +184,15 @@ fn user_create_reads_the_password_from_stdin() {
         "short\n",
     );
     assert!(!out.status.success(), "short password refused");
+    // Long enough but easy to guess, or made of the person's own name: refused, saying why.
+    for weak in ["password123", "bob-bob-bob-bob"] {
+        let out = env.run_with_stdin(
+            &["user", "create", "--username", "bob", "--password-stdin"],
+            &format!("{weak}\n"),
+        );
+        assert!(!out.status.success(), "{weak} refused");
+        assert!(stderr(&out).contains("password: "), "{}", stderr(&out));
+    }
     let list = env.ok(&["user", "list", "--json"]);
     assert!(list.contains("alice") && !list.contains("bob"));
     assert!(!list.contains("correct horse"));

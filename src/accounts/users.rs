@@ -38,6 +38,36 @@ pub fn set_password(
     Ok(ended)
 }
 
+/// A person changes their own password from `session`. With `sign_out_others`, every
+/// other session and every refresh-token family end (what a leaked password let
+/// someone start); without, only the password changes.
+pub fn change_own_password(
+    conn: &mut AnyConnection,
+    user: Id,
+    hash: &str,
+    session: Id,
+    sign_out_others: bool,
+    by: &Actor,
+    now: i64,
+) -> QueryResult<Ended> {
+    users::set_password_hash(conn, user, hash, now)?;
+    let ended = if sign_out_others {
+        Ended {
+            sessions: sessions::delete_others(conn, user, session)?,
+            families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
+        }
+    } else {
+        Ended::default()
+    };
+    let e = Event::new("user.password_changed", "success")
+        .user(user)
+        .detail("by", "self")
+        .detail("sessions_ended", ended.sessions)
+        .detail("families_revoked", ended.families);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(ended)
+}
+
 /// Limit the API scopes `user` may give personal tokens (`None`: the whole catalogue).
 /// Their live tokens are narrowed to match; one left with no scope is revoked. Returns
 /// (narrowed, revoked).

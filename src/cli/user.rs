@@ -178,6 +178,11 @@ pub fn run(
                 anyhow::bail!("username: {username:?} is taken (names are compared ignoring case)");
             }
             let pw = read_password()?;
+            let inputs: Vec<&str> = [Some(username.as_str()), email.as_deref(), name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            password::acceptable(&pw, &inputs).map_err(|why| anyhow::anyhow!("password: {why}"))?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
             let t = now();
             let user = users::User {
@@ -264,10 +269,19 @@ pub fn run(
             );
         }
         UserCommand::SetPassword { username, .. } => {
-            if users::find_by_username(conn, &username)?.is_none() {
+            let Some(found) = users::find_by_username(conn, &username)? else {
                 anyhow::bail!("no user {username:?}");
-            }
+            };
             let pw = read_password()?;
+            let inputs: Vec<&str> = [
+                Some(found.username.as_str()),
+                found.email.as_deref(),
+                found.name.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            password::acceptable(&pw, &inputs).map_err(|why| anyhow::anyhow!("password: {why}"))?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
             let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
                 let Some(user) = users::find_by_username(conn, &username)? else {

@@ -22,6 +22,7 @@ use crate::state::AppState;
 /// The label under which the CSRF key is derived from the data key.
 pub const KEY_LABEL: &str = "portcullis csrf v2";
 
+#[derive(Clone)]
 pub struct Csrf {
     pub token: String,
     /// Set when the browser had no valid token yet.

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod limits;
 pub mod login;
 pub mod logout;
+pub mod password;
 pub mod security;
 pub mod session;
 pub mod sudo;

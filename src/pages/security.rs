@@ -43,12 +43,41 @@ const NEW_RECOVERY: Action = Action {
 const BAD_CODE: &str = "That code did not work, or was already used.";
 const TOO_MANY: &str = "Too many wrong codes. Please wait a few minutes.";
 
+/// What the password form says after a change or a refusal.
+pub struct PasswordNote {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// The page after a password change or its refusal.
+pub async fn show_with_password(
+    state: &AppState,
+    user: &User,
+    token: csrf::Csrf,
+    note: PasswordNote,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    render_page(state, user, token, None, None, Some(note), status).await
+}
+
 async fn show(
     state: &AppState,
     user: &User,
     token: csrf::Csrf,
     enrolment: Option<Enrolment>,
     error: Option<&'static str>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    render_page(state, user, token, enrolment, error, None, status).await
+}
+
+async fn render_page(
+    state: &AppState,
+    user: &User,
+    token: csrf::Csrf,
+    enrolment: Option<Enrolment>,
+    error: Option<&'static str>,
+    password: Option<PasswordNote>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let uid = user.id;
@@ -68,6 +97,7 @@ async fn show(
         recovery_left: left,
         enrolment,
         error,
+        password,
     };
     Ok(render_with(token.new_cookie, status, &page))
 }

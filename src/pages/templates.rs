@@ -139,6 +139,8 @@ pub struct SecurityPage<'a> {
     pub recovery_left: i64,
     pub enrolment: Option<Enrolment>,
     pub error: Option<&'static str>,
+    /// After a password change or its refusal.
+    pub password: Option<super::security::PasswordNote>,
 }
 
 #[derive(Template)]

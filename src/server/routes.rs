@@ -5,7 +5,9 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, guard, web};
 
 use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
-use crate::pages::{self, account, activity, authorize, consent, login, logout, security, tokens};
+use crate::pages::{
+    self, account, activity, authorize, consent, login, logout, password, security, tokens,
+};
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
 /// must never be framed or sniffed either. With an https issuer, browsers are told to
@@ -113,6 +115,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/security/recovery-codes",
         web::post().to(security::recovery_codes_post),
+    )
+    .route(
+        "/account/security/password",
+        web::post().to(password::password_post),
     )
     .service(
         web::resource("/account/tokens")

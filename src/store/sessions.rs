@@ -147,6 +147,16 @@ pub fn delete_for(conn: &mut AnyConnection, id: Id, user_id: Id) -> QueryResult<
     .map(|n| n == 1)
 }
 
+/// End every session of `user_id` but `keep` (the browser that asked).
+pub fn delete_others(conn: &mut AnyConnection, user_id: Id, keep: Id) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep)),
+    )
+    .execute(conn)
+}
+
 pub fn delete_for_user(conn: &mut AnyConnection, user_id: Id) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
 }

@@ -1,0 +1,139 @@
+//! The account pages as a person uses them: one layout with navigation and sign-out on
+//! every page, readable times, and changing one's own password (strength rule, the
+//! current password checked, other sessions ended on request).
+
+mod common;
+
+use common::browser::Browser;
+use common::{create_user, spawn};
+
+const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "violet tundra spoon orchestra";
+
+#[actix_web::test]
+async fn every_account_page_shares_one_layout() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let browser = Browser::new(&srv);
+    browser.sign_in("ada", PASSWORD).await;
+    for (path, current) in [
+        ("/account", "Connected apps"),
+        ("/account/security", "Security"),
+        ("/account/tokens", "API tokens"),
+        ("/account/activity", "Activity"),
+    ] {
+        let res = browser.get(&srv.url(path)).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let page = res.text().await.unwrap();
+        // Who is signed in (the name, else the username), and a way out.
+        assert!(
+            page.contains("Signed in as <strong>ada Example</strong>"),
+            "{path}"
+        );
+        assert!(page.contains("action=\"/logout\""), "{path}: sign out");
+        for link in [
+            "/account\"",
+            "/account/security\"",
+            "/account/tokens\"",
+            "/account/activity\"",
+        ] {
+            assert!(
+                page.contains(&format!("href=\"{link}")),
+                "{path}: link {link}"
+            );
+        }
+        // Exactly the current page is marked.
+        assert_eq!(page.matches("aria-current=\"page\"").count(), 1, "{path}");
+        assert!(
+            page.contains(&format!("aria-current=\"page\">{current}</a>")),
+            "{path}"
+        );
+    }
+    // Times as people read them, the exact value kept for machines.
+    let page = browser.text(&srv.url("/account/activity")).await;
+    assert!(page.contains("<time datetime=\""), "{page}");
+    assert!(page.contains(" UTC</time>"), "{page}");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn a_person_changes_their_password_and_signs_out_elsewhere() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, Some("ada@example.com"));
+    let here = Browser::new(&srv);
+    let elsewhere = Browser::new(&srv);
+    here.sign_in("ada", PASSWORD).await;
+    elsewhere.sign_in("ada", PASSWORD).await;
+    let change = |current: &'static str, new: &'static str, again: &'static str| {
+        let here = &here;
+        let srv = &srv;
+        async move {
+            let page = here.text(&srv.url("/account/security")).await;
+            here.submit(
+                &page,
+                "/account/security/password",
+                &[
+                    ("current_password", current),
+                    ("new_password", new),
+                    ("new_password_again", again),
+                    ("sign_out_others", "on"),
+                ],
+            )
+            .await
+        }
+    };
+    // Refused, each with its reason, and nothing changes.
+    for (current, new, again, why) in [
+        (PASSWORD, "password1", "password1", "not strong enough"),
+        (
+            PASSWORD,
+            "ada@example.com",
+            "ada@example.com",
+            "not strong enough",
+        ),
+        (PASSWORD, NEW_PASSWORD, "violet tundra spoon", "differ"),
+        (
+            "not my password at all",
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "not right",
+        ),
+    ] {
+        let res = change(current, new, again).await;
+        assert_eq!(res.status(), 400, "{why}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(why), "{why}: {page}");
+        assert!(page.contains("aria-describedby=\"password-error\"") || why != "not right");
+    }
+    assert_eq!(elsewhere.get(&srv.url("/account")).await.status(), 200);
+
+    let res = change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Your password is changed. 1 other session(s)"),
+        "{page}"
+    );
+    // This browser stays signed in; the other one is signed out at once.
+    assert_eq!(here.get(&srv.url("/account")).await.status(), 200);
+    let res = elsewhere.get(&srv.url("/account")).await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    // The new password signs in, the old one does not.
+    let fresh = Browser::new(&srv);
+    let res = fresh.sign_in("ada", PASSWORD).await;
+    assert!(!res.status().is_redirection(), "{}", res.status());
+    assert!(res.text().await.unwrap().contains("login-error"));
+    assert!(
+        fresh
+            .sign_in("ada", NEW_PASSWORD)
+            .await
+            .status()
+            .is_redirection()
+    );
+    // The audit trail says who did it.
+    let out = srv.cli(&["audit", "list", "--user", "ada", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("user.password_changed"), "{text}");
+    assert!(text.contains("user.password_change_failed"), "{text}");
+    srv.stop().await;
+}
