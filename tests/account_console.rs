@@ -137,3 +137,98 @@ async fn a_person_changes_their_password_and_signs_out_elsewhere() {
     assert!(text.contains("user.password_change_failed"), "{text}");
     srv.stop().await;
 }
+
+/// Every browser the person is signed in with, named from its user agent; signing one
+/// out ends it on the server at once, and "everywhere else" keeps only this one.
+#[actix_web::test]
+async fn a_person_sees_their_sessions_and_signs_them_out() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let with_agent = |ua: &str| {
+        Browser::with(
+            &srv,
+            &reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .user_agent(ua)
+                .build()
+                .unwrap(),
+        )
+    };
+    let here = with_agent(firefox);
+    let phone = with_agent(
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+    );
+    let laptop = Browser::new(&srv);
+    for b in [&here, &phone, &laptop] {
+        assert!(b.sign_in("ada", PASSWORD).await.status().is_redirection());
+    }
+    let page = here.text(&srv.url("/account/security/sessions")).await;
+    assert_eq!(
+        page.matches("action=\"/account/security/sessions/end\"")
+            .count(),
+        3,
+        "{page}"
+    );
+    assert!(page.contains("Firefox on Linux"), "{page}");
+    assert!(page.contains("from 127.0.0.1"));
+    assert_eq!(page.matches("this browser</span>").count(), 1);
+
+    // Sign out the phone (its own page marks its session): it ends at once.
+    let phone_page = phone.text(&srv.url("/account/security/sessions")).await;
+    let mine = phone_page
+        .split("<li>")
+        .find(|item| item.contains("this browser</span>"))
+        .expect("the phone's own session");
+    let phone_id = common::field(mine, "id").expect("its id");
+    let token = common::field(&page, "csrf").unwrap();
+    let res = here
+        .post(
+            &srv.url("/account/security/sessions/end"),
+            &[("csrf", token.as_str()), ("id", phone_id.as_str())],
+        )
+        .await;
+    assert!(res.status().is_redirection());
+    assert!(
+        phone
+            .get(&srv.url("/account"))
+            .await
+            .status()
+            .is_redirection()
+    );
+
+    // Everywhere else: only this browser stays.
+    let page = here.text(&srv.url("/account/security/sessions")).await;
+    let res = here
+        .submit(&page, "/account/security/sessions/end-others", &[])
+        .await;
+    assert!(res.status().is_redirection());
+    assert!(
+        laptop
+            .get(&srv.url("/account"))
+            .await
+            .status()
+            .is_redirection()
+    );
+    assert_eq!(here.get(&srv.url("/account")).await.status(), 200);
+    let page = here.text(&srv.url("/account/security/sessions")).await;
+    assert_eq!(
+        page.matches("action=\"/account/security/sessions/end\"")
+            .count(),
+        1
+    );
+    // Another person's session id ends nothing.
+    let res = here
+        .post(
+            &srv.url("/account/security/sessions/end"),
+            &[
+                ("csrf", token.as_str()),
+                ("id", "01a22c6a-1b0f-7485-ad5e-076f3941c7b1"),
+            ],
+        )
+        .await;
+    assert!(res.status().is_redirection());
+    assert_eq!(here.get(&srv.url("/account")).await.status(), 200);
+    srv.stop().await;
+}

@@ -19,6 +19,7 @@ pub mod logout;
 pub mod password;
 pub mod security;
 pub mod session;
+pub mod sessions;
 pub mod sudo;
 pub mod templates;
 pub mod tokens;

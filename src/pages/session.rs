@@ -11,6 +11,7 @@ use crate::store::DbError;
 use crate::store::id::Id;
 use crate::store::sessions::{self, Session};
 use crate::store::users::{self, User};
+use crate::web::origin;
 
 fn name(secure: bool) -> &'static str {
     if secure {
@@ -58,7 +59,10 @@ pub async fn start(
     let token = secret::random_token("", 32);
     let now = state.clock.now();
     let lifetime = state.settings.session_lifetime;
+    let (ip, user_agent) = origin::origin(req, &state.settings.trusted_proxies);
     let session = Session {
+        ip,
+        user_agent: user_agent.map(|ua| ua.chars().take(512).collect()),
         id: Id::new_v7(),
         token_hash: secret::hash(&token),
         user_id,

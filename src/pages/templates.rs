@@ -143,6 +143,25 @@ pub struct SecurityPage<'a> {
     pub password: Option<super::security::PasswordNote>,
 }
 
+pub struct SessionLine {
+    pub id: String,
+    /// "Firefox on Linux".
+    pub what: String,
+    pub ip: String,
+    pub started: When,
+    pub last_active: When,
+    /// The browser looking at the page.
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage<'a> {
+    pub layout: Layout,
+    pub csrf: &'a str,
+    pub sessions: Vec<SessionLine>,
+}
+
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage {

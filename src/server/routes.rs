@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, guard, web};
 
 use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
 use crate::pages::{
-    self, account, activity, authorize, consent, login, logout, password, security, tokens,
+    self, account, activity, authorize, consent, login, logout, password, security, sessions,
+    tokens,
 };
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
@@ -119,6 +120,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/security/password",
         web::post().to(password::password_post),
+    )
+    .route(
+        "/account/security/sessions",
+        get_or_head().to(sessions::sessions_get),
+    )
+    .route(
+        "/account/security/sessions/end",
+        web::post().to(sessions::end_post),
+    )
+    .route(
+        "/account/security/sessions/end-others",
+        web::post().to(sessions::end_others_post),
     )
     .service(
         web::resource("/account/tokens")

@@ -58,6 +58,8 @@ diesel::table! {
         last_seen_at -> BigInt,
         expires_at -> BigInt,
         mfa_pending -> Bool,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Session {
     pub expires_at: i64,
     /// The password was right but the second factor is still owed.
     pub mfa_pending: bool,
+    /// Where the sign-in came from (shown to the person in their list of sessions).
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, s: &Session) -> QueryResult<()> {
@@ -145,6 +148,23 @@ pub fn delete_for(conn: &mut AnyConnection, id: Id, user_id: Id) -> QueryResult<
     )
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// The person's live, fully signed-in sessions, most recently active first.
+pub fn list_live(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    idle: i64,
+    now: i64,
+) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::mfa_pending.eq(false))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now - idle))
+        .order(sessions::last_seen_at.desc())
+        .select(Session::as_select())
+        .load(conn)
 }
 
 /// End every session of `user_id` but `keep` (the browser that asked).
