@@ -232,3 +232,114 @@ async fn a_person_sees_their_sessions_and_signs_them_out() {
     assert_eq!(here.get(&srv.url("/account")).await.status(), 200);
     srv.stop().await;
 }
+
+/// An operator's reset link: the person sets a strong password once, everything signed
+/// in ends, and the link does not work again, however many tries race.
+#[actix_web::test]
+async fn a_reset_link_sets_a_password_once() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let signed_in = Browser::new(&srv);
+    signed_in.sign_in("ada", PASSWORD).await;
+    let out = srv.cli(&["user", "reset-link", "ada", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/reset")
+        .unwrap()
+        .1;
+    assert!(path.starts_with("?token=pcw_"));
+    let url = srv.url(&format!("/reset{path}"));
+
+    let person = Browser::new(&srv);
+    let res = person.get(&url).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    // Weak: refused with the reason, and the link still works.
+    let res = person
+        .submit(
+            &page,
+            "/reset",
+            &[
+                ("new_password", "password1"),
+                ("new_password_again", "password1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("not strong enough"));
+    // Five tries at once: one sets the password.
+    let tries = (0..5).map(|_| {
+        person.submit(
+            &page,
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("new_password_again", NEW_PASSWORD),
+            ],
+        )
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 410),
+        "{statuses:?}"
+    );
+    // Used: gone. The other browser is signed out; the new password signs in.
+    assert_eq!(person.get(&url).await.status(), 410);
+    assert!(
+        signed_in
+            .get(&srv.url("/account"))
+            .await
+            .status()
+            .is_redirection()
+    );
+    assert!(
+        Browser::new(&srv)
+            .sign_in("ada", NEW_PASSWORD)
+            .await
+            .status()
+            .is_redirection()
+    );
+
+    // An expired link is gone too.
+    let out = srv.cli(&["user", "reset-link", "ada", "--expires-in", "60", "--json"]);
+    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/reset")
+        .unwrap()
+        .1
+        .to_string();
+    srv.clock.advance(61);
+    assert_eq!(
+        person
+            .get(&srv.url(&format!("/reset{path}")))
+            .await
+            .status(),
+        410
+    );
+    assert_eq!(
+        person
+            .get(&srv.url("/reset?token=pcw_made_up"))
+            .await
+            .status(),
+        410
+    );
+    srv.stop().await;
+}

@@ -91,7 +91,18 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Admin::Client(c) => client::run(*c, &mut open_migrated(&settings)?),
-        Admin::User(c) => user::run(c, &mut open_migrated(&settings)?, &settings.api_scopes),
+        Admin::User(c) => {
+            let base = settings
+                .issuer
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.bind));
+            user::run(
+                c,
+                &mut open_migrated(&settings)?,
+                &settings.api_scopes,
+                &base,
+            )
+        }
         Admin::Keys(c) => keys::run(c, &mut open_migrated(&settings)?, &settings),
         Admin::Token(c) => token::run(c, &mut open_migrated(&settings)?),
         Admin::Audit(c) => audit::run(c, &mut open_migrated(&settings)?),

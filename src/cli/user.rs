@@ -62,7 +62,21 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Print a single-use link where the person sets a new password (there is no mail
+    /// server: give it to them yourself). Using it ends all their sessions and app
+    /// sign-ins.
+    ResetLink {
+        username: String,
+        /// Lifetime in seconds (default 900, at most a week).
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        expires_in: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
+
+/// Prefix of reset-link tokens, for secret scanners.
+pub const RESET_PREFIX: &str = "pcw_";
 
 /// The password from standard input: piped, or typed at a prompt that does not echo
 /// when standard input is a terminal (twice, to catch a typo).
@@ -155,8 +169,49 @@ pub fn run(
     cmd: UserCommand,
     conn: &mut AnyConnection,
     catalogue: &[(String, String)],
+    base_url: &str,
 ) -> anyhow::Result<()> {
     match cmd {
+        UserCommand::ResetLink {
+            username,
+            expires_in,
+            json,
+        } => {
+            if !(60..=7 * 86_400).contains(&expires_in) {
+                anyhow::bail!("--expires-in: 60 seconds to a week (604800)");
+            }
+            let Some(user) = users::find_by_username(conn, &username)? else {
+                anyhow::bail!("no user {username:?}");
+            };
+            let token = crate::secret::random_token(RESET_PREFIX, 32);
+            let t = now();
+            let row = crate::store::resets::ResetRow {
+                id: Id::new_v7().to_string(),
+                token_hash: crate::secret::hash(&token),
+                user_id: user.id,
+                created_at: t,
+                expires_at: t + expires_in,
+                used_at: None,
+            };
+            crate::store::resets::insert(conn, &row)?;
+            let e = crate::store::audit::Event::new("user.reset_link_created", "success")
+                .user(user.id)
+                .detail("expires_at", row.expires_at);
+            crate::store::audit::record(conn, &Actor::Operator.stamp(e), t)?;
+            let url = format!("{}/reset?token={token}", base_url.trim_end_matches('/'));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "url": url, "expires_at": row.expires_at })
+                );
+            } else {
+                println!("{url}");
+                println!(
+                    "(single use, until {}; give it to {username} yourself)",
+                    crate::clock::rfc3339(row.expires_at)
+                );
+            }
+        }
         UserCommand::Create {
             username,
             email,

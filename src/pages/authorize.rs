@@ -280,19 +280,22 @@ pub fn login_page_with(
     render(b, &page)
 }
 
-/// RFC 7591 §5: a self-registered app's name and pages are its own claims; the host the
-/// code goes to is what the person can trust.
-fn unverified(areq: &crate::oauth::authorize::AuthorizationRequest) -> Unverified {
-    // Only an https host is where the answer goes; a loopback or custom-scheme URI is
-    // whichever app on this device listens there (RFC 8252 §7), whatever host it names.
-    let redirect_host = match url::Url::parse(&areq.redirect_uri) {
+/// Where the person is sent next, as they can check it. Only an https host is where the
+/// answer goes; a loopback or private-use URI is whichever app on this device listens
+/// there (RFC 8252 §7), whatever host it names.
+fn destination(areq: &crate::oauth::authorize::AuthorizationRequest) -> String {
+    match url::Url::parse(&areq.redirect_uri) {
         Ok(u) if u.scheme() == "https" => u
             .host_str()
             .map_or_else(|| areq.redirect_uri.clone(), str::to_string),
         Ok(u) if u.scheme() == "http" => "an app on this device".to_string(),
         Ok(u) => format!("the app on this device that opens {}: links", u.scheme()),
         Err(_) => areq.redirect_uri.clone(),
-    };
+    }
+}
+
+/// RFC 7591 §5: a self-registered app's name and pages are its own claims.
+fn unverified(areq: &crate::oauth::authorize::AuthorizationRequest) -> Unverified {
     let m = &areq.client.metadata;
     let links = [
         ("Website", &m.client_uri),
@@ -302,10 +305,7 @@ fn unverified(areq: &crate::oauth::authorize::AuthorizationRequest) -> Unverifie
     .into_iter()
     .filter_map(|(label, uri)| uri.clone().map(|u| (label, u)))
     .collect();
-    Unverified {
-        redirect_host,
-        links,
-    }
+    Unverified { links }
 }
 
 /// The consent form's CSRF token is bound to `session`, which may be one this very
@@ -332,6 +332,7 @@ fn consent_page(
                 description: describe_scope(s),
             })
             .collect(),
+        destination: destination(areq),
         unverified: areq.client.self_registered().then(|| unverified(areq)),
     };
     render(page_builder(StatusCode::OK), &page)

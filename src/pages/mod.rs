@@ -17,6 +17,7 @@ pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod password;
+pub mod reset;
 pub mod security;
 pub mod session;
 pub mod sessions;

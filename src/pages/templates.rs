@@ -54,15 +54,16 @@ pub struct ConsentPage<'a> {
     pub client_name: String,
     pub username: String,
     pub scopes: Vec<ScopeLine>,
+    /// Where the answer goes: an https host, or "an app on this device".
+    pub destination: String,
     /// For an app that registered itself (RFC 7591 §5): its name is its own claim, so
     /// the page says so and names where the answer goes.
     pub unverified: Option<Unverified>,
 }
 
-/// What a person can check about a self-registered app: the host the answer is sent to,
-/// and the pages it named about itself (shown as text, never fetched by the server).
+/// What a person can check about a self-registered app: the pages it named about itself
+/// (shown as text, never fetched by the server).
 pub struct Unverified {
-    pub redirect_host: String,
     pub links: Vec<(&'static str, String)>,
 }
 
@@ -141,6 +142,16 @@ pub struct SecurityPage<'a> {
     pub error: Option<&'static str>,
     /// After a password change or its refusal.
     pub password: Option<super::security::PasswordNote>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub error: Option<String>,
+    /// The password is set: the page says so and links to sign-in.
+    pub done: bool,
 }
 
 pub struct SessionLine {

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, guard, web};
 
 use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
 use crate::pages::{
-    self, account, activity, authorize, consent, login, logout, password, security, sessions,
-    tokens,
+    self, account, activity, authorize, consent, login, logout, password, reset, security,
+    sessions, tokens,
 };
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
@@ -120,6 +120,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/security/password",
         web::post().to(password::password_post),
+    )
+    .service(
+        web::resource("/reset")
+            .route(get_or_head().to(reset::reset_get))
+            .route(web::post().to(reset::reset_post)),
     )
     .route(
         "/account/security/sessions",

@@ -16,6 +16,7 @@ pub mod pushed;
 pub mod refresh;
 pub mod registration;
 pub mod replay;
+pub mod resets;
 pub mod revoked;
 pub mod schema;
 pub mod sessions;

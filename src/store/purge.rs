@@ -2,7 +2,8 @@
 
 use super::db::AnyConnection;
 use super::{
-    audit, clients, codes, pushed, refresh, replay, revoked, sessions, throttle, transactions,
+    audit, clients, codes, pushed, refresh, replay, resets, revoked, sessions, throttle,
+    transactions,
 };
 
 #[derive(Debug, Default)]
@@ -40,7 +41,9 @@ pub fn run(
         // Attempt windows last minutes; a day-old one counts for nothing.
         throttle_windows: throttle::purge(conn, now - 86_400)?,
         transactions: transactions::purge(conn, now)?,
-        single_use: replay::purge(conn, now)? + pushed::purge(conn, now)?,
+        single_use: replay::purge(conn, now)?
+            + pushed::purge(conn, now)?
+            + resets::purge(conn, now)?,
         unused_clients: clients::purge_unused_open(conn, now - registration_unused_days * 86_400)?,
     })
 }

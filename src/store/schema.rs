@@ -316,3 +316,17 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    reset_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> DbUuid,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}

@@ -1,2 +1,3 @@
+DROP TABLE reset_tokens;
 ALTER TABLE sessions DROP COLUMN user_agent;
 ALTER TABLE sessions DROP COLUMN ip;

@@ -1,0 +1,64 @@
+//! Password reset links (`user reset-link`): a random token shown once, stored as a
+//! hash, for one person, single use, short-lived.
+
+use diesel::prelude::*;
+
+use super::db::AnyConnection;
+use super::id::Id;
+use super::schema::reset_tokens as rt;
+
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[diesel(table_name = rt)]
+pub struct ResetRow {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: Id,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &ResetRow) -> QueryResult<()> {
+    diesel::insert_into(rt::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The person a live, unused token is for (it is not spent).
+pub fn peek(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<Option<Id>> {
+    rt::table
+        .filter(rt::token_hash.eq(token_hash))
+        .filter(rt::used_at.is_null())
+        .filter(rt::expires_at.gt(now))
+        .select(rt::user_id)
+        .first(conn)
+        .optional()
+}
+
+/// Spend the token: one conditional update, so of concurrent uses exactly one gets the
+/// person; the others get `None`. Call inside the write transaction that sets the
+/// password, so that a failed change spends nothing.
+pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<Option<Id>> {
+    let n = diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq(token_hash))
+            .filter(rt::used_at.is_null())
+            .filter(rt::expires_at.gt(now)),
+    )
+    .set(rt::used_at.eq(now))
+    .execute(conn)?;
+    if n != 1 {
+        return Ok(None);
+    }
+    rt::table
+        .filter(rt::token_hash.eq(token_hash))
+        .select(rt::user_id)
+        .first(conn)
+        .optional()
+}
+
+/// Tokens used or expired before `before`.
+pub fn purge(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
+    diesel::delete(rt::table.filter(rt::expires_at.lt(before))).execute(conn)
+}
