@@ -134,7 +134,7 @@ mod tests {
     fn browsers_are_named_from_their_user_agent() {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
         assert_eq!(super::describe(Some(firefox)), "Firefox on Linux");
-        assert_eq!(super::describe(Some("curl/8.0")), "An unknown browser");
+        assert_eq!(super::describe(Some("made-up")), "An unknown browser");
         assert_eq!(super::describe(None), "An unknown browser");
     }
 }
