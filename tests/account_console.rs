@@ -343,3 +343,91 @@ async fn a_reset_link_sets_a_password_once() {
     );
     srv.stop().await;
 }
+
+/// The password form is its own re-authentication (the current password, checked and
+/// throttled as at sign-in): it works however old the sign-in is, it never echoes a
+/// password, an unchanged password is refused, and a password set here cancels reset
+/// links given out before.
+#[actix_web::test]
+async fn the_password_form_needs_no_separate_confirmation() {
+    let srv = common::spawn_with(|a| a.sudo_ttl = Some(0)).await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let here = Browser::new(&srv);
+    here.sign_in("ada", PASSWORD).await;
+    let out = srv.cli(&["user", "reset-link", "ada", "--json"]);
+    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/reset")
+        .unwrap()
+        .1
+        .to_string();
+    let change = |new: &'static str| {
+        let (here, srv) = (&here, &srv);
+        async move {
+            let page = here.text(&srv.url("/account/security")).await;
+            here.submit(
+                &page,
+                "/account/security/password",
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", new),
+                    ("new_password_again", new),
+                ],
+            )
+            .await
+        }
+    };
+    let res = change(PASSWORD).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("your current one"));
+    let res = change(NEW_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Your password is changed."), "{page}");
+    assert!(!page.contains(PASSWORD) && !page.contains(NEW_PASSWORD));
+    // The link given out before no longer works.
+    assert_eq!(
+        here.get(&srv.url(&format!("/reset{path}"))).await.status(),
+        410
+    );
+    srv.stop().await;
+}
+
+/// With two-factor sign-in on, the form also needs a current code from the app.
+#[actix_web::test]
+async fn with_two_factor_on_a_password_change_needs_a_code() {
+    let srv = spawn().await;
+    let p = common::people::enrolled(&srv, "grace").await;
+    let change = |code: String| {
+        let (p, srv) = (&p, &srv);
+        async move {
+            common::people::post_page(
+                srv,
+                &p.http,
+                "/account/security",
+                "/account/security/password",
+                &[
+                    ("current_password", common::people::PW),
+                    ("new_password", NEW_PASSWORD),
+                    ("new_password_again", NEW_PASSWORD),
+                    ("code", code.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    let res = change("000000".into()).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("current code"));
+    let res = change(p.code(&srv)).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Your password is changed.")
+    );
+    srv.stop().await;
+}

@@ -7,7 +7,7 @@ use super::Actor;
 use crate::domain::scope::Scope;
 use crate::store::audit::{self, Event};
 use crate::store::id::Id;
-use crate::store::{AnyConnection, pat, refresh, sessions, users};
+use crate::store::{AnyConnection, pat, refresh, resets, sessions, users};
 
 /// What a password change ended.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +26,8 @@ pub fn set_password(
     now: i64,
 ) -> QueryResult<Ended> {
     users::set_password_hash(conn, user, hash, now)?;
+    // A reset link given out before no longer resets anything.
+    resets::cancel_for_user(conn, user, now)?;
     let ended = Ended {
         sessions: sessions::delete_for_user(conn, user)?,
         families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
@@ -51,6 +53,7 @@ pub fn change_own_password(
     now: i64,
 ) -> QueryResult<Ended> {
     users::set_password_hash(conn, user, hash, now)?;
+    resets::cancel_for_user(conn, user, now)?;
     let ended = if sign_out_others {
         Ended {
             sessions: sessions::delete_others(conn, user, session)?,

@@ -193,6 +193,8 @@ pub fn run(
                 expires_at: t + expires_in,
                 used_at: None,
             };
+            // One live link per person: a new one cancels the ones before.
+            crate::store::resets::cancel_for_user(conn, user.id, t)?;
             crate::store::resets::insert(conn, &row)?;
             let e = crate::store::audit::Event::new("user.reset_link_created", "success")
                 .user(user.id)

@@ -1,6 +1,6 @@
-//! Changing one's own password on the security page: the current password and the new
-//! one twice, behind re-authentication, the current one checked and throttled as at
-//! sign-in, the new one held to the same strength rule as `user create`.
+//! Changing one's own password on the security page: the current password (and a code,
+//! with two-factor sign-in on) as the re-authentication, checked and throttled as at
+//! sign-in; the new one twice, held to the same strength rule as `user create`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,29 +8,27 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::SignedInForm;
 use super::limits;
 use super::security::{PasswordNote, show_with_password};
-use super::sudo::{self, Action};
-use super::{PageError, too_many};
+use super::{PageError, csrf, too_many};
 use crate::accounts::Actor;
 use crate::accounts::users::change_own_password;
-use crate::mfa::guard::Checked;
+use crate::mfa::factor::{self, Options};
+use crate::mfa::guard::{self, Checked, Proof};
 use crate::password;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::web::origin;
 
-const CHANGE: Action = Action {
-    path: "/account/security/password",
-    purpose: "change your password",
-};
-
 pub async fn password_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let sudo = sudo::require(&state, &req, &f, &CHANGE).await?;
-    let token = sudo.csrf(&state, &req);
+    // The form is its own re-authentication: the current password (checked and
+    // throttled as at sign-in) and, with two-factor sign-in on, a current code (checked
+    // and throttled as everywhere). A separate confirmation step would have to carry the
+    // passwords through a page, which we never do.
+    let token = csrf::ensure(&state, &req);
     let user = &f.user;
     let say = |text: String| PasswordNote { ok: false, text };
     let current = f.form.get("current_password").unwrap_or("").to_string();
@@ -41,11 +39,15 @@ pub async fn password_post(
     };
     if current.is_empty() || new.is_empty() {
         let note = say("Enter your current password and the new one twice.".into());
-        return Ok(sudo.finish(refused(note, StatusCode::BAD_REQUEST).await?));
+        return refused(note, StatusCode::BAD_REQUEST).await;
     }
     if new != again {
         let note = say("The two new passwords differ.".into());
-        return Ok(sudo.finish(refused(note, StatusCode::BAD_REQUEST).await?));
+        return refused(note, StatusCode::BAD_REQUEST).await;
+    }
+    if new == current {
+        let note = say("The new password is your current one: choose another.".into());
+        return refused(note, StatusCode::BAD_REQUEST).await;
     }
     let inputs: Vec<&str> = [
         Some(user.username.as_str()),
@@ -57,15 +59,17 @@ pub async fn password_post(
     .collect();
     if let Err(why) = password::acceptable(&new, &inputs) {
         let note = say(format!("That password is not strong enough. {why}"));
-        return Ok(sudo.finish(refused(note, StatusCode::BAD_REQUEST).await?));
+        return refused(note, StatusCode::BAD_REQUEST).await;
     }
     let (ip, user_agent) = origin::origin(&req, &state.settings.trusted_proxies);
     match limits::password(&state, &req, &user.username, current).await? {
         Checked::Passed(u) if u.id == user.id => {}
         Checked::TooMany(wait) => {
             let note = say("Too many wrong passwords. Please wait a few minutes.".into());
-            let res = refused(note, StatusCode::TOO_MANY_REQUESTS).await?;
-            return Ok(sudo.finish(too_many(res, wait)));
+            return Ok(too_many(
+                refused(note, StatusCode::TOO_MANY_REQUESTS).await?,
+                wait,
+            ));
         }
         _ => {
             let (uid, now) = (user.id, state.clock.now());
@@ -78,7 +82,7 @@ pub async fn password_post(
                 .run(move |conn| audit::record(conn, &e, now))
                 .await?;
             let note = say("Your current password is not right.".into());
-            return Ok(sudo.finish(refused(note, StatusCode::BAD_REQUEST).await?));
+            return refused(note, StatusCode::BAD_REQUEST).await;
         }
     }
     // argon2 off the worker thread.
@@ -89,14 +93,43 @@ pub async fn password_post(
     let sign_out_others = f.form.get("sign_out_others").is_some();
     let (uid, session, now) = (user.id, f.session.id, state.clock.now());
     let by = Actor::Person { ip, user_agent };
-    let ended = state
+    let code = f.form.get("code").unwrap_or("").to_string();
+    let keys = state.data_keys.clone();
+    let outcome = state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| {
+            let change = |conn: &mut crate::store::AnyConnection| {
                 change_own_password(conn, uid, &hash, session, sign_out_others, &by, now)
-            })
+            };
+            if factor::enabled(conn, uid)? {
+                guard::with_second_factor(
+                    conn,
+                    &keys,
+                    uid,
+                    Proof::Code(code),
+                    Options::APP_CODE,
+                    now,
+                    change,
+                )
+            } else {
+                write_transaction(conn, change).map(Checked::Passed)
+            }
         })
         .await?;
+    let ended = match outcome {
+        Checked::Passed(ended) => ended,
+        Checked::TooMany(wait) => {
+            let note = say("Too many wrong codes. Please wait a few minutes.".into());
+            return Ok(too_many(
+                refused(note, StatusCode::TOO_MANY_REQUESTS).await?,
+                wait,
+            ));
+        }
+        Checked::Failed => {
+            let note = say("Enter a current code from your authenticator app.".into());
+            return refused(note, StatusCode::BAD_REQUEST).await;
+        }
+    };
     let text = if sign_out_others {
         format!(
             "Your password is changed. {} other session(s) and {} app sign-in(s) were ended.",
@@ -105,13 +138,12 @@ pub async fn password_post(
     } else {
         "Your password is changed.".to_string()
     };
-    let res = show_with_password(
+    show_with_password(
         &state,
         user,
         token,
         PasswordNote { ok: true, text },
         StatusCode::OK,
     )
-    .await?;
-    Ok(sudo.finish(res))
+    .await
 }

@@ -32,15 +32,7 @@ use crate::web::origin;
 
 /// Fields that never ride along: the CSRF token is rendered afresh, and credentials are
 /// never echoed into a page.
-const NOT_CARRIED: &[&str] = &[
-    "csrf",
-    "sudo_password",
-    "sudo_code",
-    "code",
-    "current_password",
-    "new_password",
-    "new_password_again",
-];
+const NOT_CARRIED: &[&str] = &["csrf", "sudo_password", "sudo_code", "code"];
 
 /// Why the action may go ahead.
 pub enum Sudo {

@@ -58,6 +58,18 @@ pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResul
         .optional()
 }
 
+/// Cancel every outstanding link of `user` (a password was set some other way, or a new
+/// link replaces them).
+pub fn cancel_for_user(conn: &mut AnyConnection, user: Id, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user))
+            .filter(rt::used_at.is_null()),
+    )
+    .set(rt::used_at.eq(now))
+    .execute(conn)
+}
+
 /// Tokens used or expired before `before`.
 pub fn purge(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(rt::table.filter(rt::expires_at.lt(before))).execute(conn)
