@@ -7,7 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::SignedInForm;
 use super::limits;
-use super::security::{PasswordNote, show_with_password};
+use super::security::show_with_password;
+use super::templates::PasswordNote;
 use super::{PageError, csrf, too_many};
 use crate::accounts::Actor;
 use crate::accounts::users::change_own_password;

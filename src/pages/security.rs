@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
-use super::templates::{Enrolment, Layout, RecoveryCodesPage, SecurityPage};
+use super::templates::{Enrolment, Layout, PasswordNote, RecoveryCodesPage, SecurityPage};
 use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
@@ -42,12 +42,6 @@ const NEW_RECOVERY: Action = Action {
 
 const BAD_CODE: &str = "That code did not work, or was already used.";
 const TOO_MANY: &str = "Too many wrong codes. Please wait a few minutes.";
-
-/// What the password form says after a change or a refusal.
-pub struct PasswordNote {
-    pub ok: bool,
-    pub text: String,
-}
 
 /// The page after a password change or its refusal.
 pub async fn show_with_password(

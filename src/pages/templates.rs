@@ -141,7 +141,13 @@ pub struct SecurityPage<'a> {
     pub enrolment: Option<Enrolment>,
     pub error: Option<&'static str>,
     /// After a password change or its refusal.
-    pub password: Option<super::security::PasswordNote>,
+    pub password: Option<PasswordNote>,
+}
+
+/// What the password form says after a change or a refusal.
+pub struct PasswordNote {
+    pub ok: bool,
+    pub text: String,
 }
 
 #[derive(Template)]
