@@ -58,7 +58,15 @@ pub async fn password_post(
     .into_iter()
     .flatten()
     .collect();
-    if let Err(why) = password::acceptable(&new, &inputs) {
+    let inputs: Vec<String> = inputs.into_iter().map(str::to_string).collect();
+    let candidate = new.clone();
+    let judged = web::block(move || {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        password::acceptable(&candidate, &inputs)
+    })
+    .await
+    .map_err(|_| PageError::Unavailable)?;
+    if let Err(why) = judged {
         let note = say(format!("That password is not strong enough. {why}"));
         return refused(note, StatusCode::BAD_REQUEST).await;
     }

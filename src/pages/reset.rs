@@ -99,7 +99,16 @@ pub async fn reset_post(
     .into_iter()
     .flatten()
     .collect();
-    if let Err(why) = password::acceptable(&new, &inputs) {
+    // The estimate off the worker thread, as the hashing below.
+    let inputs: Vec<String> = inputs.into_iter().map(str::to_string).collect();
+    let candidate = new.clone();
+    let judged = web::block(move || {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        password::acceptable(&candidate, &inputs)
+    })
+    .await
+    .map_err(|_| PageError::Unavailable)?;
+    if let Err(why) = judged {
         let why = Some(format!("That password is not strong enough. {why}"));
         return Ok(page(&state, &req, &token, why, StatusCode::BAD_REQUEST));
     }
