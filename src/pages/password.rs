@@ -18,7 +18,30 @@ use crate::password;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
+use crate::store::users::User;
 use crate::web::origin;
+
+/// Whether `new` may be `user`'s password (`password::acceptable`, with their username,
+/// email and name known to a guesser), judged off the worker thread: the estimate is
+/// CPU work, like the hashing that follows.
+pub(super) async fn strong_enough(user: &User, new: &str) -> Result<Result<(), String>, PageError> {
+    let inputs: Vec<String> = [
+        Some(&user.username),
+        user.email.as_ref(),
+        user.name.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    let candidate = new.to_string();
+    web::block(move || {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        password::acceptable(&candidate, &inputs)
+    })
+    .await
+    .map_err(|_| PageError::Unavailable)
+}
 
 pub async fn password_post(
     req: HttpRequest,
@@ -50,23 +73,7 @@ pub async fn password_post(
         let note = say("The new password is your current one: choose another.".into());
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
-    let inputs: Vec<&str> = [
-        Some(user.username.as_str()),
-        user.email.as_deref(),
-        user.name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let inputs: Vec<String> = inputs.into_iter().map(str::to_string).collect();
-    let candidate = new.clone();
-    let judged = web::block(move || {
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        password::acceptable(&candidate, &inputs)
-    })
-    .await
-    .map_err(|_| PageError::Unavailable)?;
-    if let Err(why) = judged {
+    if let Err(why) = strong_enough(user, &new).await? {
         let note = say(format!("That password is not strong enough. {why}"));
         return refused(note, StatusCode::BAD_REQUEST).await;
     }

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::CsrfForm;
+use super::password::strong_enough;
 use super::templates::ResetPage;
 use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
@@ -91,24 +92,7 @@ pub async fn reset_post(
         let why = Some("The two passwords differ.".to_string());
         return Ok(page(&state, &req, &token, why, StatusCode::BAD_REQUEST));
     }
-    let inputs: Vec<&str> = [
-        Some(user.username.as_str()),
-        user.email.as_deref(),
-        user.name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    // The estimate off the worker thread, as the hashing below.
-    let inputs: Vec<String> = inputs.into_iter().map(str::to_string).collect();
-    let candidate = new.clone();
-    let judged = web::block(move || {
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        password::acceptable(&candidate, &inputs)
-    })
-    .await
-    .map_err(|_| PageError::Unavailable)?;
-    if let Err(why) = judged {
+    if let Err(why) = strong_enough(&user, &new).await? {
         let why = Some(format!("That password is not strong enough. {why}"));
         return Ok(page(&state, &req, &token, why, StatusCode::BAD_REQUEST));
     }
