@@ -14,7 +14,6 @@ mod common;
 mod webdriver;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use common::{TestServer, create_user, spawn};
@@ -24,7 +23,7 @@ use oauth2::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use portcullis::oauth::client::ClientRequest;
-use webdriver::{CHROMEDRIVER, CHROMIUM, ChromeDriver};
+use webdriver::{ChromeDriver, browser_available, screenshots_dir};
 
 const CLIENT_NAME: &str = "Photo Printer";
 const PASSWORD: &str = "correct horse battery staple";
@@ -33,27 +32,6 @@ const SCOPES: [&str; 2] = ["openid", "profile"];
 /// A client with the authorization and token endpoints set.
 type AppClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// Whether Chromium and chromedriver are installed. Without them the test is skipped
-/// with a message, unless PORTCULLIS_REQUIRE_BROWSER=1 (CI) makes that a failure.
-fn browser_available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "the browser test needs {} (apt-get install chromium chromium-driver)",
-        missing.join(" and ")
-    );
-    if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("{message}; PORTCULLIS_REQUIRE_BROWSER=1 forbids skipping it");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
-}
 
 /// Register a confidential client for `redirect` and build its `oauth2` client.
 fn register_app(srv: &TestServer, redirect: &str) -> Result<AppClient> {
@@ -92,23 +70,6 @@ fn start(app: &AppClient) -> Started {
     }
 }
 
-/// target/screenshots, where CI keeps the pictures of the pages for people to look at.
-fn screenshots_dir() -> Result<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    Ok(dir)
-}
-
-/// Fill in and submit the login form.
-async fn sign_in(browser: &ChromeDriver, username: &str, password: &str) -> Result<()> {
-    let field = browser.find("input[name=username]").await?;
-    browser.send_keys(&field, username).await?;
-    let field = browser.find("input[name=password]").await?;
-    browser.send_keys(&field, password).await?;
-    let submit = browser.find("form button[type=submit]").await?;
-    browser.click(&submit).await
-}
-
 fn query_params(url: &str) -> Result<HashMap<String, String>> {
     let url = url::Url::parse(url).with_context(|| format!("parse {url}"))?;
     Ok(url.query_pairs().into_owned().collect())
@@ -136,7 +97,7 @@ async fn chromium_signs_in_allows_and_reaches_the_redirect_uri_with_a_working_co
     browser.navigate(&started.url).await?;
     browser.wait_for("input[name=password]").await?;
     browser.screenshot(&shots.join("login.png")).await?;
-    sign_in(&browser, "alice", PASSWORD).await?;
+    browser.sign_in("alice", PASSWORD).await?;
 
     let allow = browser
         .wait_for("button[name=decision][value=allow]")
@@ -198,7 +159,7 @@ async fn chromium_turns_on_two_factor_and_creates_a_token_shown_once() -> Result
 
     browser.navigate(&srv.url("/login")).await?;
     browser.wait_for("input[name=password]").await?;
-    sign_in(&browser, "alice", PASSWORD).await?;
+    browser.sign_in("alice", PASSWORD).await?;
     browser.wait_for_url(&srv.url("/account")).await?;
 
     // Without two-factor sign-in the token form is not offered, and the page says why.

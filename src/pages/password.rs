@@ -43,6 +43,12 @@ pub(super) async fn strong_enough(user: &User, new: &str) -> Result<Result<(), S
     .map_err(|_| PageError::Unavailable)
 }
 
+/// The password form's fields (ids in security.html), for tying a refusal to one.
+const CURRENT: &str = "current-password";
+const NEW: &str = "new-password";
+const AGAIN: &str = "new-password-again";
+const CODE: &str = "password-code";
+
 pub async fn password_post(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -54,7 +60,11 @@ pub async fn password_post(
     // passwords through a page, which we never do.
     let token = csrf::ensure(&state, &req);
     let user = &f.user;
-    let say = |text: String| PasswordNote { ok: false, text };
+    let say = |field: &'static str, text: String| PasswordNote {
+        ok: false,
+        text,
+        field,
+    };
     let current = f.form.get("current_password").unwrap_or("").to_string();
     let new = f.form.get("new_password").unwrap_or("").to_string();
     let again = f.form.get("new_password_again").unwrap_or("");
@@ -62,26 +72,35 @@ pub async fn password_post(
         show_with_password(&state, user, token.clone(), note, status)
     };
     if current.is_empty() || new.is_empty() {
-        let note = say("Enter your current password and the new one twice.".into());
+        let note = say(
+            if current.is_empty() { CURRENT } else { NEW },
+            "Enter your current password and the new one twice.".into(),
+        );
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
     if new != again {
-        let note = say("The two new passwords differ.".into());
+        let note = say(AGAIN, "The two new passwords differ.".into());
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
     if new == current {
-        let note = say("The new password is your current one: choose another.".into());
+        let note = say(
+            NEW,
+            "The new password is your current one: choose another.".into(),
+        );
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
     if let Err(why) = strong_enough(user, &new).await? {
-        let note = say(format!("That password is not strong enough. {why}"));
+        let note = say(NEW, format!("That password is not strong enough. {why}"));
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
     let (ip, user_agent) = origin::origin(&req, &state.settings.trusted_proxies);
     match limits::password(&state, &req, &user.username, current).await? {
         Checked::Passed(u) if u.id == user.id => {}
         Checked::TooMany(wait) => {
-            let note = say("Too many wrong passwords. Please wait a few minutes.".into());
+            let note = say(
+                CURRENT,
+                "Too many wrong passwords. Please wait a few minutes.".into(),
+            );
             return Ok(too_many(
                 refused(note, StatusCode::TOO_MANY_REQUESTS).await?,
                 wait,
@@ -97,7 +116,7 @@ pub async fn password_post(
                 .db
                 .run(move |conn| audit::record(conn, &e, now))
                 .await?;
-            let note = say("Your current password is not right.".into());
+            let note = say(CURRENT, "Your current password is not right.".into());
             return refused(note, StatusCode::BAD_REQUEST).await;
         }
     }
@@ -135,14 +154,20 @@ pub async fn password_post(
     let ended = match outcome {
         Checked::Passed(ended) => ended,
         Checked::TooMany(wait) => {
-            let note = say("Too many wrong codes. Please wait a few minutes.".into());
+            let note = say(
+                CODE,
+                "Too many wrong codes. Please wait a few minutes.".into(),
+            );
             return Ok(too_many(
                 refused(note, StatusCode::TOO_MANY_REQUESTS).await?,
                 wait,
             ));
         }
         Checked::Failed => {
-            let note = say("Enter a current code from your authenticator app.".into());
+            let note = say(
+                CODE,
+                "Enter a current code from your authenticator app.".into(),
+            );
             return refused(note, StatusCode::BAD_REQUEST).await;
         }
     };
@@ -158,7 +183,11 @@ pub async fn password_post(
         &state,
         user,
         token,
-        PasswordNote { ok: true, text },
+        PasswordNote {
+            ok: true,
+            text,
+            field: "",
+        },
         StatusCode::OK,
     )
     .await

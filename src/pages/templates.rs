@@ -148,6 +148,19 @@ pub struct SecurityPage<'a> {
 pub struct PasswordNote {
     pub ok: bool,
     pub text: String,
+    /// The id of the field a refusal is about: the template marks that field invalid
+    /// and ties the message to it (`aria-describedby`), so a screen reader reads the
+    /// reason on the field that needs changing.
+    pub field: &'static str,
+}
+
+impl SecurityPage<'_> {
+    /// Whether the password form's message is a refusal about field `id`.
+    pub fn password_refused(&self, id: &str) -> bool {
+        self.password
+            .as_ref()
+            .is_some_and(|n| !n.ok && n.field == id)
+    }
 }
 
 #[derive(Template)]

@@ -1,6 +1,9 @@
 //! A minimal W3C WebDriver client over `reqwest`: a chromedriver child process driving a
 //! headless Chromium, with only the commands the browser test needs.
 
+// Each browser test binary uses its own part of this client.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -229,6 +232,91 @@ impl ChromeDriver {
         std::fs::write(path, png).with_context(|| format!("write {}", path.display()))
     }
 
+    /// Run `script` (a function body; `arguments` holds `args`) in the page and return
+    /// its result; a returned promise is awaited (W3C WebDriver §13.2.1). Runs through
+    /// the DevTools protocol, so the page's CSP, which forbids scripts, does not apply.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        let body = json!({ "script": script, "args": args });
+        self.session_call(Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
+    /// One Chrome DevTools Protocol command through chromedriver's `goog/cdp/execute`.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        let body = json!({ "cmd": cmd, "params": params });
+        self.session_call(Method::POST, "/goog/cdp/execute", Some(body))
+            .await
+            .with_context(|| format!("CDP {cmd}"))
+    }
+
+    /// Lay the page out as a screen `width` CSS pixels wide and `height` tall (a phone's
+    /// when `mobile`): device emulation, since a headless window will not shrink below
+    /// its own minimum width.
+    pub async fn emulate_screen(&self, width: u32, height: u32, mobile: bool) -> Result<()> {
+        let params = json!({
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
+        });
+        self.cdp("Emulation.setDeviceMetricsOverride", params)
+            .await?;
+        Ok(())
+    }
+
+    /// Answer `prefers-color-scheme` with `scheme` ("light" or "dark").
+    pub async fn emulate_color_scheme(&self, scheme: &str) -> Result<()> {
+        let features = json!([{ "name": "prefers-color-scheme", "value": scheme }]);
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": features }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Fill in and submit the sign-in form on the current page.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<()> {
+        let field = self.wait_for("input[name=username]").await?;
+        self.send_keys(&field, username).await?;
+        let field = self.find("input[name=password]").await?;
+        self.send_keys(&field, password).await?;
+        let submit = self.find("form button[type=submit]").await?;
+        self.click(&submit).await
+    }
+
+    /// The current page checked by axe-core against WCAG 2.0, 2.1 and 2.2 A and AA and
+    /// axe's best practices: every violation, most severe first.
+    pub async fn accessibility_violations(&self) -> Result<Vec<Violation>> {
+        // Loaded into each page anew: a navigation drops it.
+        let loaded = self
+            .execute(&format!("{AXE}\nreturn typeof axe;"), vec![])
+            .await
+            .context("inject axe-core")?;
+        if loaded != "object" {
+            bail!("axe-core did not load: typeof axe is {loaded}");
+        }
+        let found = self
+            .execute(AXE_RUN, vec![])
+            .await
+            .context("run axe-core")?;
+        let mut violations: Vec<Violation> =
+            serde_json::from_value(found).context("axe-core's violations")?;
+        violations.sort_by_key(|v| std::cmp::Reverse(v.severity()));
+        Ok(violations)
+    }
+
+    /// Save a PNG of the whole page, laid out `width` CSS pixels wide, to `path`.
+    pub async fn screenshot_at(&self, width: u32, path: &Path) -> Result<()> {
+        self.emulate_screen(width, 800, width < 600).await?;
+        let height = self
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await?
+            .as_u64()
+            .unwrap_or(800)
+            .clamp(400, 4000);
+        self.emulate_screen(width, height as u32, width < 600)
+            .await?;
+        self.screenshot(path).await
+    }
+
     /// End the session (Chromium quits); chromedriver is killed when `self` drops.
     pub async fn quit(mut self) -> Result<()> {
         self.session_call(Method::DELETE, "", None).await?;
@@ -325,4 +413,84 @@ fn is_complete_response(answer: &[u8]) -> bool {
         value.trim().parse::<usize>().ok()
     });
     answer.len() - (end + 4) >= length.unwrap_or(0)
+}
+
+/// axe-core as published (tests/assets/axe-core/README.md).
+const AXE: &str = include_str!("../assets/axe-core/axe.min.js");
+
+/// Run axe on the whole document; answer the violations with what a reader of a failed
+/// test needs: the rule, its impact, and where on the page.
+const AXE_RUN: &str = r#"
+const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+return axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+  .then(r => r.violations.map(v => ({
+    id: v.id,
+    impact: v.impact || 'minor',
+    help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ') + ': ' + (n.failureSummary || '').replace(/\s+/g, ' ')),
+  })));
+"#;
+
+/// One axe-core rule the page breaks.
+#[derive(Debug, serde::Deserialize)]
+pub struct Violation {
+    pub id: String,
+    /// minor, moderate, serious or critical.
+    pub impact: String,
+    pub help: String,
+    pub nodes: Vec<String>,
+}
+
+impl Violation {
+    fn severity(&self) -> u8 {
+        match self.impact.as_str() {
+            "critical" => 3,
+            "serious" => 2,
+            "moderate" => 1,
+            _ => 0,
+        }
+    }
+
+    /// Serious or critical: what the account pages must never have.
+    pub fn is_blocking(&self) -> bool {
+        self.severity() >= 2
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}: {}", self.impact, self.id, self.help)?;
+        for node in &self.nodes {
+            write!(f, "\n    {node}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether Chromium and chromedriver are installed. Without them a browser test is
+/// skipped with a message, unless PORTCULLIS_REQUIRE_BROWSER=1 (CI) makes that a failure.
+pub fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "the browser test needs {} (apt-get install chromium chromium-driver)",
+        missing.join(" and ")
+    );
+    if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("{message}; PORTCULLIS_REQUIRE_BROWSER=1 forbids skipping it");
+    }
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
+/// target/screenshots, where CI keeps the pictures of the pages for people to look at.
+pub fn screenshots_dir() -> Result<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    Ok(dir)
 }
