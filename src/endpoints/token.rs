@@ -90,6 +90,7 @@ async fn token(
         api_catalogue: &state.settings.api_scope_names,
         dpop_jkt,
         rotate_refresh: state.settings.profile != crate::config::Profile::Fapi2,
+        client_ip: origin::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
     };
     // A client registered for DPoP-bound tokens (RFC 9449 §5.2), or any client under
     // the FAPI 2.0 profile, gets nothing without a proof.
@@ -105,8 +106,7 @@ async fn token(
         if grants.dpop_jkt.is_none() && needs_proof(client.as_deref()) {
             return Err(proof_required());
         }
-        let caller =
-            origin::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+        let caller = grants.client_ip.clone();
         let response = token_exchange::grant(&grants, client.as_deref(), &request, caller).await?;
         state.issued.note(
             client

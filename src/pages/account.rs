@@ -19,15 +19,24 @@ pub async fn account_get(
     me: SignedIn,
 ) -> Result<HttpResponse, PageError> {
     let uid = me.user.id;
-    let list = state
+    let now = state.clock.now();
+    let (list, uses) = state
         .db
-        .run(move |conn| consents::list_for_user(conn, uid))
+        .run(move |conn| {
+            Ok((
+                consents::list_for_user(conn, uid)?,
+                refresh::last_uses(conn, uid, now)?,
+            ))
+        })
         .await?;
     let token = csrf::ensure(&state, &req);
-    let now = state.clock.now();
     let apps = list
         .into_iter()
         .map(|(c, name)| AppLine {
+            refreshed: uses
+                .iter()
+                .find(|(client, _, _)| *client == c.client_id)
+                .map(|(_, at, ip)| (when(*at, now), ip.clone().unwrap_or_default())),
             client_id: c.client_id,
             name,
             scopes: c

@@ -79,6 +79,8 @@ pub struct AppLine {
     pub name: String,
     pub scopes: Vec<ScopeLine>,
     pub granted: When,
+    /// When the app last refreshed its access, and from which address ("" unknown).
+    pub refreshed: Option<(When, String)>,
 }
 
 #[derive(Template)]

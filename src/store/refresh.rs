@@ -97,6 +97,45 @@ pub fn bind_dpop(conn: &mut AnyConnection, family: Id, jkt: &str) -> QueryResult
     .map(|_| ())
 }
 
+/// Note that `family` was just refreshed, by an app at `ip`: the person's list of
+/// connected apps says when and from where.
+pub fn touch(conn: &mut AnyConnection, family: Id, ip: Option<&str>, now: i64) -> QueryResult<()> {
+    diesel::update(token_families::table.find(family))
+        .set((
+            token_families::last_used_at.eq(now),
+            token_families::last_used_ip.eq(ip),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Per app, the last refresh among `user`'s live families: (client id, when, address),
+/// the most recent first.
+pub fn last_uses(
+    conn: &mut AnyConnection,
+    user: Id,
+    now: i64,
+) -> QueryResult<Vec<(String, i64, Option<String>)>> {
+    let rows: Vec<(String, Option<i64>, Option<String>)> = token_families::table
+        .filter(token_families::user_id.eq(user))
+        .filter(token_families::revoked_at.is_null())
+        .filter(token_families::expires_at.gt(now))
+        .filter(token_families::last_used_at.is_not_null())
+        .order(token_families::last_used_at.desc())
+        .select((
+            token_families::client_id,
+            token_families::last_used_at,
+            token_families::last_used_ip,
+        ))
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(client, at, ip)| Some((client, at?, ip)))
+        .filter(|(client, _, _)| seen.insert(client.clone()))
+        .collect())
+}
+
 /// Without rotation (the FAPI 2.0 profile): the token stays, its idle end moves on.
 pub fn extend(conn: &mut AnyConnection, token_hash: &str, until: i64) -> QueryResult<()> {
     diesel::update(refresh_tokens::table.find(token_hash))

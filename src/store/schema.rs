@@ -128,6 +128,8 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         dpop_jkt -> Nullable<Text>,
         resources -> Text,
+        last_used_at -> Nullable<BigInt>,
+        last_used_ip -> Nullable<Text>,
     }
 }
 

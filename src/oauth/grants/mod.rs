@@ -92,6 +92,8 @@ pub struct Grants<'a> {
     /// Refresh tokens rotate on every use (RFC 9700 §4.14.2); not under the FAPI 2.0
     /// profile, whose clients are confidential and sender-constrained (§5.3.2.1).
     pub rotate_refresh: bool,
+    /// The caller's address (through trusted proxies), for the records people read.
+    pub client_ip: Option<String>,
 }
 
 impl Grants<'_> {

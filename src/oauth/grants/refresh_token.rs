@@ -78,6 +78,7 @@ pub async fn grant(
     let requested = req.scope.clone();
     let bind_public = client.is_public() || !g.rotate_refresh;
     let client_id = client.client_id.clone();
+    let ip = g.client_ip.clone();
     let now = g.now;
     let ttl = g.lifetimes.access;
     let idle = g.lifetimes.refresh_idle;
@@ -172,6 +173,7 @@ pub async fn grant(
                     // DPoP key), which must authenticate with its private key.
                     refresh::extend(conn, &hash, (now + idle).min(family.expires_at))?;
                     refresh::record_access(conn, family.id, &jti_stored, now + ttl, now)?;
+                    refresh::touch(conn, family.id, ip.as_deref(), now)?;
                     return Ok(Outcome::Rotated {
                         family: Box::new(family),
                         token: None,
@@ -182,6 +184,7 @@ pub async fn grant(
                     return reused(conn);
                 }
                 let token = Some(issue_refresh(conn, &family, &jti_stored, now + ttl, idle, now)?);
+                refresh::touch(conn, family.id, ip.as_deref(), now)?;
                 Ok(Outcome::Rotated {
                     family: Box::new(family),
                     token,
