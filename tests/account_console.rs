@@ -56,13 +56,26 @@ async fn every_account_page_shares_one_layout() {
     srv.stop().await;
 }
 
+/// The `name=value` of the session cookie a response sets.
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| {
+            c.starts_with("portcullis_session=") || c.starts_with("__Host-portcullis_session=")
+        })
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
 #[actix_web::test]
 async fn a_person_changes_their_password_and_signs_out_elsewhere() {
     let srv = spawn().await;
     create_user(&srv, "ada", PASSWORD, Some("ada@example.com"));
     let here = Browser::new(&srv);
     let elsewhere = Browser::new(&srv);
-    here.sign_in("ada", PASSWORD).await;
+    let old_cookie = session_cookie(&here.sign_in("ada", PASSWORD).await).unwrap();
     elsewhere.sign_in("ada", PASSWORD).await;
     let change = |current: &'static str, new: &'static str, again: &'static str| {
         let here = &here;
@@ -109,6 +122,16 @@ async fn a_person_changes_their_password_and_signs_out_elsewhere() {
 
     let res = change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), 200);
+    // This browser's session goes on under a new cookie; the old value is dead.
+    let new_cookie = session_cookie(&res).expect("a renewed session cookie");
+    assert_ne!(new_cookie, old_cookie);
+    let res_old = common::http_client()
+        .get(srv.url("/account"))
+        .header("Cookie", old_cookie.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert!(res_old.status().is_redirection(), "{}", res_old.status());
     let page = res.text().await.unwrap();
     assert!(
         page.contains("Your password is changed. 1 other session(s)"),

@@ -43,16 +43,35 @@ pub fn set_password(
 /// A person changes their own password from `session`. With `sign_out_others`, every
 /// other session and every refresh-token family end (what a leaked password let
 /// someone start); without, only the password changes.
+/// A person's change of their own password, made from the browser session `session`.
+pub struct OwnPasswordChange<'a> {
+    /// The new password's hash.
+    pub hash: &'a str,
+    pub session: Id,
+    /// The hash of the session's new token (`pages::session::new_token`).
+    pub session_token_hash: &'a str,
+    /// End every other session and refresh family of the person.
+    pub sign_out_others: bool,
+}
+
 pub fn change_own_password(
     conn: &mut AnyConnection,
     user: Id,
-    hash: &str,
-    session: Id,
-    sign_out_others: bool,
+    change: &OwnPasswordChange<'_>,
     by: &Actor,
     now: i64,
 ) -> QueryResult<Ended> {
+    let &OwnPasswordChange {
+        hash,
+        session,
+        session_token_hash,
+        sign_out_others,
+    } = change;
     users::set_password_hash(conn, user, hash, now)?;
+    // The form was a re-authentication, and the credential behind the session changed:
+    // the session carries on under a new token (OWASP session management: renew the
+    // identifier on any privilege change), counted as signed in now.
+    sessions::reauthenticated(conn, session, session_token_hash, now)?;
     resets::cancel_for_user(conn, user, now)?;
     let ended = if sign_out_others {
         Ended {

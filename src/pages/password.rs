@@ -8,10 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::SignedInForm;
 use super::limits;
 use super::security::show_with_password;
+use super::session::new_token;
 use super::templates::PasswordNote;
 use super::{PageError, csrf, too_many};
 use crate::accounts::Actor;
-use crate::accounts::users::change_own_password;
+use crate::accounts::users::{OwnPasswordChange, change_own_password};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
 use crate::password;
@@ -127,6 +128,7 @@ pub async fn password_post(
         .map_err(|_| PageError::Unavailable)?;
     let sign_out_others = f.form.get("sign_out_others").is_some();
     let (uid, session, now) = (user.id, f.session.id, state.clock.now());
+    let (session_hash, session_cookie) = new_token(&state, &f.session, now);
     let by = Actor::Person { ip, user_agent };
     let code = f.form.get("code").unwrap_or("").to_string();
     let keys = state.data_keys.clone();
@@ -134,7 +136,13 @@ pub async fn password_post(
         .db
         .run(move |conn| {
             let change = |conn: &mut crate::store::AnyConnection| {
-                change_own_password(conn, uid, &hash, session, sign_out_others, &by, now)
+                let change = OwnPasswordChange {
+                    hash: &hash,
+                    session,
+                    session_token_hash: &session_hash,
+                    sign_out_others,
+                };
+                change_own_password(conn, uid, &change, &by, now)
             };
             if factor::enabled(conn, uid)? {
                 guard::with_second_factor(
@@ -179,7 +187,7 @@ pub async fn password_post(
     } else {
         "Your password is changed.".to_string()
     };
-    show_with_password(
+    let mut page = show_with_password(
         &state,
         user,
         token,
@@ -190,5 +198,8 @@ pub async fn password_post(
         },
         StatusCode::OK,
     )
-    .await
+    .await?;
+    page.add_cookie(&session_cookie)
+        .map_err(|_| PageError::Unavailable)?;
+    Ok(page)
 }
