@@ -511,3 +511,52 @@ async fn connected_apps_show_the_last_refresh_and_its_address() {
     );
     srv.stop().await;
 }
+
+/// A refusal names the field it is about: that field is marked invalid and described
+/// by the message (WCAG 3.3.1), on the tokens form and the two-factor forms.
+#[actix_web::test]
+async fn refusals_are_tied_to_their_field() {
+    let srv = spawn().await;
+    let p = common::people::enrolled(&srv, "grace").await;
+    let code = p.code(&srv);
+    for (ips, name, field) in [
+        ("10.0.0.300", "backup", "id=\"allowed_ips\""),
+        ("", "", "id=\"name\""),
+    ] {
+        let res = p
+            .create_token(&srv, name, &["api:read"], "30", ips, &code)
+            .await;
+        assert_eq!(res.status(), 400);
+        let page = res.text().await.unwrap();
+        let tag = page
+            .split('<')
+            .find(|t| t.contains(field))
+            .unwrap_or_else(|| panic!("{field} in {page}"));
+        assert!(
+            tag.contains("aria-invalid=\"true\" aria-describedby=\"token-error\""),
+            "{tag}"
+        );
+        assert_eq!(page.matches("aria-invalid").count(), 1, "{page}");
+    }
+    let res = common::people::post_page(
+        &srv,
+        &p.http,
+        "/account/security",
+        "/account/security/recovery-codes",
+        &[("code", "000000")],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    let tag = page
+        .split('<')
+        .find(|t| t.contains("id=\"recovery-code\""))
+        .unwrap();
+    assert!(
+        tag.contains("aria-invalid=\"true\" aria-describedby=\"security-error\""),
+        "{tag}"
+    );
+    assert!(page.contains("id=\"security-error\""));
+    assert_eq!(page.matches("aria-invalid").count(), 1, "{page}");
+    srv.stop().await;
+}

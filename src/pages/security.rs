@@ -7,7 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
-use super::templates::{Enrolment, Layout, PasswordNote, RecoveryCodesPage, SecurityPage};
+use super::templates::{
+    Enrolment, FieldError, Layout, PasswordNote, RecoveryCodesPage, SecurityPage,
+};
 use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
@@ -59,7 +61,7 @@ async fn show(
     user: &User,
     token: csrf::Csrf,
     enrolment: Option<Enrolment>,
-    error: Option<&'static str>,
+    error: Option<FieldError>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     render_page(state, user, token, enrolment, error, None, status).await
@@ -70,7 +72,7 @@ async fn render_page(
     user: &User,
     token: csrf::Csrf,
     enrolment: Option<Enrolment>,
-    error: Option<&'static str>,
+    error: Option<FieldError>,
     password: Option<PasswordNote>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
@@ -103,6 +105,7 @@ async fn refused(
     token: csrf::Csrf,
     enrolment: Option<Enrolment>,
     checked: Checked<()>,
+    field: &'static str,
 ) -> Result<HttpResponse, PageError> {
     match checked {
         Checked::TooMany(wait) => Ok(super::too_many(
@@ -111,7 +114,7 @@ async fn refused(
                 user,
                 token,
                 enrolment,
-                Some(TOO_MANY),
+                Some(FieldError::new(field, TOO_MANY)),
                 StatusCode::TOO_MANY_REQUESTS,
             )
             .await?,
@@ -123,7 +126,7 @@ async fn refused(
                 user,
                 token,
                 enrolment,
-                Some(BAD_CODE),
+                Some(FieldError::new(field, BAD_CODE)),
                 StatusCode::BAD_REQUEST,
             )
             .await
@@ -278,7 +281,7 @@ pub async fn confirm_post(
         failed => {
             // Show the same secret again so the person can retry without rescanning.
             let enrolment = pending_enrolment(&state, user).await;
-            refused(&state, user, token, enrolment, failed).await?
+            refused(&state, user, token, enrolment, failed, "code").await?
         }
     };
     Ok(sudo.finish(res))
@@ -311,7 +314,7 @@ pub async fn disable_post(
     .await?;
     let res = match done {
         Checked::Passed(()) => show(&state, &f.user, token, None, None, StatusCode::OK).await?,
-        failed => refused(&state, &f.user, token, None, failed).await?,
+        failed => refused(&state, &f.user, token, None, failed, "code").await?,
     };
     Ok(sudo.finish(res))
 }
@@ -345,7 +348,7 @@ pub async fn recovery_codes_post(
             StatusCode::OK,
             &RecoveryCodesPage { codes },
         ),
-        failed => refused(&state, &f.user, token, None, failed).await?,
+        failed => refused(&state, &f.user, token, None, failed, "recovery-code").await?,
     };
     Ok(sudo.finish(res))
 }

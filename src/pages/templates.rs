@@ -141,9 +141,31 @@ pub struct SecurityPage<'a> {
     pub enabled: bool,
     pub recovery_left: i64,
     pub enrolment: Option<Enrolment>,
-    pub error: Option<&'static str>,
+    pub error: Option<FieldError>,
     /// After a password change or its refusal.
     pub password: Option<PasswordNote>,
+}
+
+/// A refusal shown above a form, about one field (by its id): the template marks that
+/// field `aria-invalid` and points its `aria-describedby` at the message, so a screen
+/// reader reads the reason on the field that needs changing (WCAG 3.3.1).
+pub struct FieldError {
+    pub field: &'static str,
+    pub text: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, text: impl Into<String>) -> FieldError {
+        FieldError {
+            field,
+            text: text.into(),
+        }
+    }
+}
+
+/// Whether `error` is about field `id`.
+fn is_about(error: &Option<FieldError>, id: &str) -> bool {
+    error.as_ref().is_some_and(|e| e.field == id)
 }
 
 /// What the password form says after a change or a refusal.
@@ -157,6 +179,11 @@ pub struct PasswordNote {
 }
 
 impl SecurityPage<'_> {
+    /// Whether the two-factor forms' message is about field `id`.
+    pub fn refused(&self, id: &str) -> bool {
+        is_about(&self.error, id)
+    }
+
     /// Whether the password form's message is a refusal about field `id`.
     pub fn password_refused(&self, id: &str) -> bool {
         self.password
@@ -224,9 +251,16 @@ pub struct TokensPage<'a> {
     pub mfa_enabled: bool,
     pub max_days: i64,
     pub allow_never: bool,
-    pub error: Option<String>,
+    pub error: Option<FieldError>,
     pub form_name: String,
     pub form_ips: String,
+}
+
+impl TokensPage<'_> {
+    /// Whether the form's message is about field `id`.
+    pub fn refused(&self, id: &str) -> bool {
+        is_about(&self.error, id)
+    }
 }
 
 #[derive(Template)]

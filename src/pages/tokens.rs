@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action};
-use super::templates::{Layout, ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
+use super::templates::{FieldError, Layout, ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
 use super::when::when;
 use super::{PageError, csrf, render_with, see_other};
 use crate::accounts::Actor;
@@ -30,7 +30,7 @@ async fn show(
     state: &AppState,
     user: &User,
     token: csrf::Csrf,
-    error: Option<String>,
+    error: Option<FieldError>,
     status: StatusCode,
     form: Option<&Form>,
 ) -> Result<HttpResponse, PageError> {
@@ -98,10 +98,13 @@ pub async fn tokens_get(
     show(&state, &me.user, token, None, StatusCode::OK, None).await
 }
 
-fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewToken, String> {
+fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewToken, FieldError> {
     let name = form.get("name").unwrap_or("").trim().to_string();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err("Give the token a name of 1 to 64 characters.".into());
+        return Err(FieldError::new(
+            "name",
+            "Give the token a name of 1 to 64 characters.",
+        ));
     }
     // Only scopes of the catalogue this person is entitled to: a token never carries
     // more, whatever the form says.
@@ -111,36 +114,54 @@ fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewT
         .filter(|n| form.get(&format!("scope.{n}")).is_some())
         .collect();
     if scopes.is_empty() {
-        return Err("Choose at least one permission.".into());
+        return Err(FieldError::new(
+            "permissions",
+            "Choose at least one permission.",
+        ));
     }
     let max = state.settings.pat_max_days;
     let expires_at = match form.get("expires").unwrap_or("30") {
         "never" if state.settings.pat_allow_never => None,
-        "never" => return Err("Tokens must expire.".into()),
+        "never" => return Err(FieldError::new("expires", "Tokens must expire.")),
         "date" => {
-            let t = form
-                .get("expires_on")
-                .and_then(parse_time)
-                .ok_or("Enter the expiry date as YYYY-MM-DD.")?;
+            let t = form.get("expires_on").and_then(parse_time).ok_or_else(|| {
+                FieldError::new("expires_on", "Enter the expiry date as YYYY-MM-DD.")
+            })?;
             if t <= now {
-                return Err("The expiry date must be in the future.".into());
+                return Err(FieldError::new(
+                    "expires_on",
+                    "The expiry date must be in the future.",
+                ));
             }
             if t > now + max * 86_400 {
-                return Err(format!("Tokens can last at most {max} days."));
+                return Err(FieldError::new(
+                    "expires_on",
+                    format!("Tokens can last at most {max} days."),
+                ));
             }
             Some(t)
         }
         days => {
-            let d: i64 = days.parse().map_err(|_| "Choose when the token expires.")?;
+            let d: i64 = days
+                .parse()
+                .map_err(|_| FieldError::new("expires", "Choose when the token expires."))?;
             if !(1..=max).contains(&d) {
-                return Err(format!("Tokens can last at most {max} days."));
+                return Err(FieldError::new(
+                    "expires",
+                    format!("Tokens can last at most {max} days."),
+                ));
             }
             Some(now + d * 86_400)
         }
     };
-    let allowed_ips = AllowList::parse(form.get("allowed_ips").unwrap_or(""))
-        .map_err(|bad| format!("\u{201c}{bad}\u{201d} is not an IP address or CIDR range."))?;
-    let scope = Scope::parse(&scopes.join(" ")).map_err(|e| e.to_string())?;
+    let allowed_ips = AllowList::parse(form.get("allowed_ips").unwrap_or("")).map_err(|bad| {
+        FieldError::new(
+            "allowed_ips",
+            format!("\u{201c}{bad}\u{201d} is not an IP address or CIDR range."),
+        )
+    })?;
+    let scope = Scope::parse(&scopes.join(" "))
+        .map_err(|e| FieldError::new("permissions", e.to_string()))?;
     Ok(NewToken {
         name,
         scope,
@@ -163,19 +184,12 @@ pub async fn create_post(
     let SignedInForm { form, user, .. } = f;
     let token = sudo.csrf(&state, &req);
     let now = state.clock.now();
-    let refuse = |token, msg: &str, status| {
-        show(
-            &state,
-            &user,
-            token,
-            Some(msg.to_string()),
-            status,
-            Some(&form),
-        )
+    let refuse = |token, error: FieldError, status| {
+        show(&state, &user, token, Some(error), status, Some(&form))
     };
     let new = match validate(&state, &user, &form, now) {
         Ok(n) => n,
-        Err(msg) => return Ok(sudo.finish(refuse(token, &msg, StatusCode::BAD_REQUEST).await?)),
+        Err(e) => return Ok(sudo.finish(refuse(token, e, StatusCode::BAD_REQUEST).await?)),
     };
     let proof = sudo.proof(&form);
     let keys = state.data_keys.clone();
@@ -202,23 +216,23 @@ pub async fn create_post(
             return Ok(sudo.finish(render_with(token.new_cookie, StatusCode::OK, &page)));
         }
         Some(Checked::Passed(Created::NameTaken)) => (
-            "You already have a token with that name.",
+            FieldError::new("name", "You already have a token with that name."),
             StatusCode::BAD_REQUEST,
         ),
         Some(Checked::Failed) => (
-            "That code did not work, or was already used.",
+            FieldError::new("code", "That code did not work, or was already used."),
             StatusCode::BAD_REQUEST,
         ),
         Some(Checked::TooMany(wait)) => {
             let res = refuse(
                 token,
-                "Too many wrong codes. Please wait a few minutes.",
+                FieldError::new("code", "Too many wrong codes. Please wait a few minutes."),
                 StatusCode::TOO_MANY_REQUESTS,
             );
             return Ok(sudo.finish(super::too_many(res.await?, wait)));
         }
         None => (
-            "Creating API tokens needs two-factor sign-in.",
+            FieldError::new("code", "Creating API tokens needs two-factor sign-in."),
             StatusCode::BAD_REQUEST,
         ),
     };
