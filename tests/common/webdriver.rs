@@ -272,6 +272,19 @@ impl ChromeDriver {
         Ok(())
     }
 
+    /// Press and release the Tab key (W3C WebDriver §15 actions), moving the focus as a
+    /// keyboard user does.
+    pub async fn press_tab(&self) -> Result<()> {
+        const TAB: &str = "\u{E004}";
+        let actions = json!({ "actions": [{
+            "type": "key", "id": "keyboard",
+            "actions": [{ "type": "keyDown", "value": TAB }, { "type": "keyUp", "value": TAB }],
+        }]});
+        self.session_call(Method::POST, "/actions", Some(actions))
+            .await?;
+        Ok(())
+    }
+
     /// Fill in and submit the sign-in form on the current page.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<()> {
         let field = self.wait_for("input[name=username]").await?;
