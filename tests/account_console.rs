@@ -153,6 +153,10 @@ async fn a_person_changes_their_password_and_signs_out_elsewhere() {
             .status()
             .is_redirection()
     );
+    let page = here.text(&srv.url("/account/activity")).await;
+    assert!(page.contains("Password changed"), "{page}");
+    assert!(page.contains("Password change refused"), "{page}");
+    assert_no_event_codes(&page);
     // The audit trail says who did it.
     let out = srv.cli(&["audit", "list", "--user", "ada", "--json"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -253,7 +257,55 @@ async fn a_person_sees_their_sessions_and_signs_them_out() {
         .await;
     assert!(res.status().is_redirection());
     assert_eq!(here.get(&srv.url("/account")).await.status(), 200);
+
+    // The activity page names each of these events in words, never by its code.
+    let page = here.text(&srv.url("/account/activity")).await;
+    assert!(
+        page.contains("Browser signed out from the sessions list"),
+        "{page}"
+    );
+    assert_no_event_codes(&page);
+
+    // Ending this very session signs this browser out, and clears its cookie.
+    let page = here.text(&srv.url("/account/security/sessions")).await;
+    let mine = page
+        .split("<li>")
+        .find(|item| item.contains("this browser</span>"))
+        .expect("this browser's session");
+    let my_id = common::field(mine, "id").unwrap();
+    let token = common::field(&page, "csrf").unwrap();
+    let res = here
+        .post(
+            &srv.url("/account/security/sessions/end"),
+            &[("csrf", token.as_str()), ("id", my_id.as_str())],
+        )
+        .await;
+    assert!(res.status().is_redirection());
+    let cleared = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with("portcullis_session=;") && c.contains("Max-Age=0"));
+    assert!(cleared, "{:?}", res.headers());
+    assert!(
+        here.get(&srv.url("/account"))
+            .await
+            .status()
+            .is_redirection()
+    );
     srv.stop().await;
+}
+
+/// No event on the activity page is shown by its code (`user.password_changed`).
+fn assert_no_event_codes(page: &str) {
+    for title in page.split("<strong>").skip(1) {
+        let title = title.split('<').next().unwrap_or("");
+        assert!(
+            !title.contains('.') || title.contains(' '),
+            "an event shown by its code: {title}"
+        );
+    }
 }
 
 /// An operator's reset link: the person sets a strong password once, everything signed
@@ -509,6 +561,15 @@ async fn connected_apps_show_the_last_refresh_and_its_address() {
         page.contains(">20 minutes ago</time> from 203.0.113.9"),
         "{page}"
     );
+    // "Remove access" without an app is refused, not silently ignored.
+    let token = common::field(&page, "csrf").unwrap();
+    for form in [
+        vec![("csrf", token.as_str())],
+        vec![("csrf", token.as_str()), ("client_id", "")],
+    ] {
+        let res = browser.post(&srv.url("/account/revoke"), &form).await;
+        assert_eq!(res.status(), 400);
+    }
     srv.stop().await;
 }
 

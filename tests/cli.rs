@@ -411,3 +411,48 @@ fn reading_commands_and_names_fail_closed() {
         assert!(!stderr(&out).contains("whitespace"), "{}", stderr(&out));
     }
 }
+
+/// `portcullis ... | head`: a reader that goes away ends the command quietly (the status
+/// a shell gives SIGPIPE), not with a panic; without an issuer, `reset-link` says which
+/// address its link names.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly_and_reset_links_name_their_base() {
+    let env = Env::new();
+    let out = env.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "correct horse battery staple\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut child = env
+        .cmd(&["user", "reset-link", "alice"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // Closed before the command has opened its database, let alone written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+
+    let out = env.run(&["user", "reset-link", "alice"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("http://127.0.0.1:8080/reset?token=pcw_")
+    );
+    assert!(stderr(&out).contains("no issuer given"), "{}", stderr(&out));
+    let out = env
+        .cmd(&["user", "reset-link", "alice"])
+        .env("PORTCULLIS_ISSUER", "https://id.example.com")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("https://id.example.com/reset?token=pcw_")
+    );
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}

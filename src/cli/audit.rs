@@ -71,11 +71,11 @@ pub fn run(cmd: AuditCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             // Details are stored as JSON text: show them as an object.
             v["details"] = serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null);
             // Valid JSON, the same values, but no raw control character in the output.
-            println!("{}", json_inert(&v.to_string()));
+            say!("{}", json_inert(&v.to_string()));
         } else {
             // Every field may hold what a caller typed: one event stays one line, and
             // no control character (a newline, an ESC sequence) reaches the terminal.
-            println!(
+            say!(
                 "{}  {:<24} {:<10} user={} client={} ip={} {}",
                 rfc3339(e.at),
                 inert(&e.kind),

@@ -164,13 +164,13 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
 }
 
 fn print_human(c: &Client, secret: Option<&NewSecret>) {
-    println!("client_id:     {}", c.client_id);
+    say!("client_id:     {}", c.client_id);
     if let Some(s) = secret {
-        println!("client_secret: {}", s.0);
-        println!("               (shown only now: store it safely)");
+        say!("client_secret: {}", s.0);
+        say!("               (shown only now: store it safely)");
     }
-    println!("name:          {}", crate::escape::inert(&c.name));
-    println!(
+    say!("name:          {}", crate::escape::inert(&c.name));
+    say!(
         "type:          {}",
         if c.is_public() {
             "public"
@@ -179,34 +179,34 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         }
     );
     let join = |v: Vec<&str>| v.join(" ");
-    println!(
+    say!(
         "grant types:   {}",
         join(c.grant_types.iter().map(|g| g.as_str()).collect())
     );
-    println!(
+    say!(
         "auth methods:  {}",
         join(c.auth_methods.iter().map(|m| m.as_str()).collect())
     );
-    println!("scope:         {}", c.scope);
-    println!("redirect URIs: {}", c.redirect_uris.join(" "));
-    println!("resources:     {}", c.resources.join(" "));
-    println!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
-    println!("ID token alg:  {}", c.id_token_alg.as_str());
+    say!("scope:         {}", c.scope);
+    say!("redirect URIs: {}", c.redirect_uris.join(" "));
+    say!("resources:     {}", c.resources.join(" "));
+    say!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
+    say!("ID token alg:  {}", c.id_token_alg.as_str());
     match &c.keys {
-        ClientKeys::Set(_) => println!("keys (kid):    {}", kids(c).join(" ")),
-        ClientKeys::Uri(u) => println!("jwks_uri:      {u}"),
+        ClientKeys::Set(_) => say!("keys (kid):    {}", kids(c).join(" ")),
+        ClientKeys::Uri(u) => say!("jwks_uri:      {u}"),
         ClientKeys::None => {}
     }
     if c.dpop_bound {
-        println!("DPoP:          required on every token request");
+        say!("DPoP:          required on every token request");
     }
     if c.require_par {
-        println!("PAR:           authorization requests must be pushed");
+        say!("PAR:           authorization requests must be pushed");
     }
-    println!("created:       {}", rfc3339(c.created_at));
-    println!("registered by: {}", c.registered_by);
+    say!("created:       {}", rfc3339(c.created_at));
+    say!("registered by: {}", c.registered_by);
     if let Some(t) = c.disabled_at {
-        println!("DISABLED:      since {}", rfc3339(t));
+        say!("DISABLED:      since {}", rfc3339(t));
     }
     for (label, value) in [
         ("client_uri", &c.metadata.client_uri),
@@ -215,7 +215,7 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         ("software_id", &c.metadata.software_id),
     ] {
         if let Some(v) = value {
-            println!("{label:<14} {}", crate::escape::inert(v));
+            say!("{label:<14} {}", crate::escape::inert(v));
         }
     }
 }
@@ -278,7 +278,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 Event::new("client.created", "success").client(client.client_id.clone()),
             );
             if json {
-                println!("{}", to_json(&client, secret.as_ref()));
+                say!("{}", to_json(&client, secret.as_ref()));
             } else {
                 print_human(&client, secret.as_ref());
             }
@@ -287,13 +287,13 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let all = registrar::load_all(conn)?;
             if json {
                 for c in &all {
-                    println!("{}", to_json(c, None));
+                    say!("{}", to_json(c, None));
                 }
             } else if all.is_empty() {
-                println!("no clients");
+                say!("no clients");
             } else {
                 for c in &all {
-                    println!(
+                    say!(
                         "{}  {:<12}  {}  [{}]  by {}{}",
                         c.client_id,
                         if c.is_public() {
@@ -321,7 +321,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let c = registrar::load(conn, &id)?
                 .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
             if json {
-                println!("{}", to_json(&c, None));
+                say!("{}", to_json(&c, None));
             } else {
                 print_human(&c, None);
             }
@@ -334,7 +334,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 conn,
                 Event::new("client.deleted", "success").client(id.clone()),
             );
-            println!("deleted client {id}");
+            say!("deleted client {id}");
         }
         ClientCommand::Disable { id } => {
             if !clients::set_disabled(conn, &id, Some(now()))? {
@@ -344,8 +344,8 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 conn,
                 Event::new("client.disabled", "success").client(id.clone()),
             );
-            println!("disabled client {id}");
-            println!(
+            say!("disabled client {id}");
+            say!(
                 "(running servers refuse it within PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
             );
         }
@@ -357,7 +357,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 conn,
                 Event::new("client.enabled", "success").client(id.clone()),
             );
-            println!("enabled client {id}");
+            say!("enabled client {id}");
         }
         ClientCommand::SetJwks { id, jwks_file } => {
             let text = read_jwks(&jwks_file)?;
@@ -372,8 +372,8 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             );
             let c = registrar::load(conn, &id)?
                 .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
-            println!("client {id} keys (kid): {}", kids(&c).join(" "));
-            println!(
+            say!("client {id} keys (kid): {}", kids(&c).join(" "));
+            say!(
                 "(running servers use them within PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
             );
         }
@@ -385,11 +385,11 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 Event::new("client.secret_rotated", "success").client(id.clone()),
             );
             if json {
-                println!("{}", json!({ "client_id": id, "client_secret": s.0 }));
+                say!("{}", json!({ "client_id": id, "client_secret": s.0 }));
             } else {
-                println!("client_id:     {id}");
-                println!("client_secret: {}", s.0);
-                println!(
+                say!("client_id:     {id}");
+                say!("client_secret: {}", s.0);
+                say!(
                     "               (shown only now; running servers stop accepting the old one within\n               PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
                 );
             }

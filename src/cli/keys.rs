@@ -82,7 +82,7 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
             let clients = registrar::load_all(conn)?;
             let access_alg = ring::access_alg(conn)?;
             if keys.is_empty() && !json {
-                println!("no keys yet: `portcullis serve` creates one on first start");
+                say!("no keys yet: `portcullis serve` creates one on first start");
             }
             for k in &keys {
                 // Only clients that sign people in receive ID tokens.
@@ -93,7 +93,7 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
                     .count();
                 let signs = signs(k, access_alg, n);
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         json!({
                             "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(),
@@ -118,7 +118,7 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
                     _ if !signs.is_empty() => format!("  signs {}", signs.join("; ")),
                     _ => String::new(),
                 };
-                println!(
+                say!(
                     "{}  {:<5}  {:<7}  created {}{}",
                     k.kid,
                     k.alg.as_str(),
@@ -141,26 +141,26 @@ pub fn run(cmd: KeysCommand, conn: &mut AnyConnection, settings: &Settings) -> a
                     eprintln!("portcullis: warning: cannot write the audit event: {err}");
                 }
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         json!({ "kid": rec.kid, "alg": rec.alg.as_str(), "state": rec.state.as_str() })
                     );
                 } else if stage {
-                    println!(
+                    say!(
                         "staged key {} ({}): published now, signing from the next rotate",
                         rec.kid,
                         rec.alg.as_str()
                     );
                 } else {
-                    println!("key {} ({}) now signs", rec.kid, rec.alg.as_str());
+                    say!("key {} ({}) now signs", rec.kid, rec.alg.as_str());
                 }
             }
         }
         KeysCommand::Prune => {
             let gone = ring::prune(conn, t)?;
-            println!("pruned {} key(s)", gone.len());
+            say!("pruned {} key(s)", gone.len());
             for kid in gone {
-                println!("  {kid}");
+                say!("  {kid}");
             }
         }
     }

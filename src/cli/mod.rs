@@ -1,6 +1,17 @@
 //! The command line: `serve` and the admin commands. Every command reads the same
 //! settings (flags > environment > config file > defaults).
 
+/// `println!` for command output, except that a closed pipe (`portcullis ... | head`)
+/// ends the command quietly, as Unix tools do, instead of panicking.
+macro_rules! say {
+    () => {
+        $crate::cli::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_line(format_args!($($arg)*))
+    };
+}
+
 mod audit;
 mod client;
 mod keys;
@@ -87,15 +98,15 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
         Admin::Migrate => {
             let mut conn = open_db(&settings)?;
             let n = db::migrate_conn(&mut conn)?;
-            println!("applied {n} migration(s)");
+            say!("applied {n} migration(s)");
             Ok(())
         }
         Admin::Client(c) => client::run(*c, &mut open_migrated(&settings)?),
         Admin::User(c) => {
-            let base = settings
-                .issuer
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", settings.bind));
+            let base = match &settings.issuer {
+                Some(issuer) => Base::Issuer(issuer.clone()),
+                None => Base::Default(format!("http://{}", settings.bind)),
+            };
             user::run(
                 c,
                 &mut open_migrated(&settings)?,
@@ -117,7 +128,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
                 settings.audit_retention_days,
                 settings.registration_unused_days,
             )?;
-            println!(
+            say!(
                 "purged {} code(s), {} session(s), {} revocation record(s), {} refresh-token famil(ies), {} sign-in request(s), {} attempt window(s), {} used proof/assertion id(s) and pushed request(s), {} unused open registration(s), {} audit event(s)",
                 p.codes,
                 p.sessions,
@@ -186,4 +197,26 @@ fn open_migrated(settings: &Settings) -> anyhow::Result<AnyConnection> {
 
 fn now() -> i64 {
     SystemClock.now()
+}
+
+/// Where the links a command prints point: the issuer it was given, or, without one,
+/// the address `serve` would have with these settings (which may not be the servers').
+pub enum Base {
+    Issuer(String),
+    Default(String),
+}
+
+/// One line of command output (`say!`). A reader that went away (broken pipe) ends the
+/// command with the status a shell gives a process killed by SIGPIPE (128 + 13); any
+/// other failure to write is reported and is an error.
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("portcullis: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }

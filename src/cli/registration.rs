@@ -84,32 +84,32 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
                 eprintln!("portcullis: warning: cannot write the audit event: {err}");
             }
             if json {
-                println!(
+                say!(
                     "{}",
                     json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses })
                 );
             } else {
-                println!("token:   {token}");
-                println!("         (shown only now: give it to whoever may register clients)");
-                println!("id:      {}", row.id);
+                say!("token:   {token}");
+                say!("         (shown only now: give it to whoever may register clients)");
+                say!("id:      {}", row.id);
                 match row.expires_at {
-                    Some(e) => println!("expires: {}", rfc3339(e)),
-                    None => println!("expires: never"),
+                    Some(e) => say!("expires: {}", rfc3339(e)),
+                    None => say!("expires: never"),
                 }
                 match row.max_uses {
-                    Some(m) => println!("uses:    at most {m}"),
-                    None => println!("uses:    no limit"),
+                    Some(m) => say!("uses:    at most {m}"),
+                    None => say!("uses:    no limit"),
                 }
             }
         }
         RegistrationCommand::List { json } => {
             let all = tokens::list(conn)?;
             if all.is_empty() && !json {
-                println!("no registration tokens");
+                say!("no registration tokens");
             }
             for r in all {
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         json!({
                             "id": r.id, "created_at": r.created_at, "expires_at": r.expires_at,
@@ -118,7 +118,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
                         })
                     );
                 } else {
-                    println!(
+                    say!(
                         "{}  {:<8}  used {}{}  created {}",
                         r.id,
                         state(&r, t),
@@ -139,7 +139,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
             if let Err(err) = audit::record(conn, &e, t) {
                 eprintln!("portcullis: warning: cannot write the audit event: {err}");
             }
-            println!("revoked registration token {id}");
+            say!("revoked registration token {id}");
         }
     }
     Ok(())

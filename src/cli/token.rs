@@ -39,7 +39,7 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                     "active"
                 };
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         json!({
                             "id": p.id.to_string(), "name": p.name, "scope": p.scope.to_string(),
@@ -49,7 +49,7 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                         })
                     );
                 } else {
-                    println!(
+                    say!(
                         "{}  {:<8} {:<24} {:<24} expires {}",
                         p.id,
                         state,
@@ -70,7 +70,7 @@ pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             if !revoked {
                 anyhow::bail!("no active token with id {id}");
             }
-            println!("revoked token {id}");
+            say!("revoked token {id}");
         }
     }
     Ok(())

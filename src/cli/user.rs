@@ -169,7 +169,7 @@ pub fn run(
     cmd: UserCommand,
     conn: &mut AnyConnection,
     catalogue: &[(String, String)],
-    base_url: &str,
+    base: &super::Base,
 ) -> anyhow::Result<()> {
     match cmd {
         UserCommand::ResetLink {
@@ -193,22 +193,36 @@ pub fn run(
                 expires_at: t + expires_in,
                 used_at: None,
             };
-            // One live link per person: a new one cancels the ones before.
-            crate::store::resets::cancel_for_user(conn, user.id, t)?;
-            crate::store::resets::insert(conn, &row)?;
-            let e = crate::store::audit::Event::new("user.reset_link_created", "success")
-                .user(user.id)
-                .detail("expires_at", row.expires_at);
-            crate::store::audit::record(conn, &Actor::Operator.stamp(e), t)?;
+            db::write_transaction(conn, |conn| -> anyhow::Result<()> {
+                // One live link per person: a new one cancels the ones before.
+                crate::store::resets::cancel_for_user(conn, user.id, t)?;
+                crate::store::resets::insert(conn, &row)?;
+                let e = crate::store::audit::Event::new("user.reset_link_created", "success")
+                    .user(user.id)
+                    .detail("expires_at", row.expires_at);
+                crate::store::audit::record(conn, &Actor::Operator.stamp(e), t)?;
+                Ok(())
+            })?;
+            let base_url = match base {
+                super::Base::Issuer(issuer) => issuer,
+                super::Base::Default(guess) => {
+                    eprintln!(
+                        "portcullis: note: no issuer given (--issuer / PORTCULLIS_ISSUER), so \
+                         the link starts with {guess}; give this command the issuer your \
+                         servers use"
+                    );
+                    guess
+                }
+            };
             let url = format!("{}/reset?token={token}", base_url.trim_end_matches('/'));
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::json!({ "url": url, "expires_at": row.expires_at })
                 );
             } else {
-                println!("{url}");
-                println!(
+                say!("{url}");
+                say!(
                     "(single use, until {}; give it to {username} yourself)",
                     crate::clock::rfc3339(row.expires_at)
                 );
@@ -255,18 +269,18 @@ pub fn run(
             };
             users::insert(conn, &user)?;
             if json {
-                println!(
+                say!(
                     "{}",
                     json!({ "id": user.id.to_string(), "username": user.username, "email": user.email })
                 );
             } else {
-                println!("created user {} ({})", user.username, user.id);
+                say!("created user {} ({})", user.username, user.id);
             }
         }
         UserCommand::List { json } => {
             for u in users::list(conn)? {
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         json!({
                             "id": u.id.to_string(),
@@ -278,7 +292,7 @@ pub fn run(
                         })
                     );
                 } else {
-                    println!(
+                    say!(
                         "{}  {:<24} {:<32} {}",
                         u.id,
                         u.username,
@@ -292,7 +306,7 @@ pub fn run(
             if !users::delete_by_username(conn, &username)? {
                 anyhow::bail!("no user {username:?}");
             }
-            println!("deleted user {username}");
+            say!("deleted user {username}");
         }
         UserCommand::SetApiScopes {
             username,
@@ -321,9 +335,7 @@ pub fn run(
                 Some(g) if g.is_empty() => "no API scopes".to_string(),
                 Some(g) => g.to_string(),
             };
-            println!(
-                "{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}"
-            );
+            say!("{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}");
         }
         UserCommand::SetPassword { username, .. } => {
             let Some(found) = users::find_by_username(conn, &username)? else {
@@ -347,9 +359,10 @@ pub fn run(
                 let by = Actor::Operator;
                 Ok(accounts::set_password(conn, user.id, &hash, &by, now())?)
             })?;
-            println!(
+            say!(
                 "password changed for {username}; ended {} session(s) and {} refresh-token famil(ies)",
-                ended.sessions, ended.families
+                ended.sessions,
+                ended.families
             );
         }
     }

@@ -58,13 +58,25 @@ pub async fn account_get(
     Ok(render_with(token.new_cookie, StatusCode::OK, &page))
 }
 
+fn nothing_to_remove() -> PageError {
+    PageError::bad_request(
+        "Nothing to remove",
+        "You have not allowed that app. Go back to your connected apps and try again.",
+    )
+}
+
 pub async fn revoke_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     f: SignedInForm,
 ) -> Result<HttpResponse, PageError> {
-    let Some(client_id) = f.form.get("client_id").map(str::to_string) else {
-        return Ok(see_other("/account", StatusCode::SEE_OTHER).finish());
+    let Some(client_id) = f
+        .form
+        .get("client_id")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+    else {
+        return Err(nothing_to_remove());
     };
     let uid = f.user.id;
     let now = state.clock.now();
@@ -92,10 +104,7 @@ pub async fn revoke_post(
         })
         .await?;
     if !revoked {
-        return Err(PageError::bad_request(
-            "Nothing to remove",
-            "You have not allowed that app. Go back to your connected apps and try again.",
-        ));
+        return Err(nothing_to_remove());
     }
     Ok(see_other("/account", StatusCode::SEE_OTHER).finish())
 }

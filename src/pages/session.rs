@@ -116,7 +116,12 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>,
             .run(move |conn| sessions::delete_by_hash(conn, &h))
             .await?;
     }
-    let mut c = cookie(secure, String::new(), 0);
+    Ok(removal(state))
+}
+
+/// The cookie that clears the session cookie from the browser.
+pub fn removal(state: &AppState) -> Cookie<'static> {
+    let mut c = cookie(state.settings.secure_cookies(), String::new(), 0);
     c.make_removal();
-    Ok(c)
+    c
 }

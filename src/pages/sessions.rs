@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::{SignedIn, SignedInForm};
 use super::templates::{Layout, SessionLine, SessionsPage};
 use super::when::when;
-use super::{PageError, csrf, render_with, see_other};
+use super::{PageError, csrf, render_with, see_other, session};
 use crate::accounts::Actor;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
@@ -94,9 +94,12 @@ async fn end(
             })
         })
         .await?;
-    // Ending this very session signs this browser out.
+    // Ending this very session signs this browser out: the server has forgotten the
+    // session, and the browser is told to forget its cookie.
     if which == Some(current) {
-        return Ok(see_other("/login", StatusCode::SEE_OTHER).finish());
+        return Ok(see_other("/login", StatusCode::SEE_OTHER)
+            .cookie(session::removal(state))
+            .finish());
     }
     Ok(see_other(PATH, StatusCode::SEE_OTHER).finish())
 }
