@@ -621,3 +621,53 @@ async fn refusals_are_tied_to_their_field() {
     assert_eq!(page.matches("aria-invalid").count(), 1, "{page}");
     srv.stop().await;
 }
+
+/// Addresses opened the wrong way get pages: a form's action opened with GET is 405
+/// with `Allow: POST`; a query string that cannot be read is a 400 page, not the
+/// framework's plain text.
+#[actix_web::test]
+async fn wrong_methods_and_unreadable_queries_get_pages() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let browser = Browser::new(&srv);
+    browser.sign_in("ada", PASSWORD).await;
+    for path in [
+        "/account/security/password",
+        "/account/security/sessions/end",
+        "/account/revoke",
+        "/consent",
+        "/login/mfa",
+    ] {
+        let res = browser.get(&srv.url(path)).await;
+        assert_eq!(res.status(), 405, "{path}");
+        assert_eq!(res.headers()["allow"], "POST", "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            res.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+    for path in [
+        "/account/activity?page=abc",
+        "/account/activity?page=1&page=2",
+        "/reset?token=a&token=b",
+    ] {
+        let res = browser.get(&srv.url(path)).await;
+        assert_eq!(res.status(), 400, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = res.text().await.unwrap();
+        assert!(page.contains("This address is not right"), "{path}: {page}");
+        assert!(!page.contains("deserialize"), "{path}");
+    }
+    srv.stop().await;
+}

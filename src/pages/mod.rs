@@ -66,6 +66,32 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(page_builder(status), &ErrorPage { title, message })
 }
 
+/// A form's action opened with another method than POST (its URL typed in, or a page
+/// reloaded after a refusal): a page saying so, 405 with `Allow` (RFC 9110 §15.5.6).
+pub async fn post_only() -> HttpResponse {
+    let mut res = error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address takes a form",
+        "Go back to the page with the form and send it from there.",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    res
+}
+
+/// Query strings of pages that cannot be read (a repeated or malformed parameter) get
+/// the error page, not the framework's plain-text message naming its parser.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
+        let page = error_page(
+            StatusCode::BAD_REQUEST,
+            "This address is not right",
+            "Part of the address could not be read. Go back and follow the link again.",
+        );
+        actix_web::error::InternalError::from_response(err, page).into()
+    })
+}
+
 /// A redirect that is not cached and leaks no referrer.
 pub fn see_other(location: &str, status: StatusCode) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);

@@ -93,36 +93,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(get_or_head().to(login::login_get))
             .route(web::post().to(login::login_post)),
     )
-    .route("/login/mfa", web::post().to(login::mfa_post))
-    .route("/consent", web::post().to(consent::consent_post))
+    .service(form_action("/login/mfa", login::mfa_post))
+    .service(form_action("/consent", consent::consent_post))
     .route("/account", get_or_head().to(account::account_get))
-    .route("/account/revoke", web::post().to(account::revoke_post))
+    .service(form_action("/account/revoke", account::revoke_post))
     .route(
         "/account/security",
         get_or_head().to(security::security_get),
     )
-    .route(
+    .service(form_action(
         "/account/security/enroll",
-        web::post().to(security::enroll_post),
-    )
-    .route(
+        security::enroll_post,
+    ))
+    .service(form_action(
         "/account/security/confirm",
-        web::post().to(security::confirm_post),
-    )
-    .route(
+        security::confirm_post,
+    ))
+    .service(form_action(
         "/account/security/disable",
-        web::post().to(security::disable_post),
-    )
-    .route(
+        security::disable_post,
+    ))
+    .service(form_action(
         "/account/security/recovery-codes",
-        web::post().to(security::recovery_codes_post),
-    )
-    .route(
+        security::recovery_codes_post,
+    ))
+    .service(form_action(
         "/account/security/password",
-        web::post().to(password::password_post),
-    )
+        password::password_post,
+    ))
     .service(
         web::resource("/reset")
+            .app_data(pages::query_config())
             .route(get_or_head().to(reset::reset_get))
             .route(web::post().to(reset::reset_post)),
     )
@@ -130,26 +131,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/account/security/sessions",
         get_or_head().to(sessions::sessions_get),
     )
-    .route(
+    .service(form_action(
         "/account/security/sessions/end",
-        web::post().to(sessions::end_post),
-    )
-    .route(
+        sessions::end_post,
+    ))
+    .service(form_action(
         "/account/security/sessions/end-others",
-        web::post().to(sessions::end_others_post),
-    )
+        sessions::end_others_post,
+    ))
     .service(
         web::resource("/account/tokens")
             .route(get_or_head().to(tokens::tokens_get))
             .route(web::post().to(tokens::create_post)),
     )
-    .route(
-        "/account/tokens/revoke",
-        web::post().to(tokens::revoke_post),
-    )
-    .route(
-        "/account/activity",
-        get_or_head().to(activity::activity_get),
+    .service(form_action("/account/tokens/revoke", tokens::revoke_post))
+    .service(
+        web::resource("/account/activity")
+            .app_data(pages::query_config())
+            .route(get_or_head().to(activity::activity_get)),
     )
     .service(
         web::resource("/logout")
@@ -163,6 +162,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", get_or_head().to(health::healthz))
     .route("/readyz", get_or_head().to(health::readyz))
     .default_service(web::to(not_found));
+}
+
+/// A form's action: POST only; any other method gets a page saying so (405 with
+/// `Allow`).
+fn form_action<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(pages::post_only))
 }
 
 /// RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET (actix
