@@ -35,6 +35,16 @@ pub const REFUSALS_PER_ADDRESS: u32 = 120;
 static REFUSALS: std::sync::LazyLock<crate::throttle::Throttle> =
     std::sync::LazyLock::new(|| crate::throttle::Throttle::new(REFUSALS_PER_ADDRESS, 60));
 
+/// Whether a refusal from `address` may still be written this minute
+/// (`REFUSALS_PER_ADDRESS`); beyond that it is counted, not written.
+pub fn refusal_allowed(address: &str, now: i64) -> bool {
+    if REFUSALS.reserve(address, now).is_err() {
+        crate::metrics::throttled("audit");
+        return false;
+    }
+    true
+}
+
 /// `record` for a refusal, within `REFUSALS_PER_ADDRESS`.
 pub async fn record_refusal(db: &Db, mut event: Event, now: i64) {
     if event.ip.is_none() {
@@ -42,9 +52,7 @@ pub async fn record_refusal(db: &Db, mut event: Event, now: i64) {
         event = event.from_addr(ip, ua);
     }
     let key = event.ip.clone().unwrap_or_else(|| "unknown".into());
-    if REFUSALS.reserve(&key, now).is_err() {
-        crate::metrics::throttled("audit");
-        return;
+    if refusal_allowed(&key, now) {
+        record(db, event, now).await;
     }
-    record(db, event, now).await;
 }

@@ -22,6 +22,7 @@ fn title(kind: &str) -> &'static str {
     match kind {
         "signin.success" => "Signed in",
         "signin.failure" => "Failed sign-in",
+        "signin.throttled" => "Sign-in refused: too many tries",
         "mfa.enrolled" => "Two-factor sign-in turned on",
         "mfa.disabled" => "Two-factor sign-in turned off",
         "mfa.recovery_code_used" => "Recovery code used",

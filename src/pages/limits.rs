@@ -16,8 +16,10 @@ use crate::password;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::DbError;
+use crate::store::audit::{self, Event};
 use crate::store::throttle::{self, Reserved};
 use crate::store::users::{self, User};
+use crate::web::origin;
 
 /// The per-address password limit is this many times the per-username one.
 pub const PER_ADDRESS_FACTOR: u32 = 4;
@@ -47,14 +49,25 @@ pub async fn password(
 ) -> Result<Checked<User>, DbError> {
     let now = state.clock.now();
     let ip_key = address_key(req, &state.settings.trusted_proxies);
+    let (ip, user_agent) = origin::origin(req, &state.settings.trusted_proxies);
+    // Refusals go to the audit trail too (OWASP ASVS V7.2.1: every authentication
+    // decision), within the per-address cap on refusals written: the person whose
+    // username is locked sees it on their activity page, the operator sees from where.
+    let throttled = move |limit: &'static str| {
+        Event::new("signin.throttled", "failure")
+            .from_addr(ip.clone(), user_agent.clone())
+            .detail("limit", limit)
+    };
     if let Err(wait) = state.login_by_ip.reserve(&ip_key, now) {
         metrics::throttled("address");
+        crate::audit::record_refusal(&state.db, throttled("address"), now).await;
         return Ok(Checked::TooMany(wait));
     }
     let device = device::presented(req, state.settings.secure_cookies());
     let device_key = state.device_key.clone();
     let limit = state.settings.login_max_failures;
     let name = username.to_string();
+    let ip_key_for_audit = ip_key.clone();
     let outcome = state
         .db
         .run(move |conn| {
@@ -72,6 +85,14 @@ pub async fn password(
                 Reserved::Granted { window_start } => window_start,
                 Reserved::Refused { retry_after } => {
                     metrics::throttled(limit_name);
+                    if crate::audit::refusal_allowed(&ip_key_for_audit, now) {
+                        let e = throttled(limit_name);
+                        let e = match &user {
+                            Some(u) => e.user(u.id),
+                            None => e,
+                        };
+                        audit::record(conn, &e, now)?;
+                    }
                     return Ok(Checked::TooMany(retry_after));
                 }
             };

@@ -40,6 +40,8 @@ pub struct Form {
     pub resources: Vec<String>,
     /// The first parameter that appeared twice (its later values are dropped).
     repeated: Option<String>,
+    /// A name or value decoded to bytes that are not UTF-8 (that pair is dropped).
+    not_utf8: bool,
 }
 
 /// Forms carry passwords, codes, secrets and tokens: `Debug` shows the names only.
@@ -101,29 +103,55 @@ impl Form {
 }
 
 /// Parse without judging: repeats are recorded (`repeated`), not refused, so that each
-/// caller answers them in its own way (a JSON error, an error page).
+/// caller answers them in its own way (a JSON error, an error page). A pair that decodes
+/// to bytes that are not UTF-8 is dropped and recorded, never altered: a password that
+/// changed in decoding would be a silent change of a credential.
 pub fn parse(encoded: &[u8]) -> Form {
     let mut form = Form::default();
-    for (k, v) in url::form_urlencoded::parse(encoded) {
+    for pair in encoded.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let (Some(k), Some(v)) = (decode(k), decode(v)) else {
+            form.not_utf8 = true;
+            continue;
+        };
         if v.is_empty() {
             continue;
         }
         if k == "resource" {
-            form.resources.push(v.into_owned());
+            form.resources.push(v);
             continue;
         }
         if form.get(&k).is_some() {
-            form.repeated.get_or_insert_with(|| k.into_owned());
+            form.repeated.get_or_insert(k);
             continue;
         }
-        form.params.push((k.into_owned(), v.into_owned()));
+        form.params.push((k, v));
     }
     form
+}
+
+/// One name or value of `application/x-www-form-urlencoded` (WHATWG URL, §5.1): `+` is
+/// a space and `%XX` a byte; `None` when the bytes are not UTF-8.
+fn decode(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Read and parse a form body; a repeated parameter is an error.
 pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Form, FormError> {
     let form = parse(read_raw(req, payload).await?.as_bytes());
+    if form.not_utf8 {
+        return Err(FormError::NotUtf8);
+    }
     match form.repeated {
         Some(name) => Err(FormError::Repeated(name)),
         None => Ok(form),
@@ -217,6 +245,21 @@ mod tests {
         let f = parse(b"a=1&a=2");
         assert_eq!(f.repeated(), Some("a"));
         assert_eq!(f.get("a"), Some("1"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_not_replaced() {
+        let f = parse(b"password=%FFsilver+tundra&user=ada&%C3%28=x");
+        assert!(f.not_utf8);
+        assert_eq!(f.get("password"), None);
+        assert_eq!(f.get("user"), Some("ada"));
+        // Well-formed UTF-8 decodes as sent, the replacement character included.
+        let f = parse(b"a=%EF%BF%BD&b=caf%C3%A9&c=a+b%2Bc&d&=e");
+        assert!(!f.not_utf8);
+        assert_eq!(f.get("a"), Some("\u{fffd}"));
+        assert_eq!(f.get("b"), Some("café"));
+        assert_eq!(f.get("c"), Some("a b+c"));
+        assert_eq!(f.get("d"), None);
     }
 
     #[test]
