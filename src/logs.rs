@@ -21,10 +21,11 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::LogFormat;
 use crate::escape::json_inert;
 
-/// Install the subscriber. `PORTCULLIS_LOG` filters (default `default_level`).
+/// Install the subscriber. `PORTCULLIS_LOG` filters (default `default_level`, without
+/// `QUIET`).
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_env("PORTCULLIS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET}")));
     // Colour codes only for a terminal, never into a log file.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let registry = tracing_subscriber::registry().with(filter).with(RequestIds);
@@ -46,6 +47,12 @@ pub fn init(format: LogFormat, default_level: &str) {
             .init(),
     }
 }
+
+/// Off by default: actix's HTTP/1 dispatcher writes an ERROR line for every request it
+/// cannot parse (a URI over its limit, bad headers), which any client can send at will;
+/// ERROR lines are for faults of the server, which operators alert on. The client gets
+/// its 400 either way; `PORTCULLIS_LOG=info,actix_http=debug` shows them again.
+const QUIET: &str = "actix_http::h1::dispatcher=off";
 
 /// The request id of a `request` span, kept with the span.
 struct RequestId(String);

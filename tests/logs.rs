@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
 use common::TestDb;
@@ -64,6 +64,33 @@ async fn json_log_lines_carry_the_request_id() {
     };
     assert_eq!(event["request_id"], id.as_str());
     assert_eq!(event["kind"], "signin.failure");
+
+    // A request actix cannot parse (a URI over its limit) is the client's fault: a 400,
+    // and no ERROR line, which anyone could otherwise write at will. The next request's
+    // audit line is the first line after it.
+    // Over a plain socket: HTTP client libraries refuse to send such a URI.
+    let mut raw = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        raw,
+        "GET /reset?token={} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+        "A".repeat(70_000)
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{:.80}", answer);
+    http.post(format!("http://{addr}/login"))
+        .form(&[
+            ("csrf", common::field(&page, "csrf").unwrap().as_str()),
+            ("username", "nobody"),
+            ("password", "whatever it is"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let next = lines.next().expect("a log line").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&next).expect(&next);
+    assert_eq!(v["target"], "audit", "{next}");
     let _ = child.kill();
     let _ = child.wait();
 }
