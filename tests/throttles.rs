@@ -358,6 +358,21 @@ async fn a_burst_of_wrong_second_step_codes_gets_the_limit_checked() {
     assert_eq!(t.checked, LIMIT, "{t:?}");
     assert_eq!(t.throttled, BURST - LIMIT, "{t:?}");
     assert_eq!(failures_recorded(&srv, "bad_second_factor").await, LIMIT);
+    let out = srv.cli(&[
+        "audit",
+        "list",
+        "--kind",
+        "signin.throttled",
+        "--user",
+        "alice",
+        "--json",
+    ]);
+    let refused = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(refused.lines().count(), BURST - LIMIT, "{refused}");
+    assert!(
+        refused.lines().all(|l| l.contains("second_factor")),
+        "{refused}"
+    );
     // Even the right code waits for the window.
     let code = p.code(&srv);
     let res = http

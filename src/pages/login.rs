@@ -184,6 +184,10 @@ pub async fn mfa_post(
     let keys = state.data_keys.clone();
     let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let (uid, sid) = (pending.user_id, pending.id);
+    let refusal = Event::new("signin.throttled", "failure")
+        .user(uid)
+        .from_addr(ip.clone(), ua.clone())
+        .detail("limit", "second_factor");
     // Signed in now: the session gets a new token (the privilege changed).
     let (new_hash, new_cookie) = session::new_token(&state, &pending, now);
     let stored_hash = new_hash.clone();
@@ -228,6 +232,8 @@ pub async fn mfa_post(
         Checked::Passed(user) => user,
         Checked::Failed => return Ok(mfa_page(token, Some(BAD_CODE), StatusCode::OK)),
         Checked::TooMany(wait) => {
+            // In the trail as password refusals are, within the cap per address.
+            crate::audit::record_refusal(&state.db, refusal, now).await;
             let res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
             return Ok(super::too_many(res, wait));
         }
