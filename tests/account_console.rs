@@ -671,3 +671,65 @@ async fn wrong_methods_and_unreadable_queries_get_pages() {
     }
     srv.stop().await;
 }
+
+/// Password changes sent together from one session (a double submit, or a script): one
+/// goes through, the others change nothing, so exactly one new password works.
+#[actix_web::test]
+async fn concurrent_password_changes_from_one_session_change_it_once() {
+    let srv = spawn().await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let here = Browser::new(&srv);
+    here.sign_in("ada", PASSWORD).await;
+    let page = here.text(&srv.url("/account/security")).await;
+    // Four: under the sign-in limit (5), which counts each check until it passes.
+    let candidates: Vec<String> = (0..4)
+        .map(|i| format!("{NEW_PASSWORD} number {i}"))
+        .collect();
+    let tries = candidates.iter().map(|new| {
+        let (here, page) = (&here, &page);
+        async move {
+            here.submit(
+                page,
+                "/account/security/password",
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", new.as_str()),
+                    ("new_password_again", new.as_str()),
+                ],
+            )
+            .await
+        }
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    let out = srv.cli(&["audit", "list", "--kind", "user.password_changed", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let works: Vec<&String> = {
+        let mut works = Vec::new();
+        for new in &candidates {
+            if Browser::new(&srv)
+                .sign_in("ada", new)
+                .await
+                .status()
+                .is_redirection()
+            {
+                works.push(new);
+            }
+        }
+        works
+    };
+    assert_eq!(works.len(), 1, "{works:?}");
+    srv.stop().await;
+}

@@ -48,7 +48,9 @@ pub struct OwnPasswordChange<'a> {
     /// The new password's hash.
     pub hash: &'a str,
     pub session: Id,
-    /// The hash of the session's new token (`pages::session::new_token`).
+    /// The hash of the token the request presented, and of the session's new one
+    /// (`pages::session::new_token`).
+    pub presented_token_hash: &'a str,
     pub session_token_hash: &'a str,
     /// End every other session and refresh family of the person.
     pub sign_out_others: bool,
@@ -60,18 +62,23 @@ pub fn change_own_password(
     change: &OwnPasswordChange<'_>,
     by: &Actor,
     now: i64,
-) -> QueryResult<Ended> {
+) -> QueryResult<Option<Ended>> {
     let &OwnPasswordChange {
         hash,
         session,
+        presented_token_hash,
         session_token_hash,
         sign_out_others,
     } = change;
-    users::set_password_hash(conn, user, hash, now)?;
-    // The form was a re-authentication, and the credential behind the session changed:
+    // The form was a re-authentication, and the credential behind the session changes:
     // the session carries on under a new token (OWASP session management: renew the
-    // identifier on any privilege change), counted as signed in now.
-    sessions::reauthenticated(conn, session, session_token_hash, now)?;
+    // identifier on any privilege change), counted as signed in now. First, and only
+    // from the token presented: of concurrent changes sent with one session, exactly one
+    // goes through; the rest change nothing (None).
+    if !sessions::reauthenticated(conn, session, presented_token_hash, session_token_hash, now)? {
+        return Ok(None);
+    }
+    users::set_password_hash(conn, user, hash, now)?;
     resets::cancel_for_user(conn, user, now)?;
     let ended = if sign_out_others {
         Ended {
@@ -87,7 +94,7 @@ pub fn change_own_password(
         .detail("sessions_ended", ended.sessions)
         .detail("families_revoked", ended.families);
     audit::record(conn, &by.stamp(e), now)?;
-    Ok(ended)
+    Ok(Some(ended))
 }
 
 /// Limit the API scopes `user` may give personal tokens (`None`: the whole catalogue).

@@ -129,6 +129,7 @@ pub async fn password_post(
     let sign_out_others = f.form.get("sign_out_others").is_some();
     let (uid, session, now) = (user.id, f.session.id, state.clock.now());
     let (session_hash, session_cookie) = new_token(&state, &f.session, now);
+    let presented = f.session.token_hash.clone();
     let by = Actor::Person { ip, user_agent };
     let code = f.form.get("code").unwrap_or("").to_string();
     let keys = state.data_keys.clone();
@@ -139,6 +140,7 @@ pub async fn password_post(
                 let change = OwnPasswordChange {
                     hash: &hash,
                     session,
+                    presented_token_hash: &presented,
                     session_token_hash: &session_hash,
                     sign_out_others,
                 };
@@ -160,7 +162,18 @@ pub async fn password_post(
         })
         .await?;
     let ended = match outcome {
-        Checked::Passed(ended) => ended,
+        Checked::Passed(Some(ended)) => ended,
+        Checked::Passed(None) => {
+            // Another change sent with this session went through first (a double
+            // submit), or the session ended meanwhile.
+            let note = say(
+                CURRENT,
+                "The form was sent again before the first change finished: this one changed \
+                 nothing. Reload the page to see where things stand."
+                    .into(),
+            );
+            return refused(note, StatusCode::CONFLICT).await;
+        }
         Checked::TooMany(wait) => {
             let note = say(
                 CODE,

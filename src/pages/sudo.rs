@@ -158,7 +158,7 @@ pub async fn require(
     let code = form.get("sudo_code").unwrap_or("").to_string();
     let keys: std::sync::Arc<DataKeys> = state.data_keys.clone();
     let (new_hash, cookie) = session::new_token(state, session, now);
-    let sid = session.id;
+    let (sid, presented) = (session.id, session.token_hash.clone());
     let event_failed = failed("bad_second_factor");
     let confirmed = Event::new("sudo.confirmed", "success")
         .user(uid)
@@ -169,7 +169,7 @@ pub async fn require(
         .db
         .run(move |conn| {
             let renew = |conn: &mut _| -> diesel::QueryResult<Option<()>> {
-                if !sessions::reauthenticated(conn, sid, &hash, now)? {
+                if !sessions::reauthenticated(conn, sid, &presented, &hash, now)? {
                     return Ok(None);
                 }
                 audit::record(conn, &confirmed, now)?;

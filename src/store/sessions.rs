@@ -77,17 +77,21 @@ pub fn complete_mfa(
 }
 
 /// The person authenticated again (re-authentication before a sensitive change): the
-/// session counts as signed in now, under a new token.
+/// session counts as signed in now, under a new token. Only from the token the request
+/// presented (`old_token_hash`): of concurrent re-authentications with one token,
+/// exactly one renews it, and the others find it gone (false).
 pub fn reauthenticated(
     conn: &mut AnyConnection,
     id: Id,
+    old_token_hash: &str,
     new_token_hash: &str,
     now: i64,
 ) -> QueryResult<bool> {
     diesel::update(
         sessions::table
             .find(id)
-            .filter(sessions::mfa_pending.eq(false)),
+            .filter(sessions::mfa_pending.eq(false))
+            .filter(sessions::token_hash.eq(old_token_hash)),
     )
     .set((
         sessions::token_hash.eq(new_token_hash),
