@@ -108,6 +108,12 @@ pub struct SettingsArgs {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub require_par: Option<bool>,
+    /// DPoP proofs must carry a nonce this server gave out (RFC 9449 §8, §9): a proof
+    /// made ahead of time, by whoever held the key then, stops working (off by default).
+    #[arg(long, env = "PORTCULLIS_DPOP_NONCE", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dpop_nonce: Option<bool>,
     /// `default`, or `fapi2`: the FAPI 2.0 Security Profile (pushed requests, DPoP-bound
     /// tokens and private_key_jwt required; see the README).
     #[arg(long, env = "PORTCULLIS_PROFILE", value_name = "PROFILE")]
@@ -225,6 +231,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Every authorization request must be pushed (RFC 9126); the `fapi2` profile too.
     pub require_par: bool,
+    /// DPoP proofs need a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
     pub profile: Profile,
     pub registration: Registration,
     /// The most scope an openly registered client may have.
@@ -613,6 +621,7 @@ impl Settings {
             metrics_bind,
             log_format,
             require_par: args.require_par.unwrap_or(false),
+            dpop_nonce: args.dpop_nonce.unwrap_or(false),
             profile,
             registration,
             registration_scopes,

@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::config::{Profile, Registration, Settings};
 use crate::keys::{KeySet, Keys};
 use crate::oauth::authorize::{Authorizer, Rules};
+use crate::oauth::dpop::Nonces;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata;
 use crate::oauth::registrar::Registrar;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub device_key: MacKey,
     /// Binds CSRF tokens to sessions (`pages::csrf`).
     pub csrf_key: MacKey,
+    /// DPoP server nonces, when proofs must carry one (`--dpop-nonce`).
+    pub dpop_nonces: Option<Nonces>,
 }
 
 impl AppState {

@@ -231,10 +231,24 @@ async fn every_bad_proof_is_refused() {
 #[actix_web::test]
 async fn a_proof_is_used_once_across_instances() {
     let srv = spawn().await;
-    let other = srv.sibling().await;
+    // Both instances serve one issuer, as behind a load balancer: one htu fits both.
+    let other = srv
+        .sibling_with(|a| a.issuer = Some(srv.base.clone()))
+        .await;
     let client = srv.service_client("");
     let key = ClientKey::es256();
-    // Both instances have the same issuer (the test server's), so one htu fits both.
+    // The control: the other instance takes a proof of its own.
+    let fresh = key.dpop("POST", &srv.url("/token"), srv.clock_now(), None);
+    let res = srv
+        .http
+        .post(format!("http://{}/token", other.addr))
+        .basic_auth(&client.0, Some(&client.1))
+        .header("DPoP", fresh)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let proof = key.dpop("POST", &srv.url("/token"), srv.clock_now(), None);
     let bases = [srv.base.clone(), format!("http://{}", other.addr)];
     let sends = (0..12).map(|i| {
@@ -524,5 +538,220 @@ async fn a_public_clients_refresh_token_binds_at_its_first_proof() {
     )
     .await;
     assert_eq!(res.status(), 200, "its key still refreshes");
+    srv.stop().await;
+}
+
+/// A POST proof carrying `nonce`, for `htu`, made now.
+fn proof_with_nonce(srv: &TestServer, key: &ClientKey, htu: &str, nonce: Option<&str>) -> String {
+    proof_for(srv, key, "POST", htu, nonce, None)
+}
+
+/// A proof for `htm` `htu`, made now, with `nonce` and the `ath` of `access_token`.
+fn proof_for(
+    srv: &TestServer,
+    key: &ClientKey,
+    htm: &str,
+    htu: &str,
+    nonce: Option<&str>,
+    access_token: Option<&str>,
+) -> String {
+    let mut c = json!({
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "htm": htm,
+        "htu": htu,
+        "iat": srv.clock_now(),
+    });
+    if let Some(n) = nonce {
+        c["nonce"] = json!(n);
+    }
+    if let Some(t) = access_token {
+        c["ath"] = json!(portcullis::oauth::dpop::ath(t));
+    }
+    key.dpop_with(&c, |_| {})
+}
+
+/// RFC 9449 §8: with `--dpop-nonce`, a proof without a nonce of ours is answered
+/// `use_dpop_nonce` with one in `DPoP-Nonce`; with it, the request goes through, at
+/// either instance; once its windows are over, or if it was never ours, it is refused
+/// again with a fresh one. The same holds at the PAR endpoint.
+#[actix_web::test]
+async fn with_nonces_on_a_proof_needs_a_current_one_from_any_instance() {
+    let srv = common::spawn_with(|a| a.dpop_nonce = Some(true)).await;
+    let other = srv
+        .sibling_with(|a| {
+            a.dpop_nonce = Some(true);
+            a.issuer = Some(srv.base.clone());
+        })
+        .await;
+    let client = srv.service_client("inventory:read");
+    let key = ClientKey::es256();
+    let token_url = srv.url("/token");
+    let cc = [("grant_type", "client_credentials")];
+
+    let proof = proof_with_nonce(&srv, &key, &token_url, None);
+    let res = token_with(&srv, &client, &[&proof], &cc).await;
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
+
+    let proof = proof_with_nonce(&srv, &key, &token_url, Some(&nonce));
+    let res = token_with(&srv, &client, &[&proof], &cc).await;
+    assert_eq!(res.status(), 200);
+    // §8.2: the answer names the nonce to use next.
+    assert_eq!(res.headers()["dpop-nonce"], nonce.as_str());
+    // The other instance takes the nonce this one gave out.
+    let proof = proof_with_nonce(&srv, &key, &token_url, Some(&nonce));
+    let res = srv
+        .http
+        .post(format!("http://{}/token", other.addr))
+        .basic_auth(&client.0, Some(&client.1))
+        .header("DPoP", proof)
+        .form(&cc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+
+    // Not ours: refused, with ours.
+    let (window, _) = nonce.split_once('.').unwrap();
+    let forged = format!("{window}.{}", "A".repeat(43));
+    let proof = proof_with_nonce(&srv, &key, &token_url, Some(&forged));
+    let res = token_with(&srv, &client, &[&proof], &cc).await;
+    assert_eq!(res.headers()["dpop-nonce"], nonce.as_str());
+    assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
+
+    // Ten minutes on, the nonce is stale; the fresh one works.
+    srv.clock.advance(2 * portcullis::oauth::dpop::NONCE_WINDOW);
+    let proof = proof_with_nonce(&srv, &key, &token_url, Some(&nonce));
+    let res = token_with(&srv, &client, &[&proof], &cc).await;
+    let fresh = res.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    assert_ne!(fresh, nonce);
+    assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
+    let proof = proof_with_nonce(&srv, &key, &token_url, Some(&fresh));
+    assert_eq!(
+        token_with(&srv, &client, &[&proof], &cc).await.status(),
+        200
+    );
+
+    // PAR asks the same way.
+    let (id, secret) = srv.register(ClientRequest {
+        name: "Pusher".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        ..Default::default()
+    });
+    let push = |proof: String| {
+        let (srv, id, secret) = (&srv, &id, &secret);
+        async move {
+            srv.http
+                .post(srv.url("/par"))
+                .basic_auth(id, secret.as_deref())
+                .header("DPoP", proof)
+                .form(&[
+                    ("response_type", "code"),
+                    ("redirect_uri", REDIRECT),
+                    ("scope", "openid"),
+                    (
+                        "code_challenge",
+                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URW9kVWQi3Tqsc",
+                    ),
+                    ("code_challenge_method", "S256"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = push(proof_with_nonce(&srv, &key, &srv.url("/par"), None)).await;
+    assert_eq!(res.headers()["dpop-nonce"], fresh.as_str());
+    assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
+    let res = push(proof_with_nonce(&srv, &key, &srv.url("/par"), Some(&fresh))).await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    other.stop().await;
+    srv.stop().await;
+}
+
+/// RFC 9449 §9: UserInfo, a protected resource, asks for a nonce the same way, with a
+/// 401 and a DPoP challenge naming `use_dpop_nonce`.
+#[actix_web::test]
+async fn with_nonces_on_userinfo_asks_for_one_too() {
+    let srv = common::spawn_with(|a| a.dpop_nonce = Some(true)).await;
+    create_user(&srv, "alice", PASSWORD, None);
+    let (id, _) = srv.register(ClientRequest {
+        name: "Phone app".into(),
+        public: true,
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        ..Default::default()
+    });
+    let key = ClientKey::es256();
+    let (code, verifier) = common::flow::authorize(
+        &srv,
+        &id,
+        "openid",
+        &[("dpop_jkt", &key.jkt())],
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    let token_url = srv.url("/token");
+    let exchange = |proof: String| {
+        let (srv, id, code, verifier, url) = (&srv, &id, &code, &verifier, &token_url);
+        async move {
+            srv.http
+                .post(url)
+                .header("DPoP", proof)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", verifier.as_str()),
+                    ("client_id", id.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Asked for a nonce: the code is not spent by that.
+    let res = exchange(proof_with_nonce(&srv, &key, &token_url, None)).await;
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
+    let res = exchange(proof_with_nonce(&srv, &key, &token_url, Some(&nonce))).await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+
+    let userinfo = srv.url("/userinfo");
+    let get = |proof: String| {
+        let (srv, userinfo, access) = (&srv, &userinfo, &access);
+        async move {
+            srv.http
+                .get(userinfo)
+                .header("Authorization", format!("DPoP {access}"))
+                .header("DPoP", proof)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = get(proof_for(&srv, &key, "GET", &userinfo, None, Some(&access))).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["dpop-nonce"], nonce.as_str());
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+    let res = get(proof_for(
+        &srv,
+        &key,
+        "GET",
+        &userinfo,
+        Some(&nonce),
+        Some(&access),
+    ))
+    .await;
+    assert_eq!(res.status(), 200);
     srv.stop().await;
 }

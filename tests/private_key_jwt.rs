@@ -201,7 +201,21 @@ async fn every_bad_assertion_is_invalid_client() {
     }
     // A replayed assertion: the same one sent together, to two instances, authenticates
     // exactly once.
-    let other_instance = srv.sibling().await;
+    // One issuer for both, as behind a load balancer: one `aud` fits both.
+    let other_instance = srv
+        .sibling_with(|a| a.issuer = Some(srv.base.clone()))
+        .await;
+    // The control: the other instance takes an assertion of its own.
+    let mut form = vec![("grant_type", "client_credentials".to_string())];
+    form.extend(assertion_fields(&key.assertion(&id, aud.clone(), now)));
+    let res = srv
+        .http
+        .post(format!("http://{}/token", other_instance.addr))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let assertion = key.assertion(&id, aud.clone(), now);
     let bases = [srv.base.clone(), format!("http://{}", other_instance.addr)];
     let sends = (0..10).map(|i| {

@@ -1,7 +1,7 @@
 //! DPoP proofs at our endpoints (RFC 9449): checked with the shared `jti` store, and a
 //! refusal audited with its reason (never the proof).
 
-use crate::oauth::dpop::{CheckError, Checker, Expect, Proof};
+use crate::oauth::dpop::{CheckError, Checker, Expect, Proof, USE_NONCE};
 use crate::state::AppState;
 use crate::store::DbError;
 use crate::store::audit::Event;
@@ -10,6 +10,8 @@ use crate::store::audit::Event;
 #[derive(Debug)]
 pub enum Refusal {
     Invalid(&'static str),
+    /// The proof lacks a current server nonce: retry with this one (RFC 9449 §8).
+    UseNonce(String),
     Unavailable(DbError),
 }
 
@@ -31,10 +33,16 @@ pub async fn check(
         access_token,
         now,
         fapi2: state.settings.profile == crate::config::Profile::Fapi2,
+        nonces: state.dpop_nonces.as_ref(),
     };
     match (Checker { db: &state.db }).check(proof, &expect).await {
         Ok(p) => Ok(p),
         Err(CheckError::Unavailable(e)) => Err(Refusal::Unavailable(e)),
+        // The ordinary first answer to a client that has no nonce yet: not audited.
+        Err(CheckError::Refused(USE_NONCE)) => match &state.dpop_nonces {
+            Some(nonces) => Err(Refusal::UseNonce(nonces.current(now))),
+            None => Err(Refusal::Invalid(USE_NONCE.0)),
+        },
         Err(CheckError::Refused(r)) => {
             let mut event = Event::new("dpop.refused", "refused")
                 .detail("reason", r.0)

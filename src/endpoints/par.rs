@@ -40,6 +40,7 @@ pub async fn par_ep(
                 .await
             {
                 Ok(p) => Some(p.jkt),
+                Err(Refusal::UseNonce(nonce)) => return Err(OAuthError::use_dpop_nonce(&nonce)),
                 Err(Refusal::Invalid(why)) => {
                     return Err(OAuthError::new(ErrorCode::InvalidDpopProof, why));
                 }

@@ -86,6 +86,7 @@ async fn check_binding(
                 Ok(_) => Err(BearerError::invalid_dpop_proof(
                     "the proof's key is not the one the token is bound to",
                 )),
+                Err(Refusal::UseNonce(nonce)) => Err(BearerError::use_dpop_nonce(nonce)),
                 Err(Refusal::Invalid(why)) => Err(BearerError::invalid_dpop_proof(why)),
                 Err(Refusal::Unavailable(_)) => Err(BearerError::unavailable()),
             }

@@ -34,6 +34,8 @@ pub struct BearerError {
     description: &'static str,
     scope: Option<&'static str>,
     challenge: Challenge,
+    /// A `DPoP-Nonce` to send (RFC 9449 §9).
+    nonce: Option<String>,
 }
 
 impl std::fmt::Display for BearerError {
@@ -56,6 +58,7 @@ impl BearerError {
             description: "",
             scope: None,
             challenge: Challenge::Both,
+            nonce: None,
         }
     }
 
@@ -67,6 +70,19 @@ impl BearerError {
             description,
             scope: None,
             challenge: Challenge::Dpop,
+            nonce: None,
+        }
+    }
+
+    /// 401 with a DPoP challenge: the proof must carry this server nonce (RFC 9449 §9).
+    pub fn use_dpop_nonce(nonce: String) -> BearerError {
+        BearerError {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some("use_dpop_nonce"),
+            description: "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+            scope: None,
+            challenge: Challenge::Dpop,
+            nonce: Some(nonce),
         }
     }
 
@@ -84,6 +100,7 @@ impl BearerError {
             description,
             scope: None,
             challenge: Challenge::Bearer,
+            nonce: None,
         }
     }
 
@@ -95,6 +112,7 @@ impl BearerError {
             description,
             scope: None,
             challenge: Challenge::Bearer,
+            nonce: None,
         }
     }
 
@@ -106,6 +124,7 @@ impl BearerError {
             description: "the token lacks the scope this resource needs",
             scope: Some(scope),
             challenge: Challenge::Bearer,
+            nonce: None,
         }
     }
 
@@ -116,6 +135,7 @@ impl BearerError {
             description: "",
             scope: None,
             challenge: Challenge::Bearer,
+            nonce: None,
         }
     }
 
@@ -162,6 +182,9 @@ impl ResponseError for BearerError {
             for c in self.challenges() {
                 res.append_header((header::WWW_AUTHENTICATE, c));
             }
+        }
+        if let Some(n) = &self.nonce {
+            res.insert_header(("DPoP-Nonce", n.as_str()));
         }
         match self.error {
             Some(e) => res.json(serde_json::json!({

@@ -1,10 +1,10 @@
 //! DPoP proofs (RFC 9449 §4): a client proves, request by request, that it holds the
 //! private key its tokens are bound to (`cnf.jkt`, the key's RFC 7638 thumbprint).
 //!
-//! `verify` is the pure check of §4.3 (points 2 to 11, without server nonces); `Checker`
-//! adds the one thing that needs shared state, the single use of each proof's `jti`
-//! (§11.1), kept in the database so that a proof replayed at another instance is
-//! refused too.
+//! `verify` is the pure check of §4.3 (points 2 to 11, and point 5's nonce when the
+//! server asks for nonces); `Checker` adds the one thing that needs shared state, the
+//! single use of each proof's `jti` (§11.1), kept in the database so that a proof
+//! replayed at another instance is refused too.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::jwk::{self, PublicKey};
-use crate::secret;
+use crate::secret::{self, MacKey};
 use crate::store::{Db, DbError, replay};
 
 /// `typ` of a proof (§4.2).
@@ -23,6 +23,56 @@ pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// A proof's `iat` may be this many seconds before or after our clock (§4.3 point 11,
 /// §11.1): short, so that its `jti` need only be remembered briefly.
 pub const IAT_WINDOW: i64 = 60;
+
+/// Server nonces (§8): a proof must carry one given out in this window or the one
+/// before. They are not stored: a nonce is its window and a MAC of it under a key that
+/// every instance derives from the shared data key, so any instance accepts a nonce
+/// another gave out. (`Debug` shows the key redacted.)
+#[derive(Debug)]
+pub struct Nonces {
+    key: MacKey,
+}
+
+/// How long a nonce is given out for; it is accepted for up to twice as long.
+pub const NONCE_WINDOW: i64 = 300;
+/// The label the nonce key is derived under from the data key.
+pub const NONCE_KEY_LABEL: &str = "portcullis dpop nonce v1";
+
+impl Nonces {
+    pub fn new(key: MacKey) -> Nonces {
+        Nonces { key }
+    }
+
+    fn tag(&self, window: i64) -> String {
+        self.key.tag(format!("dpop-nonce {window}").as_bytes())
+    }
+
+    /// The nonce to give out now (the `DPoP-Nonce` header).
+    pub fn current(&self, now: i64) -> String {
+        let window = now.div_euclid(NONCE_WINDOW);
+        format!("{window}.{}", self.tag(window))
+    }
+
+    /// Whether `nonce` was given out by a server with this key, in the current window or
+    /// the one before.
+    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
+        let Some((window, tag)) = nonce.split_once('.') else {
+            return false;
+        };
+        let Ok(window) = window.parse::<i64>() else {
+            return false;
+        };
+        let current = now.div_euclid(NONCE_WINDOW);
+        (window == current || window == current - 1)
+            && self
+                .key
+                .verify(format!("dpop-nonce {window}").as_bytes(), tag)
+    }
+}
+
+/// The refusal that asks the client to retry with a fresh nonce: `use_dpop_nonce`
+/// (§8.1, §9), with the nonce in a `DPoP-Nonce` header.
+pub const USE_NONCE: Refused = Refused("the proof must carry the nonce in the DPoP-Nonce header");
 
 /// A proof that passed.
 #[derive(Debug, Clone)]
@@ -51,6 +101,8 @@ pub struct Expect<'a> {
     pub now: i64,
     /// The FAPI 2.0 profile: no RS256 proofs.
     pub fapi2: bool,
+    /// The server's nonces, when proofs must carry one (§4.3 point 5).
+    pub nonces: Option<&'a Nonces>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +113,8 @@ struct Claims {
     iat: i64,
     #[serde(default)]
     ath: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 /// `htu` compared as RFC 9449 §4.3 point 9 asks: without query and fragment, after the
@@ -164,6 +218,14 @@ pub fn verify(proof: &str, expect: &Expect<'_>) -> Result<Proof, Refused> {
     if claims.iat.abs_diff(expect.now) > IAT_WINDOW.unsigned_abs() {
         return Err(Refused("the proof's iat is not within the accepted window"));
     }
+    if let Some(nonces) = expect.nonces
+        && !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, expect.now))
+    {
+        return Err(USE_NONCE);
+    }
     if let Some(token) = expect.access_token {
         let expected = ath(token);
         if !claims
@@ -258,7 +320,47 @@ mod tests {
             access_token: None,
             now,
             fapi2: false,
+            nonces: None,
         }
+    }
+
+    #[test]
+    fn nonces_hold_for_two_windows_and_only_from_our_key() {
+        let ours = Nonces::new(MacKey::new([7; 32]));
+        let theirs = Nonces::new(MacKey::new([8; 32]));
+        let now = 1_800_000_123;
+        let n = ours.current(now);
+        assert!(ours.accepts(&n, now));
+        assert!(ours.accepts(&n, now + NONCE_WINDOW));
+        assert!(!ours.accepts(&n, now + 2 * NONCE_WINDOW));
+        assert!(!ours.accepts(&n, now - NONCE_WINDOW));
+        assert!(!theirs.accepts(&n, now));
+        let (window, tag) = n.split_once('.').unwrap();
+        let next: i64 = window.parse::<i64>().unwrap() + 1;
+        assert!(!ours.accepts(&format!("{next}.{tag}"), now + NONCE_WINDOW));
+        for bad in ["", ".", "x.y", "1", &format!("{window}.")] {
+            assert!(!ours.accepts(bad, now), "{bad}");
+        }
+        // In a proof: required when asked for, and checked.
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"});
+        let claims = |nonce: Option<&str>| {
+            let mut c = serde_json::json!({"jti": "j", "htm": "POST", "htu": "https://as.example/token", "iat": now});
+            if let Some(n) = nonce {
+                c["nonce"] = serde_json::json!(n);
+            }
+            c
+        };
+        let with = Expect {
+            nonces: Some(&ours),
+            ..expect(now)
+        };
+        let (p, _) = signed(header.clone(), claims(None));
+        assert_eq!(verify(&p, &with).unwrap_err(), USE_NONCE);
+        assert!(verify(&p, &expect(now)).is_ok());
+        let (p, _) = signed(header.clone(), claims(Some(&theirs.current(now))));
+        assert_eq!(verify(&p, &with).unwrap_err(), USE_NONCE);
+        let (p, _) = signed(header, claims(Some(&n)));
+        assert!(verify(&p, &with).is_ok());
     }
 
     #[test]

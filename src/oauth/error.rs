@@ -22,6 +22,8 @@ pub enum ErrorCode {
     InvalidTarget,
     /// RFC 9449 §5: the DPoP proof is missing what it must have, or wrong.
     InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the server's nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
     /// RFC 6749 §4.1.2.1, at the PAR endpoint (RFC 9126 §2.3).
     UnsupportedResponseType,
     /// OpenID Connect Core §3.1.2.6, at the PAR endpoint.
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::ServerError => "server_error",
@@ -128,6 +131,18 @@ impl OAuthError {
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> OAuthError {
         self.extra_headers.push((name, value));
         self
+    }
+
+    /// RFC 9449 §8.1: `use_dpop_nonce`, with the nonce to use in `DPoP-Nonce`.
+    pub fn use_dpop_nonce(nonce: &str) -> OAuthError {
+        let e = OAuthError::new(
+            ErrorCode::UseDpopNonce,
+            "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+        );
+        match HeaderValue::from_str(nonce) {
+            Ok(v) => e.with_header(header::HeaderName::from_static("dpop-nonce"), v),
+            Err(_) => e,
+        }
     }
 
     /// An internal failure: logged with a random reference, answered with that

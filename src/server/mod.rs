@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::endpoints::{health, metrics, register};
 use crate::keys::KeyAlg;
 use crate::keys::{Keys, ring, signer};
+use crate::oauth::dpop::{self, Nonces};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::registrar::Registrar;
 use crate::pages::{csrf, device, limits};
@@ -285,6 +286,9 @@ fn build_state(
         issued: IssuedCounter::default(),
         device_key: data_keys.derive(device::KEY_LABEL),
         csrf_key: data_keys.derive(csrf::KEY_LABEL),
+        dpop_nonces: settings
+            .dpop_nonce
+            .then(|| Nonces::new(data_keys.derive(dpop::NONCE_KEY_LABEL))),
         data_keys: Arc::new(data_keys),
         keys,
         db,
