@@ -116,8 +116,7 @@ async fn token(
         if grants.dpop_jkt.is_none() && needs_proof(client.as_deref()) {
             return Err(proof_required());
         }
-        let caller = grants.client_ip.clone();
-        let response = token_exchange::grant(&grants, client.as_deref(), &request, caller).await?;
+        let response = token_exchange::grant(&grants, client.as_deref(), &request).await?;
         state.issued.note(
             client
                 .as_ref()

@@ -18,7 +18,6 @@ pub async fn grant(
     g: &Grants<'_>,
     client: Option<&Client>,
     req: &TokenRequest,
-    caller_ip: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     // A client named in the exchange ends up as the JWT's client_id, so it must have
     // proved who it is (a public client cannot) and be registered for this grant.
@@ -81,7 +80,7 @@ pub async fn grant(
         g.now,
         g.api_catalogue,
         subject,
-        caller_ip,
+        g.client_ip.clone(),
         "token_exchange",
     )
     .await?
