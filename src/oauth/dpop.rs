@@ -53,20 +53,16 @@ impl Nonces {
         format!("{window}.{}", self.tag(window))
     }
 
-    /// Whether `nonce` was given out by a server with this key, in the current window or
-    /// the one before.
+    /// Whether `nonce` is exactly one this key gives out in the current window or the one
+    /// before (§8: it must "exactly match a nonce recently supplied"): compared with
+    /// those two strings as a whole, so that `+W.MAC` or `0W.MAC`, which parse to the
+    /// same window, are not taken for `W.MAC`.
     pub fn accepts(&self, nonce: &str, now: i64) -> bool {
-        let Some((window, tag)) = nonce.split_once('.') else {
-            return false;
-        };
-        let Ok(window) = window.parse::<i64>() else {
-            return false;
-        };
         let current = now.div_euclid(NONCE_WINDOW);
-        (window == current || window == current - 1)
-            && self
-                .key
-                .verify(format!("dpop-nonce {window}").as_bytes(), tag)
+        [current, current - 1].into_iter().any(|window| {
+            let issued = format!("{window}.{}", self.tag(window));
+            secret::ct_eq(nonce.as_bytes(), issued.as_bytes())
+        })
     }
 }
 
@@ -340,6 +336,15 @@ mod tests {
         assert!(!ours.accepts(&format!("{next}.{tag}"), now + NONCE_WINDOW));
         for bad in ["", ".", "x.y", "1", &format!("{window}.")] {
             assert!(!ours.accepts(bad, now), "{bad}");
+        }
+        // Only the string given out, not another spelling of its window.
+        for spelling in [
+            format!("+{n}"),
+            format!("0{n}"),
+            format!("+00{n}"),
+            format!(" {n}"),
+        ] {
+            assert!(!ours.accepts(&spelling, now), "{spelling}");
         }
         // In a proof: required when asked for, and checked.
         let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"});
