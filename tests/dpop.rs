@@ -666,6 +666,7 @@ async fn with_nonces_on_a_proof_needs_a_current_one_from_any_instance() {
     assert_eq!(res.headers()["dpop-nonce"], fresh.as_str());
     assert_eq!(error_of(res).await, (400, "use_dpop_nonce".into()));
     let res = push(proof_with_nonce(&srv, &key, &srv.url("/par"), Some(&fresh))).await;
+    assert_eq!(res.headers()["dpop-nonce"], fresh.as_str());
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     other.stop().await;
     srv.stop().await;
@@ -753,5 +754,6 @@ async fn with_nonces_on_userinfo_asks_for_one_too() {
     ))
     .await;
     assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["dpop-nonce"], nonce.as_str());
     srv.stop().await;
 }

@@ -1,6 +1,9 @@
 //! DPoP proofs at our endpoints (RFC 9449): checked with the shared `jti` store, and a
 //! refusal audited with its reason (never the proof).
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+
 use crate::oauth::dpop::{CheckError, Checker, Expect, Proof, USE_NONCE};
 use crate::state::AppState;
 use crate::store::DbError;
@@ -54,5 +57,18 @@ pub async fn check(
             crate::audit::record_refusal(&state.db, event, now).await;
             Err(Refusal::Invalid(r.0))
         }
+    }
+}
+
+/// RFC 9449 §8.2, §9: with nonces on, a successful answer to a request that carried a
+/// proof names the nonce to use next, so that a client is not refused once its nonce
+/// has gone stale.
+pub fn next_nonce<E>(state: &AppState, req: &HttpRequest, result: &mut Result<HttpResponse, E>) {
+    if let (Ok(res), Some(nonces)) = (result, &state.dpop_nonces)
+        && req.headers().contains_key("dpop")
+        && let Ok(nonce) = HeaderValue::from_str(&nonces.current(state.clock.now()))
+    {
+        res.headers_mut()
+            .insert(HeaderName::from_static("dpop-nonce"), nonce);
     }
 }

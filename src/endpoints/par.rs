@@ -16,9 +16,19 @@ pub async fn par_ep(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
+    let mut result = push(&req, payload, &state).await;
+    super::dpop::next_nonce(&state, &req, &mut result);
+    result
+}
+
+async fn push(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, OAuthError> {
     let params = form::parse(
         form::read_raw_up_to(
-            &req,
+            req,
             payload,
             crate::oauth::authorize::transaction::MAX_PARAMS,
         )
@@ -36,7 +46,7 @@ pub async fn par_ep(
     let proof_jkt = match super::credentials::dpop_proof(req.headers())? {
         None => None,
         Some(proof) => {
-            match super::dpop::check(&state, proof, "POST", "/par", None, presented.client_id())
+            match super::dpop::check(state, proof, "POST", "/par", None, presented.client_id())
                 .await
             {
                 Ok(p) => Some(p.jkt),

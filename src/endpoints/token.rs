@@ -25,15 +25,7 @@ pub async fn token_ep(
 ) -> Result<HttpResponse, OAuthError> {
     let mut grant = metrics::grant_label(None);
     let mut result = token(&req, payload, &state, &mut grant).await;
-    // RFC 9449 §8.2: a successful answer to a proof carries the nonce to use next, so
-    // that the client need not be refused once its nonce is stale.
-    if let (Ok(res), Some(nonces)) = (&mut result, &state.dpop_nonces)
-        && req.headers().contains_key("dpop")
-        && let Ok(nonce) = header::HeaderValue::from_str(&nonces.current(state.clock.now()))
-    {
-        res.headers_mut()
-            .insert(header::HeaderName::from_static("dpop-nonce"), nonce);
-    }
+    super::dpop::next_nonce(&state, &req, &mut result);
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code.as_str(),

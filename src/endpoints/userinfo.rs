@@ -19,7 +19,9 @@ pub async fn userinfo_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, BearerError> {
     let (scheme, token) = bearer::extract_token(req.headers(), None)?;
-    respond(&req, &state, scheme, &token).await
+    let mut result = respond(&req, &state, scheme, &token).await;
+    dpop::next_nonce(&state, &req, &mut result);
+    result
 }
 
 pub async fn userinfo_post(
@@ -45,7 +47,9 @@ pub async fn userinfo_post(
         req.headers(),
         form.as_ref().and_then(|f| f.get("access_token")),
     )?;
-    respond(&req, &state, scheme, &token).await
+    let mut result = respond(&req, &state, scheme, &token).await;
+    dpop::next_nonce(&state, &req, &mut result);
+    result
 }
 
 /// RFC 9449 §7: a DPoP-bound token is accepted only with the DPoP scheme and a proof of
