@@ -308,6 +308,40 @@ fn assert_no_event_codes(page: &str) {
     }
 }
 
+/// `portcullis user reset-link ada --json [extra...]`: the link, on the test server
+/// (the CLI has no issuer here), and when it expires.
+fn reset_link(srv: &common::TestServer, extra: &[&str]) -> (String, i64) {
+    let mut args = vec!["user", "reset-link", "ada", "--json"];
+    args.extend_from_slice(extra);
+    let out = srv.cli(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, query) = link["url"].as_str().unwrap().split_once("/reset").unwrap();
+    assert!(query.starts_with("?token=pcw_"), "{link}");
+    (
+        srv.url(&format!("/reset{query}")),
+        link["expires_at"].as_i64().unwrap(),
+    )
+}
+
+/// Of requests sent together, exactly one got 200 and every other one `loser`.
+fn assert_one_wins(responses: &[reqwest::Response], loser: u16) {
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == loser),
+        "{statuses:?}"
+    );
+}
+
 /// An operator's reset link: the person sets a strong password once, everything signed
 /// in ends, and the link does not work again, however many tries race.
 #[actix_web::test]
@@ -316,21 +350,7 @@ async fn a_reset_link_sets_a_password_once() {
     create_user(&srv, "ada", PASSWORD, None);
     let signed_in = Browser::new(&srv);
     signed_in.sign_in("ada", PASSWORD).await;
-    let out = srv.cli(&["user", "reset-link", "ada", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = link["url"]
-        .as_str()
-        .unwrap()
-        .split_once("/reset")
-        .unwrap()
-        .1;
-    assert!(path.starts_with("?token=pcw_"));
-    let url = srv.url(&format!("/reset{path}"));
+    let (url, _) = reset_link(&srv, &[]);
 
     let person = Browser::new(&srv);
     let res = person.get(&url).await;
@@ -360,20 +380,7 @@ async fn a_reset_link_sets_a_password_once() {
             ],
         )
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(tries)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 410),
-        "{statuses:?}"
-    );
+    assert_one_wins(&futures_util::future::join_all(tries).await, 410);
     // Used: gone. The other browser is signed out; the new password signs in.
     assert_eq!(person.get(&url).await.status(), 410);
     assert!(
@@ -392,25 +399,10 @@ async fn a_reset_link_sets_a_password_once() {
     );
 
     // An expired link is gone too.
-    let out = srv.cli(&["user", "reset-link", "ada", "--expires-in", "60", "--json"]);
-    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = link["url"]
-        .as_str()
-        .unwrap()
-        .split_once("/reset")
-        .unwrap()
-        .1
-        .to_string();
+    let (url, expires_at) = reset_link(&srv, &["--expires-in", "60"]);
     // The CLI stamps the link by the system clock; the server runs on the test's.
-    let expires_at = link["expires_at"].as_i64().unwrap();
     srv.clock.advance(expires_at + 1 - srv.clock_now());
-    assert_eq!(
-        person
-            .get(&srv.url(&format!("/reset{path}")))
-            .await
-            .status(),
-        410
-    );
+    assert_eq!(person.get(&url).await.status(), 410);
     assert_eq!(
         person
             .get(&srv.url("/reset?token=pcw_made_up"))
@@ -431,15 +423,7 @@ async fn the_password_form_needs_no_separate_confirmation() {
     create_user(&srv, "ada", PASSWORD, None);
     let here = Browser::new(&srv);
     here.sign_in("ada", PASSWORD).await;
-    let out = srv.cli(&["user", "reset-link", "ada", "--json"]);
-    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = link["url"]
-        .as_str()
-        .unwrap()
-        .split_once("/reset")
-        .unwrap()
-        .1
-        .to_string();
+    let (url, _) = reset_link(&srv, &[]);
     let change = |new: &'static str| {
         let (here, srv) = (&here, &srv);
         async move {
@@ -465,10 +449,7 @@ async fn the_password_form_needs_no_separate_confirmation() {
     assert!(page.contains("Your password is changed."), "{page}");
     assert!(!page.contains(PASSWORD) && !page.contains(NEW_PASSWORD));
     // The link given out before no longer works.
-    assert_eq!(
-        here.get(&srv.url(&format!("/reset{path}"))).await.status(),
-        410
-    );
+    assert_eq!(here.get(&url).await.status(), 410);
     srv.stop().await;
 }
 
@@ -700,20 +681,7 @@ async fn concurrent_password_changes_from_one_session_change_it_once() {
             .await
         }
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(tries)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 409),
-        "{statuses:?}"
-    );
+    assert_one_wins(&futures_util::future::join_all(tries).await, 409);
     let out = srv.cli(&["audit", "list", "--kind", "user.password_changed", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     let works: Vec<&String> = {

@@ -259,20 +259,30 @@ async fn every_account_page_has_one_navigation_and_passes_the_accessibility_chec
     Ok(())
 }
 
-/// Fill in the password form on the security page and send it.
-async fn change_password(browser: &ChromeDriver, current: &str, new: &str) -> Result<()> {
-    for (id, value) in [
-        ("#current-password", current),
-        ("#new-password", new),
-        ("#new-password-again", new),
-    ] {
-        let field = browser.wait_for(id).await?;
+/// Type `fields` (CSS selector, text) into the form whose action is `action`, and send it.
+async fn fill_and_send(
+    browser: &ChromeDriver,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Result<()> {
+    for (css, value) in fields {
+        let field = browser.wait_for(css).await?;
         browser.send_keys(&field, value).await?;
     }
     let send = browser
-        .find("form[action='/account/security/password'] button[type=submit]")
+        .find(&format!("form[action='{action}'] button[type=submit]"))
         .await?;
     browser.click(&send).await
+}
+
+/// Fill in the password form on the security page and send it.
+async fn change_password(browser: &ChromeDriver, current: &str, new: &str) -> Result<()> {
+    let fields = [
+        ("#current-password", current),
+        ("#new-password", new),
+        ("#new-password-again", new),
+    ];
+    fill_and_send(browser, "/account/security/password", &fields).await
 }
 
 #[actix_web::test]
@@ -471,14 +481,8 @@ fn reset_link(srv: &TestServer, extra: &[&str]) -> Result<(String, i64)> {
 
 /// Fill in the reset form and send it.
 async fn set_password(browser: &ChromeDriver, new: &str) -> Result<()> {
-    for id in ["#new-password", "#new-password-again"] {
-        let field = browser.wait_for(id).await?;
-        browser.send_keys(&field, new).await?;
-    }
-    let send = browser
-        .find("form[action='/reset'] button[type=submit]")
-        .await?;
-    browser.click(&send).await
+    let fields = [("#new-password", new), ("#new-password-again", new)];
+    fill_and_send(browser, "/reset", &fields).await
 }
 
 #[actix_web::test]
