@@ -21,9 +21,19 @@ pub fn dangerous(c: char) -> bool {
 /// `s` for a terminal: dangerous characters (and backslashes, so that an escape cannot be
 /// faked) as `\u{..}`.
 pub fn inert(s: &str) -> String {
+    escaped(s, |c| dangerous(c) || c == '\\')
+}
+
+/// `s` for a text log line: dangerous characters as `\u{..}`, everything else as it is
+/// (backslashes too, so that Debug-formatted values stay readable).
+pub fn printable(s: &str) -> String {
+    escaped(s, dangerous)
+}
+
+fn escaped(s: &str, escape: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if dangerous(c) || c == '\\' {
+        if escape(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);

@@ -11,7 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -19,7 +20,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
-use crate::escape::json_inert;
+use crate::escape::{json_inert, printable};
 
 /// Install the subscriber. `PORTCULLIS_LOG` filters (default `default_level`, without
 /// `QUIET`).
@@ -33,6 +34,7 @@ pub fn init(format: LogFormat, default_level: &str) {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .fmt_fields(InertFields::default())
                     .with_writer(std::io::stderr)
                     .with_ansi(ansi),
             )
@@ -53,6 +55,20 @@ pub fn init(format: LogFormat, default_level: &str) {
 /// ERROR lines are for faults of the server, which operators alert on. The client gets
 /// its 400 either way; `PORTCULLIS_LOG=info,actix_http=debug` shows them again.
 const QUIET: &str = "actix_http::h1::dispatcher=off";
+
+/// The text format's fields, with every dangerous character of a value (a stored
+/// `jwks_uri`, a client's name, an error from the network) written as an escape: a
+/// value cannot end the line and forge the next one, nor drive the operator's terminal.
+#[derive(Default)]
+struct InertFields(DefaultFields);
+
+impl<'w> FormatFields<'w> for InertFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut text = String::new();
+        self.0.format_fields(Writer::new(&mut text), fields)?;
+        writer.write_str(&printable(&text))
+    }
+}
 
 /// The request id of a `request` span, kept with the span.
 struct RequestId(String);
@@ -135,5 +151,51 @@ where
         }
         line.extend(fields);
         writeln!(writer, "{}", json_inert(&Value::Object(line).to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_text_line_cannot_be_forged_by_a_value() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(InertFields::default())
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let uri = "https://a.example/k\n2026-12-07T00:00:00Z  INFO forged\u{1b}[2J\u{202e}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(jwks_uri = %uri, "cannot read a client's JWK Set");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            !text.trim_end().chars().any(crate::escape::dangerous),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("jwks_uri=https://a.example/k\\u{a}2026"),
+            "{text}"
+        );
     }
 }

@@ -911,3 +911,204 @@ async fn what_a_registration_cannot_do() {
     }
     srv.stop().await;
 }
+
+/// Registered values reach the operator's terminal (`client show`) and the text logs:
+/// none may carry a control or BiDi-formatting character, from open registration, from
+/// an initial-access-token holder, or from `client create`.
+#[actix_web::test]
+async fn control_characters_are_refused_in_every_registered_uri_and_name() {
+    let srv = spawn_mode("open").await;
+    let osc52 = "https://calendar.example/cb\u{1b}]52;c;ZXZpbA==\u{7}";
+    let cases = [
+        ("redirect_uris", json!([osc52])),
+        ("redirect_uris", json!(["https://calendar.example/cb\u{0}"])),
+        (
+            "redirect_uris",
+            json!(["https://calendar.example/\u{202e}bc"]),
+        ),
+        ("redirect_uris", json!(["https://calendar.example/cb\r\nX"])),
+        ("post_logout_redirect_uris", json!([osc52])),
+        (
+            "post_logout_redirect_uris",
+            json!(["https://calendar.example/bye\u{2028}"]),
+        ),
+    ];
+    for (field, value) in cases {
+        let mut body = web_app();
+        body["scope"] = json!("openid profile");
+        body[field] = value;
+        let res = post(&srv, &srv.base, None, &body).await;
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_redirect_uri"),
+            "{body}"
+        );
+    }
+    srv.stop().await;
+
+    let srv = spawn_mode("token").await;
+    let token = initial_token(&srv, &[])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                      "jwks_uri": "https://keys.example/jwks\u{1b}[2J\u{85}"});
+    let (status, code, _) = oauth_error(post(&srv, &srv.base, Some(&token), &body).await).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_client_metadata"));
+
+    // The operator's own commands refuse them too, naming what is wrong.
+    for args in [
+        vec!["--name", "ok", "--redirect-uri", osc52],
+        vec!["--name", "Good\u{202e}Bank", "--redirect-uri", REDIRECT],
+        vec!["--name", "svc\u{1b}[31m"],
+        vec!["--name", "svc", "--resource", "https://api.example/\u{7}"],
+    ] {
+        let mut all = vec!["client", "create"];
+        all.extend(args.iter().copied());
+        let out = srv.cli(&all);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("control") || err.contains("resource"), "{err}");
+    }
+    let out = srv.cli(&["client", "list", "--json"]);
+    assert!(out.stdout.is_empty(), "nothing was registered");
+    srv.stop().await;
+}
+
+/// RFC 7592 §2.2 leaves it to the server what an update may change. The registration
+/// access token alone may not weaken how the client proves itself or switch off what
+/// binds its tokens; the same body with the registered values is accepted (the control).
+#[actix_web::test]
+async fn an_update_cannot_weaken_its_client() {
+    let srv = spawn_mode("token").await;
+    let token = initial_token(&srv, &[])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = common::jose::ClientKey::es256();
+    let mut strong = web_app();
+    strong["token_endpoint_auth_method"] = json!("private_key_jwt");
+    strong["jwks"] = json!({"keys": [key.jwk()]});
+    strong["dpop_bound_access_tokens"] = json!(true);
+    strong["require_pushed_authorization_requests"] = json!(true);
+    let res = post(&srv, &srv.base, Some(&token), &strong).await;
+    assert_eq!(res.status(), 201);
+    let reg: Value = res.json().await.unwrap();
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_string();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    strong["client_id"] = reg["client_id"].clone();
+    let put = |rat: String, body: Value| {
+        let req = srv.http.put(&uri).bearer_auth(rat).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let weaker = |k: &str, v: Value| {
+        let mut b = strong.clone();
+        b[k] = v;
+        if k == "token_endpoint_auth_method" {
+            b.as_object_mut().unwrap().remove("jwks");
+        }
+        b
+    };
+    for (body, field) in [
+        (
+            weaker("token_endpoint_auth_method", json!("client_secret_basic")),
+            "token_endpoint_auth_method",
+        ),
+        (
+            weaker("token_endpoint_auth_method", json!("none")),
+            "token_endpoint_auth_method",
+        ),
+        (
+            weaker("dpop_bound_access_tokens", json!(false)),
+            "dpop_bound_access_tokens",
+        ),
+        (
+            weaker("require_pushed_authorization_requests", json!(false)),
+            "require_pushed_authorization_requests",
+        ),
+    ] {
+        let res = put(rat.clone(), body).await;
+        assert_eq!(res.status(), 400, "{field}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_client_metadata");
+        assert!(
+            v["error_description"].as_str().unwrap().starts_with(field),
+            "{v}"
+        );
+    }
+    // Nothing changed, and the same registration passes as an update.
+    let res = put(rat.clone(), strong.clone()).await;
+    assert_eq!(res.status(), 200);
+    let now: Value = res.json().await.unwrap();
+    assert_eq!(now["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(now["dpop_bound_access_tokens"], true);
+    assert!(now.get("client_secret").is_none());
+    srv.stop().await;
+}
+
+/// A grant is never wider than its client's registration: after an update drops
+/// `offline_access`, the next refresh answers without it (and the one after too).
+#[actix_web::test]
+async fn narrowing_the_registered_scope_narrows_grants_at_their_next_refresh() {
+    let srv = spawn_mode("token").await;
+    create_user(&srv, "ada", PASSWORD, None);
+    let token = initial_token(&srv, &[])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reg: Value = post(&srv, &srv.base, Some(&token), &web_app())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let client_id = reg["client_id"].as_str().unwrap();
+    let secret = reg["client_secret"].as_str().unwrap();
+    let tokens = common::flow::sign_in(
+        &srv,
+        client_id,
+        Some(secret),
+        "openid profile offline_access",
+        "ada",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(tokens["scope"], "offline_access openid profile");
+    let mut narrower = web_app();
+    narrower["client_id"] = json!(client_id);
+    narrower["client_secret"] = json!(secret);
+    narrower["scope"] = json!("openid profile");
+    let res = srv
+        .http
+        .put(reg["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(reg["registration_access_token"].as_str().unwrap())
+        .json(&narrower)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let res = srv
+            .http
+            .post(srv.url("/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["scope"], "openid profile", "{v}");
+        let claims = srv
+            .verify(v["access_token"].as_str().unwrap(), &srv.base)
+            .await
+            .unwrap();
+        assert_eq!(claims["scope"], "openid profile");
+        refresh = v["refresh_token"].as_str().unwrap().to_string();
+    }
+    srv.stop().await;
+}

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::now;
 use crate::clock::rfc3339;
+use crate::escape::{inert, json_inert};
 use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
@@ -125,6 +126,12 @@ fn read_jwks(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("jwks file {}: {e}", path.display()))
 }
 
+/// One JSON line; dangerous characters in values written as `\uXXXX` escapes (the same
+/// JSON value, nothing a terminal acts on).
+fn json_line(c: &Client, secret: Option<&NewSecret>) -> String {
+    json_inert(&to_json(c, secret).to_string())
+}
+
 fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
     let methods: Vec<&str> = c.auth_methods.iter().map(|m| m.as_str()).collect();
     let mut v = json!({
@@ -164,12 +171,24 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
 }
 
 fn print_human(c: &Client, secret: Option<&NewSecret>) {
+    say!("{}", describe(c, secret).trim_end());
+}
+
+/// `client show` for people: one line per field.
+fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            let _ = writeln!(out, $($arg)*);
+        }};
+    }
     say!("client_id:     {}", c.client_id);
     if let Some(s) = secret {
         say!("client_secret: {}", s.0);
         say!("               (shown only now: store it safely)");
     }
-    say!("name:          {}", crate::escape::inert(&c.name));
+    say!("name:          {}", inert(&c.name));
     say!(
         "type:          {}",
         if c.is_public() {
@@ -188,13 +207,16 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         join(c.auth_methods.iter().map(|m| m.as_str()).collect())
     );
     say!("scope:         {}", c.scope);
-    say!("redirect URIs: {}", c.redirect_uris.join(" "));
-    say!("resources:     {}", c.resources.join(" "));
-    say!("after sign-out: {}", c.post_logout_redirect_uris.join(" "));
+    // Every stored value as inert text: a registrant chose most of them, and nothing
+    // they typed may move the operator's cursor or write to their clipboard.
+    let list = |v: &[String]| inert(&v.join(" "));
+    say!("redirect URIs: {}", list(&c.redirect_uris));
+    say!("resources:     {}", list(&c.resources));
+    say!("after sign-out: {}", list(&c.post_logout_redirect_uris));
     say!("ID token alg:  {}", c.id_token_alg.as_str());
     match &c.keys {
-        ClientKeys::Set(_) => say!("keys (kid):    {}", kids(c).join(" ")),
-        ClientKeys::Uri(u) => say!("jwks_uri:      {u}"),
+        ClientKeys::Set(_) => say!("keys (kid):    {}", list(&kids(c))),
+        ClientKeys::Uri(u) => say!("jwks_uri:      {}", inert(u)),
         ClientKeys::None => {}
     }
     if c.dpop_bound {
@@ -215,9 +237,10 @@ fn print_human(c: &Client, secret: Option<&NewSecret>) {
         ("software_id", &c.metadata.software_id),
     ] {
         if let Some(v) = value {
-            say!("{label:<14} {}", crate::escape::inert(v));
+            say!("{label:<14} {}", inert(v));
         }
     }
+    out
 }
 
 pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
@@ -278,7 +301,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 Event::new("client.created", "success").client(client.client_id.clone()),
             );
             if json {
-                say!("{}", to_json(&client, secret.as_ref()));
+                say!("{}", json_line(&client, secret.as_ref()));
             } else {
                 print_human(&client, secret.as_ref());
             }
@@ -287,7 +310,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let all = registrar::load_all(conn)?;
             if json {
                 for c in &all {
-                    say!("{}", to_json(c, None));
+                    say!("{}", json_line(c, None));
                 }
             } else if all.is_empty() {
                 say!("no clients");
@@ -301,7 +324,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                         } else {
                             "confidential"
                         },
-                        crate::escape::inert(&c.name),
+                        inert(&c.name),
                         c.grant_types
                             .iter()
                             .map(|g| g.as_str())
@@ -321,7 +344,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             let c = registrar::load(conn, &id)?
                 .ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
             if json {
-                say!("{}", to_json(&c, None));
+                say!("{}", json_line(&c, None));
             } else {
                 print_human(&c, None);
             }
@@ -396,4 +419,65 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escape::dangerous;
+    use crate::keys::KeyAlg;
+    use crate::oauth::client::{AuthMethod, ClientMetadata};
+
+    /// A client stored before registration refused such characters (or written to the
+    /// database by other means): what the operator sees must still be inert.
+    fn hostile() -> Client {
+        let evil = "https://a.example/cb\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}\u{2028}\u{85}\n";
+        Client {
+            client_id: "c1".into(),
+            name: format!("app{evil}"),
+            secret_hash: None,
+            keys: ClientKeys::Uri(evil.into()),
+            dpop_bound: false,
+            require_par: false,
+            registered_by: "open".into(),
+            registration_token_hash: None,
+            metadata: ClientMetadata {
+                client_uri: Some(evil.into()),
+                software_id: Some(evil.into()),
+                contacts: vec![evil.into()],
+                ..Default::default()
+            },
+            disabled_at: None,
+            auth_methods: vec![AuthMethod::None],
+            grant_types: vec![GrantType::AuthorizationCode],
+            redirect_uris: vec![evil.into()],
+            scope: crate::domain::scope::Scope::parse("openid").unwrap(),
+            resources: vec![evil.into()],
+            post_logout_redirect_uris: vec![evil.into()],
+            id_token_alg: KeyAlg::RS256,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn show_prints_every_field_inert() {
+        let text = describe(&hostile(), None);
+        for line in text.lines() {
+            assert!(!line.chars().any(dangerous), "{line:?}");
+        }
+        assert!(text.contains("\\u{1b}]52;c;"), "{text}");
+        assert!(
+            text.contains("\\u{202e}") && text.contains("\\u{85}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_output_is_inert_and_the_same_value() {
+        let c = hostile();
+        let line = json_line(&c, None);
+        assert!(!line.chars().any(dangerous), "{line:?}");
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, to_json(&c, None));
+    }
 }

@@ -3,7 +3,9 @@
 /// A resource indicator is an absolute URI without a fragment (RFC 8707 §2).
 pub fn is_valid(r: &str) -> bool {
     !r.contains('#')
-        && !r.chars().any(char::is_whitespace)
+        && !r
+            .chars()
+            .any(|c| c.is_whitespace() || crate::escape::dangerous(c))
         && url::Url::parse(r).is_ok_and(|u| !u.cannot_be_a_base())
 }
 
@@ -14,6 +16,10 @@ mod tests {
         assert!(super::is_valid("https://api.example/v1"));
         assert!(!super::is_valid("/relative"));
         assert!(!super::is_valid("https://api.example/#f"));
+        assert!(!super::is_valid(
+            "https://api.example/\u{1b}]52;c;eA==\u{7}"
+        ));
+        assert!(!super::is_valid("https://api.example/\u{202e}gpj"));
         assert!(!super::is_valid("https://api.example/a b"));
     }
 }

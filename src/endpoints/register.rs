@@ -356,30 +356,7 @@ pub async fn update(
         Ok(v) => v,
         Err(e) => return refuse(&state, &req, e).await,
     };
-    // An update may narrow what the client was registered with, never widen it: the
-    // registration access token is not a standing licence to grow (revoking the initial
-    // access token would otherwise limit nothing).
-    if let Some(extra) = valid.scope.excess_over(&current.scope).next() {
-        let e = MetadataError {
-            error: "invalid_client_metadata",
-            description: format!(
-                "scope: {extra:?} was not registered; an update cannot widen the scope (register again)"
-            ),
-        };
-        return refuse(&state, &req, e).await;
-    }
-    if let Some(g) = valid
-        .grant_types
-        .iter()
-        .find(|g| !current.grant_types.contains(g))
-    {
-        let e = MetadataError {
-            error: "invalid_client_metadata",
-            description: format!(
-                "grant_types: {:?} was not registered; an update cannot add grant types (register again)",
-                g.as_str()
-            ),
-        };
+    if let Err(e) = registration::never_weaker(&current, &valid) {
         return refuse(&state, &req, e).await;
     }
     if let Err(e) = id_token_key(&state, &valid) {

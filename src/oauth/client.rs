@@ -88,6 +88,16 @@ impl AuthMethod {
     pub const SECRET: &'static [AuthMethod] =
         &[AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
 
+    /// How much a method proves: none, a shared secret, a private key. A client that
+    /// registered itself may move up, never down (RFC 7592 updates, `registration`).
+    pub fn strength(self) -> u8 {
+        match self {
+            AuthMethod::None => 0,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => 1,
+            AuthMethod::PrivateKeyJwt => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
@@ -207,6 +217,10 @@ impl Client {
 pub enum RegistrationError {
     #[error("the client name must not be empty")]
     EmptyName,
+    #[error(
+        "the client name: at most 100 characters, none of them control or invisible formatting characters"
+    )]
+    NameText,
     #[error("{0}")]
     GrantType(String),
     #[error("{0}")]
@@ -353,6 +367,10 @@ fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationEr
 /// proxy); no fragment, no credentials in it.
 pub fn validate_jwks_uri(u: &str) -> Result<(), RegistrationError> {
     let bad = || RegistrationError::JwksUri(u.to_string());
+    // As for redirect URIs: nothing a terminal or a log line would act on.
+    if u.len() > 2048 || u.chars().any(crate::escape::dangerous) {
+        return Err(bad());
+    }
     let url = url::Url::parse(u).map_err(|_| bad())?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -376,6 +394,10 @@ impl ClientRequest {
         let name = self.name.trim().to_string();
         if name.is_empty() {
             return Err(RegistrationError::EmptyName);
+        }
+        // People read it on the consent page and operators in `client show`.
+        if name.chars().count() > 100 || name.chars().any(crate::escape::dangerous) {
+            return Err(RegistrationError::NameText);
         }
         let mut grant_types = Vec::new();
         for g in &self.grant_types {

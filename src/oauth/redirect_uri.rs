@@ -13,6 +13,10 @@ pub enum RedirectUriError {
     InsecureHttp(String),
     #[error("redirect URI {0:?} contains whitespace or user information")]
     Unsafe(String),
+    #[error(
+        "redirect URI {0:?} contains a control or invisible formatting character (it could rewrite a terminal or a log line)"
+    )]
+    Control(String),
     #[error("redirect URI {0:?} uses a scheme that cannot return to an app ({1})")]
     Scheme(String, String),
     #[error("redirect URI {0:?} has no host")]
@@ -76,6 +80,11 @@ pub fn validate_for(uri: &str, reserved: &[&str]) -> Result<(), RedirectUriError
 /// Validate a URI for registration. Custom schemes (for native apps, RFC 8252 §7.1)
 /// are accepted; plain `http` only for loopback hosts (RFC 8252 §7.3).
 pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
+    // Before anything else: the URL parser would quietly drop tabs and newlines, and
+    // keep ESC or U+202E as typed for `client show` and the logs to print.
+    if uri.chars().any(crate::escape::dangerous) {
+        return Err(RedirectUriError::Control(uri.into()));
+    }
     if uri.chars().any(char::is_whitespace) {
         return Err(RedirectUriError::Unsafe(uri.into()));
     }

@@ -249,12 +249,54 @@ impl Submitted {
     }
 }
 
+/// RFC 7592 §2.2 leaves it to the server what an update may change. Ours may narrow what
+/// the client registered with, never widen or weaken it: the registration access token
+/// is not a standing licence to grow (revoking the initial access token would otherwise
+/// limit nothing), and whoever holds it must not be able to switch off what protects the
+/// client's tokens (its key, DPoP, PAR). An operator can still change these with the CLI.
+pub fn never_weaker(current: &Client, update: &ValidClientRequest) -> Result<(), MetadataError> {
+    if let Some(extra) = update.scope.excess_over(&current.scope).next() {
+        return Err(invalid(format!(
+            "scope: {extra:?} was not registered; an update cannot widen the scope (register again)"
+        )));
+    }
+    if let Some(g) = update
+        .grant_types
+        .iter()
+        .find(|g| !current.grant_types.contains(g))
+    {
+        return Err(invalid(format!(
+            "grant_types: {:?} was not registered; an update cannot add grant types (register again)",
+            g.as_str()
+        )));
+    }
+    let weakest = |m: &[AuthMethod]| m.iter().map(|m| m.strength()).min().unwrap_or(0);
+    if weakest(&update.auth_methods) < weakest(&current.auth_methods) {
+        return Err(invalid(format!(
+            "token_endpoint_auth_method: an update cannot move from {} to a weaker method",
+            current.auth_methods.first().map_or("none", |m| m.as_str())
+        )));
+    }
+    if current.dpop_bound && !update.dpop_bound {
+        return Err(invalid(
+            "dpop_bound_access_tokens: an update cannot turn it off",
+        ));
+    }
+    if current.require_par && !update.require_par {
+        return Err(invalid(
+            "require_pushed_authorization_requests: an update cannot turn it off",
+        ));
+    }
+    Ok(())
+}
+
 /// The refusal in the API's words: the metadata field first (RFC 7591 §3.2.2), never the
 /// CLI's flags.
 fn describe(e: &RegistrationError) -> String {
     use RegistrationError as E;
     match e {
         E::EmptyName => "client_name: must not be empty".into(),
+        E::NameText => "client_name: at most 100 characters, none of them control or invisible formatting characters".into(),
         E::GrantType(s) => format!("grant_types: {s}"),
         E::AuthMethod(s) => format!("token_endpoint_auth_method: {s}"),
         E::RedirectUri(r) => format!("redirect_uris: {r}"),
