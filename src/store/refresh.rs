@@ -97,6 +97,14 @@ pub fn bind_dpop(conn: &mut AnyConnection, family: Id, jkt: &str) -> QueryResult
     .map(|_| ())
 }
 
+/// Narrow a family's grant to `scope` (its client's registration was narrowed since).
+pub fn narrow_scope(conn: &mut AnyConnection, family: Id, scope: &Scope) -> QueryResult<()> {
+    diesel::update(token_families::table.find(family))
+        .set(token_families::scope.eq(scope.to_string()))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Note that `family` was just refreshed, by an app at `ip`: the person's list of
 /// connected apps says when and from where.
 pub fn touch(conn: &mut AnyConnection, family: Id, ip: Option<&str>, now: i64) -> QueryResult<()> {

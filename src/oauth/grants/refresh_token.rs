@@ -86,13 +86,14 @@ pub async fn grant(
     let jti_stored = jti.clone();
     let dpop_jkt = g.dpop_jkt.clone();
     let rotate = g.rotate_refresh;
+    let registered = client.scope.clone();
 
     let outcome = g
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let hash = secret::hash(&presented);
-                let Some((row, family)) = refresh::find(conn, &hash)? else {
+                let Some((row, mut family)) = refresh::find(conn, &hash)? else {
                     return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is invalid"));
                 };
                 if family.client_id != client_id {
@@ -103,6 +104,14 @@ pub async fn grant(
                 }
                 if family.revoked_at.is_some() {
                     return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was revoked"));
+                }
+                // A grant is never wider than its client's registration now: an update
+                // that dropped `offline_access` (or an operator's edit) narrows the
+                // family at its next refresh, for good.
+                let allowed = family.scope.intersection(&registered);
+                if allowed != family.scope {
+                    refresh::narrow_scope(conn, family.id, &allowed)?;
+                    family.scope = allowed;
                 }
                 let reused = |conn: &mut AnyConnection| -> diesel::QueryResult<Outcome> {
                     // Two parties hold the token: cut the whole family.
