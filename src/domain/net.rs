@@ -154,8 +154,11 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated, still routed inside)
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || (s[0] == 0x0064 && s[1] == 0xff9b)
+                || (s[0] == 0x2001 && s[1] == 0x0000) // Teredo: an IPv4 address inside
+                || s[0] == 0x2002 // 6to4: an IPv4 address inside
+                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64, and local-use 64:ff9b:1::/48
                 || s[0] == 0)
         }
     }
@@ -233,6 +236,12 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2001:db8::1",
             "::127.0.0.1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "feff::1",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
