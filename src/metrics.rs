@@ -71,6 +71,12 @@ fn zero() {
     for outcome in ["written", "dropped"] {
         counter!("portcullis_audit_events_total", "outcome" => outcome).absolute(0);
     }
+    for grant in GRANT_LABELS {
+        for outcome in TOKEN_OUTCOMES {
+            counter!("portcullis_token_requests_total", "grant_type" => *grant, "outcome" => *outcome)
+                .absolute(0);
+        }
+    }
     for outcome in [
         "active",
         "unknown",
@@ -82,6 +88,32 @@ fn zero() {
         counter!("portcullis_personal_token_checks_total", "outcome" => outcome).absolute(0);
     }
 }
+
+/// Every value `grant_label` gives.
+pub const GRANT_LABELS: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "token_exchange",
+    "other",
+];
+
+/// What a token request can end in: `success`, or an error code the token endpoint
+/// answers (RFC 6749 §5.2, RFC 8707, RFC 9449, RFC 6749 §4.1.2.1's two for outages).
+pub const TOKEN_OUTCOMES: &[&str] = &[
+    "success",
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
+    "server_error",
+    "temporarily_unavailable",
+];
 
 /// The grant-type label of a token request: our grants by name, anything else `other`
 /// (an unknown value is never a label).

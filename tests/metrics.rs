@@ -76,6 +76,16 @@ async fn every_metric_moves_by_what_happened() {
     ] {
         assert_eq!(before.0.get(name), Some(&0.0), "{name}");
     }
+    // So do the token requests of every grant and outcome: alert rules on a fresh
+    // instance never meet a missing series.
+    for grant in portcullis::metrics::GRANT_LABELS {
+        for outcome in portcullis::metrics::TOKEN_OUTCOMES {
+            let name = format!(
+                "portcullis_token_requests_total{{grant_type=\"{grant}\",outcome=\"{outcome}\"}}"
+            );
+            assert_eq!(before.0.get(&name), Some(&0.0), "{name}");
+        }
+    }
     let build = before
         .0
         .iter()
