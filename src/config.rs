@@ -95,6 +95,11 @@ pub struct SettingsArgs {
     /// codes, API tokens) need no re-authentication.
     #[arg(long, env = "PORTCULLIS_SUDO_TTL", value_name = "SECONDS")]
     pub sudo_ttl: Option<i64>,
+    /// Seconds after a sign-in during which a sign-in factor (the authenticator app,
+    /// recovery codes) may change without re-authentication; default 300, never longer
+    /// than --sudo-ttl.
+    #[arg(long, env = "PORTCULLIS_SUDO_TTL_FACTORS", value_name = "SECONDS")]
+    pub sudo_ttl_factors: Option<i64>,
     /// Address and port of the metrics listener (`/metrics`, `/healthz`, `/readyz`); off
     /// unless set. Never the public listener.
     #[arg(long, env = "PORTCULLIS_METRICS_BIND", value_name = "ADDR")]
@@ -227,6 +232,8 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// Credential changes need a sign-in at most this many seconds old.
     pub sudo_ttl: i64,
+    /// Changes of a sign-in factor: at most this many seconds old (<= `sudo_ttl`).
+    pub sudo_ttl_factors: i64,
     pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
     /// Every authorization request must be pushed (RFC 9126); the `fapi2` profile too.
@@ -554,6 +561,15 @@ impl Settings {
                 "must be between 0 and 86400 seconds",
             ));
         }
+        let sudo_ttl_factors = args.sudo_ttl_factors.unwrap_or(300);
+        if !(0..=86_400).contains(&sudo_ttl_factors) {
+            return Err(bad(
+                "sudo ttl for factors (--sudo-ttl-factors / PORTCULLIS_SUDO_TTL_FACTORS)",
+                "must be between 0 and 86400 seconds",
+            ));
+        }
+        // A factor change is the more sensitive one: never a longer window.
+        let sudo_ttl_factors = sudo_ttl_factors.min(sudo_ttl);
         let refresh_idle_ttl = args.refresh_idle_ttl.unwrap_or(14 * 86_400);
         let refresh_absolute_ttl = args.refresh_absolute_ttl.unwrap_or(90 * 86_400);
         if refresh_idle_ttl < 60 || refresh_absolute_ttl < refresh_idle_ttl {
@@ -618,6 +634,7 @@ impl Settings {
             session_lifetime,
             login_max_failures,
             sudo_ttl,
+            sudo_ttl_factors,
             metrics_bind,
             log_format,
             require_par: args.require_par.unwrap_or(false),

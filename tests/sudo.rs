@@ -307,3 +307,58 @@ async fn the_second_sign_in_step_renews_the_session_token() {
     );
     srv.stop().await;
 }
+
+/// A sign-in factor changes only within PORTCULLIS_SUDO_TTL_FACTORS (300 s) of a
+/// sign-in: a cookie stolen six minutes after sign-in cannot enrol the thief's
+/// authenticator, although the longer window for tokens is still open.
+#[actix_web::test]
+async fn enrolling_a_factor_needs_a_sign_in_within_five_minutes() {
+    let srv = spawn().await;
+    let enrol = |http: reqwest::Client| {
+        let srv = &srv;
+        async move {
+            let csrf = field(&page(srv, &http, "/account/security").await, "csrf").unwrap();
+            let res = http
+                .post(srv.url("/account/security/enroll"))
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    create_user(&srv, "alice", PW, None);
+    create_user(&srv, "bob", PW, None);
+    let (alice, bob) = (http_client(), http_client());
+    assert_eq!(sign_in_password(&srv, &alice, "alice").await.status(), 303);
+    assert_eq!(sign_in_password(&srv, &bob, "bob").await.status(), 303);
+    srv.clock.advance(299);
+    // The control: inside the window, enrolment starts.
+    assert!(enrol(bob).await.contains("totp-secret"));
+    srv.clock.advance(61);
+    let body = enrol(alice.clone()).await;
+    assert!(body.contains("sudo_password"), "asks to confirm");
+    assert!(!body.contains("totp-secret"), "no enrolment without it");
+    assert!(body.contains("5 minutes"), "says which window");
+    // API tokens keep the 15-minute window: no confirmation asked (the form goes on to
+    // its own rule: tokens need two-factor sign-in, which alice has not turned on).
+    let tokens = page(&srv, &alice, "/account/tokens").await;
+    let res = alice
+        .post(srv.url("/account/tokens"))
+        .form(&[
+            ("csrf", field(&tokens, "csrf").unwrap().as_str()),
+            ("name", "ci"),
+            ("scope.api:read", "on"),
+            ("expires", "30"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.contains("sudo_password"), "{body}");
+    assert!(body.contains("needs two-factor sign-in"), "{body}");
+    srv.stop().await;
+}

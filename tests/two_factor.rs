@@ -117,3 +117,51 @@ async fn guessing_codes_is_throttled() {
     assert_eq!(res.status(), 429);
     srv.stop().await;
 }
+
+/// A person who lost both their authenticator and their recovery codes: the second step
+/// says what to do, and an operator's `user reset-2fa` turns two-factor off, ends their
+/// sessions and leaves a line on their Activity page.
+#[actix_web::test]
+async fn an_operator_resets_a_lost_second_factor() {
+    let srv = spawn().await;
+    let p = enrolled(&srv, "alice").await;
+    let page = sign_in_password(&srv, &http_client(), "alice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Can't use your code?"), "{page}");
+    assert!(page.contains("reset your two-factor sign-in"));
+
+    let out = srv.cli(&["user", "reset-2fa", "alice"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("two-factor sign-in is off for alice"));
+    // The session signed in with the old factor is over.
+    let res = p.http.get(srv.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    // The password alone signs in now, and Activity says who turned it off.
+    let http = http_client();
+    assert_eq!(sign_in_password(&srv, &http, "alice").await.status(), 303);
+    let activity = http
+        .get(srv.url("/account/activity"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        activity.contains("Two-factor sign-in reset by an administrator"),
+        "{activity}"
+    );
+    // Nothing left to reset; nobody to reset.
+    for who in ["alice", "nobody"] {
+        let out = srv.cli(&["user", "reset-2fa", who]);
+        assert!(!out.status.success(), "{who}");
+    }
+    srv.stop().await;
+}

@@ -7,7 +7,7 @@ use super::Actor;
 use crate::domain::scope::Scope;
 use crate::store::audit::{self, Event};
 use crate::store::id::Id;
-use crate::store::{AnyConnection, pat, refresh, resets, sessions, users};
+use crate::store::{AnyConnection, pat, refresh, resets, sessions, totp, users};
 
 /// What a password change ended.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +43,27 @@ pub fn set_password(
 /// A person changes their own password from `session`. With `sign_out_others`, every
 /// other session and every refresh-token family end (what a leaked password let
 /// someone start); without, only the password changes.
+/// An operator turns off `user`'s second factor (authenticator and recovery codes), for
+/// a person who lost both: every session ends, so nobody stays signed in on the
+/// strength of a factor that is gone. `None` when two-factor was not on.
+pub fn reset_second_factor(
+    conn: &mut AnyConnection,
+    user: Id,
+    by: &Actor,
+    now: i64,
+) -> QueryResult<Option<usize>> {
+    if totp::find(conn, user)?.is_none_or(|t| t.enabled_at.is_none()) {
+        return Ok(None);
+    }
+    totp::disable(conn, user)?;
+    let ended = sessions::delete_for_user(conn, user)?;
+    let e = Event::new("mfa.reset", "success")
+        .user(user)
+        .detail("sessions_ended", ended);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(Some(ended))
+}
+
 /// A person's change of their own password, made from the browser session `session`.
 pub struct OwnPasswordChange<'a> {
     /// The new password's hash.

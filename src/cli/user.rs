@@ -62,6 +62,11 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Turn off a person's two-factor sign-in (authenticator app and recovery codes), for
+    /// someone who lost both: make sure it is them first. Ends all their sessions; they
+    /// sign in with their password and can turn it on again. Audited.
+    #[command(name = "reset-2fa")]
+    Reset2fa { username: String },
     /// Print a single-use link where the person sets a new password (there is no mail
     /// server: give it to them yourself). Using it ends all their sessions and app
     /// sign-ins.
@@ -336,6 +341,25 @@ pub fn run(
                 Some(g) => g.to_string(),
             };
             say!("{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}");
+        }
+        UserCommand::Reset2fa { username } => {
+            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+                let Some(user) = users::find_by_username(conn, &username)? else {
+                    anyhow::bail!("no user {username:?}");
+                };
+                Ok(accounts::reset_second_factor(
+                    conn,
+                    user.id,
+                    &Actor::Operator,
+                    now(),
+                )?)
+            })?;
+            match ended {
+                Some(n) => say!(
+                    "two-factor sign-in is off for {username}; ended {n} session(s). They sign in with their password and can turn it on again."
+                ),
+                None => anyhow::bail!("{username} has no two-factor sign-in to reset"),
+            }
         }
         UserCommand::SetPassword { username, .. } => {
             let Some(found) = users::find_by_username(conn, &username)? else {

@@ -25,6 +25,7 @@ fn title(kind: &str) -> &'static str {
         "signin.throttled" => "Sign-in refused: too many tries",
         "mfa.enrolled" => "Two-factor sign-in turned on",
         "mfa.disabled" => "Two-factor sign-in turned off",
+        "mfa.reset" => "Two-factor sign-in reset by an administrator",
         "mfa.recovery_code_used" => "Recovery code used",
         "mfa.recovery_codes_replaced" => "New recovery codes made",
         "sudo.confirmed" => "Identity confirmed for a sensitive change",

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
-use super::sudo::{self, Action};
+use super::sudo::{self, Action, Window};
 use super::templates::{
     Enrolment, FieldError, Layout, PasswordNote, RecoveryCodesPage, SecurityPage,
 };
@@ -28,18 +28,22 @@ const RECOVERY_CODES: usize = 10;
 const ENROL: Action = Action {
     path: "/account/security/enroll",
     purpose: "set up two-factor sign-in",
+    window: Window::Factors,
 };
 const CONFIRM: Action = Action {
     path: "/account/security/confirm",
     purpose: "turn on two-factor sign-in",
+    window: Window::Factors,
 };
 const DISABLE: Action = Action {
     path: "/account/security/disable",
     purpose: "turn off two-factor sign-in",
+    window: Window::Factors,
 };
 const NEW_RECOVERY: Action = Action {
     path: "/account/security/recovery-codes",
     purpose: "make new recovery codes",
+    window: Window::Factors,
 };
 
 const BAD_CODE: &str = "That code did not work, or was already used.";

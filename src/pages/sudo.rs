@@ -2,9 +2,10 @@
 //!
 //! A session cookie alone must not be enough to change how an account is protected:
 //! whoever holds a stolen cookie could otherwise enrol their own authenticator or mint
-//! a year-long API token. Enrolling or turning off two-factor sign-in, new recovery
-//! codes and creating a personal token therefore need a sign-in (the password, and the
-//! second factor when enrolled) within the last `PORTCULLIS_SUDO_TTL` seconds. Past that,
+//! a year-long API token. Creating a personal token therefore needs a sign-in (the
+//! password, and the second factor when enrolled) within the last `PORTCULLIS_SUDO_TTL`
+//! seconds; enrolling or turning off two-factor sign-in and new recovery codes within
+//! the shorter `PORTCULLIS_SUDO_TTL_FACTORS` (see `Window`). Past that,
 //! the page asks for them again, carrying the person's form along in hidden fields, and
 //! the same POST then carries on with the action: nothing typed is lost.
 //!
@@ -82,10 +83,32 @@ impl Sudo {
     }
 }
 
-/// What the page says the confirmation is for, and where the form goes.
+/// What the page says the confirmation is for, where the form goes, and how recent the
+/// last sign-in must be.
 pub struct Action {
     pub path: &'static str,
     pub purpose: &'static str,
+    pub window: Window,
+}
+
+/// How long after a sign-in an action needs no re-authentication.
+#[derive(Clone, Copy)]
+pub enum Window {
+    /// Credentials that act for the person (API tokens): `PORTCULLIS_SUDO_TTL`.
+    Credentials,
+    /// The factors that sign the person in (authenticator, recovery codes): the shorter
+    /// `PORTCULLIS_SUDO_TTL_FACTORS`. A cookie stolen soon after sign-in must not be
+    /// able to enrol the thief's authenticator and lock the owner out.
+    Factors,
+}
+
+impl Window {
+    fn seconds(self, state: &AppState) -> i64 {
+        match self {
+            Window::Credentials => state.settings.sudo_ttl,
+            Window::Factors => state.settings.sudo_ttl_factors,
+        }
+    }
 }
 
 /// `Ok` when the action of `f` may go ahead; `Err` is the page to send instead (asking to
@@ -102,7 +125,8 @@ pub async fn require(
         user,
     } = f;
     let now = state.clock.now();
-    if now - session.auth_time < state.settings.sudo_ttl {
+    let ttl = action.window.seconds(state);
+    if now - session.auth_time < ttl {
         return Ok(Sudo::Fresh);
     }
     let uid = user.id;
@@ -126,7 +150,7 @@ pub async fn require(
             purpose: action.purpose,
             carried,
             second_factor: enrolled,
-            minutes: (state.settings.sudo_ttl / 60).max(1),
+            minutes: (ttl / 60).max(1),
             error,
         };
         PageError::prompt(status, &page, token.new_cookie, retry_after)

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{SignedIn, SignedInForm};
-use super::sudo::{self, Action};
+use super::sudo::{self, Action, Window};
 use super::templates::{FieldError, Layout, ScopeLine, TokenCreatedPage, TokenLine, TokensPage};
 use super::when::when;
 use super::{PageError, csrf, render_with, see_other};
@@ -173,6 +173,7 @@ fn validate(state: &AppState, user: &User, form: &Form, now: i64) -> Result<NewT
 const CREATE: Action = Action {
     path: "/account/tokens",
     purpose: "create an API token",
+    window: Window::Credentials,
 };
 
 pub async fn create_post(
