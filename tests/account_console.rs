@@ -701,3 +701,78 @@ async fn concurrent_password_changes_from_one_session_change_it_once() {
     assert_eq!(works.len(), 1, "{works:?}");
     srv.stop().await;
 }
+
+/// API tokens are credentials too: the password form revokes them only when asked and
+/// says which it did; a reset by link always revokes them, and its page counts what
+/// ended.
+#[actix_web::test]
+async fn a_reset_revokes_api_tokens_and_the_password_form_does_on_request() {
+    let srv = spawn().await;
+    let p = common::people::enrolled(&srv, "ada").await;
+    let (svc, secret) = srv.service_client("");
+    let active = |token: String| {
+        let (srv, svc, secret) = (&srv, &svc, &secret);
+        async move {
+            let res = srv
+                .post_form("/introspect", Some((svc, secret)), &[("token", &token)])
+                .await;
+            let v: serde_json::Value = res.json().await.unwrap();
+            v["active"].as_bool().unwrap()
+        }
+    };
+    let me = Browser::with(&srv, &p.http);
+    let change = |current: &'static str, new: &'static str, revoke: bool| {
+        let (srv, me, p) = (&srv, &me, &p);
+        async move {
+            srv.clock.advance(30);
+            let code = p.code(srv);
+            let page = me.text(&srv.url("/account/security")).await;
+            let mut fields = vec![
+                ("current_password", current),
+                ("new_password", new),
+                ("new_password_again", new),
+                ("code", code.as_str()),
+            ];
+            if revoke {
+                fields.push(("revoke_tokens", "on"));
+            }
+            let res = me
+                .submit(&page, "/account/security/password", &fields)
+                .await;
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let one = p.new_token(&srv, "one", &["api:read"], "").await;
+    assert!(active(one.clone()).await);
+    let page = change(common::people::PW, NEW_PASSWORD, false).await;
+    assert!(page.contains("Your API tokens still work."), "{page}");
+    assert!(active(one.clone()).await);
+
+    let two = p.new_token(&srv, "two", &["api:read"], "").await;
+    let page = change(NEW_PASSWORD, PASSWORD, true).await;
+    assert!(page.contains("2 API token(s) were revoked."), "{page}");
+    assert!(!active(one).await && !active(two).await);
+
+    let three = p.new_token(&srv, "three", &["api:read"], "").await;
+    let (url, _) = reset_link(&srv, &[]);
+    let person = Browser::new(&srv);
+    let page = person.text(&url).await;
+    assert!(page.contains("revokes your API tokens"), "{page}");
+    let res = person
+        .submit(
+            &page,
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("new_password_again", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let done = res.text().await.unwrap();
+    assert!(done.contains("1 API token(s) revoked"), "{done}");
+    assert!(done.contains("1 browser session(s) ended"), "{done}");
+    assert!(!active(three).await);
+    srv.stop().await;
+}

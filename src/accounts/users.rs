@@ -14,6 +14,8 @@ use crate::store::{AnyConnection, pat, refresh, resets, sessions, totp, users};
 pub struct Ended {
     pub sessions: usize,
     pub families: usize,
+    /// Personal API tokens revoked.
+    pub tokens: usize,
 }
 
 /// Set `user`'s password hash. Every sign-in and every refresh-token family ends with
@@ -31,11 +33,33 @@ pub fn set_password(
     let ended = Ended {
         sessions: sessions::delete_for_user(conn, user)?,
         families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
+        tokens: 0,
     };
     let e = Event::new("user.password_changed", "success")
         .user(user)
         .detail("sessions_ended", ended.sessions)
         .detail("families_revoked", ended.families);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(ended)
+}
+
+/// A password set with a reset link: whoever may have had the account loses all of it,
+/// sessions, app sign-ins and personal API tokens alike (a token minted by someone who
+/// had the old password would otherwise outlive the reset).
+pub fn reset_password(
+    conn: &mut AnyConnection,
+    user: Id,
+    hash: &str,
+    by: &Actor,
+    now: i64,
+) -> QueryResult<Ended> {
+    let mut ended = set_password(conn, user, hash, by, now)?;
+    ended.tokens = pat::revoke_for_user(conn, user, now)?;
+    let e = Event::new("user.password_reset", "success")
+        .user(user)
+        .detail("sessions_ended", ended.sessions)
+        .detail("families_revoked", ended.families)
+        .detail("tokens_revoked", ended.tokens);
     audit::record(conn, &by.stamp(e), now)?;
     Ok(ended)
 }
@@ -75,6 +99,8 @@ pub struct OwnPasswordChange<'a> {
     pub session_token_hash: &'a str,
     /// End every other session and refresh family of the person.
     pub sign_out_others: bool,
+    /// Revoke the person's personal API tokens too.
+    pub revoke_tokens: bool,
 }
 
 pub fn change_own_password(
@@ -90,6 +116,7 @@ pub fn change_own_password(
         presented_token_hash,
         session_token_hash,
         sign_out_others,
+        revoke_tokens,
     } = change;
     // The form was a re-authentication, and the credential behind the session changes:
     // the session carries on under a new token (OWASP session management: renew the
@@ -101,19 +128,20 @@ pub fn change_own_password(
     }
     users::set_password_hash(conn, user, hash, now)?;
     resets::cancel_for_user(conn, user, now)?;
-    let ended = if sign_out_others {
-        Ended {
-            sessions: sessions::delete_others(conn, user, session)?,
-            families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
-        }
-    } else {
-        Ended::default()
-    };
+    let mut ended = Ended::default();
+    if sign_out_others {
+        ended.sessions = sessions::delete_others(conn, user, session)?;
+        ended.families = refresh::revoke_for_user(conn, user, None, "password changed", now)?;
+    }
+    if revoke_tokens {
+        ended.tokens = pat::revoke_for_user(conn, user, now)?;
+    }
     let e = Event::new("user.password_changed", "success")
         .user(user)
         .detail("by", "self")
         .detail("sessions_ended", ended.sessions)
-        .detail("families_revoked", ended.families);
+        .detail("families_revoked", ended.families)
+        .detail("tokens_revoked", ended.tokens);
     audit::record(conn, &by.stamp(e), now)?;
     Ok(Some(ended))
 }

@@ -12,7 +12,7 @@ use super::session::new_token;
 use super::templates::PasswordNote;
 use super::{PageError, csrf, too_many};
 use crate::accounts::Actor;
-use crate::accounts::users::{OwnPasswordChange, change_own_password};
+use crate::accounts::users::{Ended, OwnPasswordChange, change_own_password};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
 use crate::password;
@@ -127,6 +127,7 @@ pub async fn password_post(
         .map_err(|_| PageError::Unavailable)?
         .map_err(|_| PageError::Unavailable)?;
     let sign_out_others = f.form.get("sign_out_others").is_some();
+    let revoke_tokens = f.form.get("revoke_tokens").is_some();
     let (uid, session, now) = (user.id, f.session.id, state.clock.now());
     let (session_hash, session_cookie) = new_token(&state, &f.session, now);
     let presented = f.session.token_hash.clone();
@@ -143,6 +144,7 @@ pub async fn password_post(
                     presented_token_hash: &presented,
                     session_token_hash: &session_hash,
                     sign_out_others,
+                    revoke_tokens,
                 };
                 change_own_password(conn, uid, &change, &by, now)
             };
@@ -192,14 +194,7 @@ pub async fn password_post(
             return refused(note, StatusCode::BAD_REQUEST).await;
         }
     };
-    let text = if sign_out_others {
-        format!(
-            "Your password is changed. {} other session(s) and {} app sign-in(s) were ended.",
-            ended.sessions, ended.families
-        )
-    } else {
-        "Your password is changed.".to_string()
-    };
+    let text = changed_note(&ended, sign_out_others, revoke_tokens);
     let mut page = show_with_password(
         &state,
         user,
@@ -215,4 +210,21 @@ pub async fn password_post(
     page.add_cookie(&session_cookie)
         .map_err(|_| PageError::Unavailable)?;
     Ok(page)
+}
+
+/// What the page says after a change: exactly what ended, and nothing that did not.
+fn changed_note(ended: &Ended, sign_out_others: bool, revoke_tokens: bool) -> String {
+    let mut text = "Your password is changed.".to_string();
+    if sign_out_others {
+        text += &format!(
+            " {} other session(s) and {} app sign-in(s) were ended.",
+            ended.sessions, ended.families
+        );
+    }
+    if revoke_tokens {
+        text += &format!(" {} API token(s) were revoked.", ended.tokens);
+    } else {
+        text += " Your API tokens still work.";
+    }
+    text
 }

@@ -11,11 +11,10 @@ use super::password::strong_enough;
 use super::templates::ResetPage;
 use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
-use crate::accounts::users::set_password;
+use crate::accounts::users::reset_password;
 use crate::password;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::store::{resets, users};
 use crate::web::origin;
@@ -44,7 +43,7 @@ fn page(
         csrf: &c.token,
         token,
         error,
-        done: false,
+        ended: None,
     };
     render_with(c.new_cookie, status, &p)
 }
@@ -110,23 +109,20 @@ pub async fn reset_post(
             write_transaction(conn, |conn| {
                 // Spent here, with the change: of two uses racing, one sets the password.
                 if resets::spend(conn, &hash, now)? != Some(uid) {
-                    return Ok(false);
+                    return Ok(None);
                 }
-                set_password(conn, uid, &new_hash, &by, now)?;
-                let e = Event::new("user.password_reset", "success").user(uid);
-                audit::record(conn, &by.stamp(e), now)?;
-                Ok(true)
+                reset_password(conn, uid, &new_hash, &by, now).map(Some)
             })
         })
         .await?;
-    if !done {
+    let Some(ended) = done else {
         return Err(DEAD_LINK);
-    }
+    };
     let p = ResetPage {
         csrf: "",
         token: "",
         error: None,
-        done: true,
+        ended: Some(ended),
     };
     Ok(render_with(None, StatusCode::OK, &p))
 }

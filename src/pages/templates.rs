@@ -198,8 +198,8 @@ pub struct ResetPage<'a> {
     pub csrf: &'a str,
     pub token: &'a str,
     pub error: Option<String>,
-    /// The password is set: the page says so and links to sign-in.
-    pub done: bool,
+    /// The password is set: the page says what ended and links to sign-in.
+    pub ended: Option<crate::accounts::users::Ended>,
 }
 
 pub struct SessionLine {

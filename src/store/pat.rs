@@ -186,6 +186,19 @@ pub fn unrevoked_scope(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<S
         .transpose()
 }
 
+/// Revoke every live token of `user` (a reset, or the person's own choice at a password
+/// change). Returns how many were live.
+pub fn revoke_for_user(conn: &mut AnyConnection, user: Id, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        pt::table
+            .filter(pt::user_id.eq(user))
+            .filter(pt::revoked_at.is_null())
+            .filter(pt::expires_at.is_null().or(pt::expires_at.gt(now))),
+    )
+    .set((pt::revoked_at.eq(now), pt::live_name.eq(None::<String>)))
+    .execute(conn)
+}
+
 /// Narrow the person's live tokens to the `allowed` scopes: each keeps what it has that
 /// is still allowed, and one left with nothing is revoked. Returns (narrowed, revoked).
 pub fn narrow_for_user(
