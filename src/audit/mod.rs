@@ -45,6 +45,44 @@ pub fn refusal_allowed(address: &str, now: i64) -> bool {
     true
 }
 
+/// Write `event` only if it is the first under `key` in `window` seconds, on any
+/// instance (a counter of the shared throttle table decides): a burst that a limit
+/// refuses leaves one line per limit and window, not one per request. True if written.
+pub fn record_once(
+    conn: &mut crate::store::AnyConnection,
+    key: &str,
+    window: i64,
+    event: &Event,
+    now: i64,
+) -> diesel::QueryResult<bool> {
+    use crate::store::throttle::{self, Reserved};
+    let key = format!("audit:{key}");
+    if !matches!(
+        throttle::reserve(conn, &key, 1, window, now)?,
+        Reserved::Granted { .. }
+    ) {
+        return Ok(false);
+    }
+    crate::store::audit::record(conn, event, now)?;
+    Ok(true)
+}
+
+/// `record_once` for a refusal, within `REFUSALS_PER_ADDRESS`, in a unit of work of its
+/// own: one line per `key` and `window` however large the burst.
+pub async fn record_refusal_once(db: &Db, key: String, window: i64, event: Event, now: i64) {
+    let address = event.ip.clone().unwrap_or_else(|| "unknown".into());
+    if !refusal_allowed(&address, now) {
+        return;
+    }
+    if let Err(e) = db
+        .run(move |conn| record_once(conn, &key, window, &event, now))
+        .await
+    {
+        tracing::error!(error = %e, "cannot write an audit event");
+        crate::metrics::audit_event("dropped");
+    }
+}
+
 /// `record` for a refusal, within `REFUSALS_PER_ADDRESS`.
 pub async fn record_refusal(db: &Db, mut event: Event, now: i64) {
     if event.ip.is_none() {

@@ -40,12 +40,15 @@ pub use crate::web::origin::address_key;
 
 /// Check `password` for `username` within the sign-in limits: the caller's address, and
 /// the username, or this browser's device cookie for that username. Password hashing
-/// runs on the blocking pool together with the counting.
+/// runs on the blocking pool together with the counting. `on_wrong` is written when the
+/// password is wrong, on the person when the username names one (so that it reaches
+/// their Activity page), in the same unit of work.
 pub async fn password(
     state: &AppState,
     req: &HttpRequest,
     username: &str,
     password: String,
+    on_wrong: Option<Event>,
 ) -> Result<Checked<User>, DbError> {
     let now = state.clock.now();
     let ip_key = address_key(req, &state.settings.trusted_proxies);
@@ -60,7 +63,8 @@ pub async fn password(
     };
     if let Err(wait) = state.login_by_ip.reserve(&ip_key, now) {
         metrics::throttled("address");
-        crate::audit::record_refusal(&state.db, throttled("address"), now).await;
+        let key = format!("login:ip:{ip_key}");
+        crate::audit::record_refusal_once(&state.db, key, WINDOW, throttled("address"), now).await;
         return Ok(Checked::TooMany(wait));
     }
     let device = device::presented(req, state.settings.secure_cookies());
@@ -85,13 +89,15 @@ pub async fn password(
                 Reserved::Granted { window_start } => window_start,
                 Reserved::Refused { retry_after } => {
                     metrics::throttled(limit_name);
+                    // One line per locked counter and window, however many refusals a
+                    // burst gets.
                     if crate::audit::refusal_allowed(&ip_key_for_audit, now) {
                         let e = throttled(limit_name);
                         let e = match &user {
                             Some(u) => e.user(u.id),
                             None => e,
                         };
-                        audit::record(conn, &e, now)?;
+                        crate::audit::record_once(conn, &counter, WINDOW, &e, now)?;
                     }
                     return Ok(Checked::TooMany(retry_after));
                 }
@@ -100,12 +106,21 @@ pub async fn password(
                 .as_ref()
                 .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
             let ok = password::verify(&password, hash);
-            match user.filter(|_| ok) {
-                Some(u) => {
+            match user {
+                Some(u) if ok => {
                     throttle::release(conn, &counter, window_start)?;
                     Ok(Checked::Passed(u))
                 }
-                None => Ok(Checked::Failed),
+                _ => {
+                    if let Some(e) = on_wrong {
+                        let e = match &user {
+                            Some(u) => e.user(u.id),
+                            None => e,
+                        };
+                        audit::record(conn, &e, now)?;
+                    }
+                    Ok(Checked::Failed)
+                }
             }
         })
         .await;

@@ -51,7 +51,12 @@ pub async fn login_post(
     if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
         return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
     }
-    let user = match limits::password(&state, &req, &username, pw).await? {
+    let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
+    let wrong = Event::new("signin.failure", "failure")
+        .from_addr(ip, ua)
+        .detail("username", username.clone())
+        .detail("reason", "bad_credentials");
+    let user = match limits::password(&state, &req, &username, pw, Some(wrong)).await? {
         Checked::Passed(u) => {
             metrics::sign_in("success");
             u
@@ -63,12 +68,6 @@ pub async fn login_post(
         }
         Checked::Failed => {
             metrics::sign_in("failure");
-            let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
-            let e = Event::new("signin.failure", "failure")
-                .from_addr(ip, ua)
-                .detail("username", username.clone())
-                .detail("reason", "bad_credentials");
-            audit::record(&state.db, e, state.clock.now()).await;
             return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
         }
     };
@@ -232,8 +231,9 @@ pub async fn mfa_post(
         Checked::Passed(user) => user,
         Checked::Failed => return Ok(mfa_page(token, Some(BAD_CODE), StatusCode::OK)),
         Checked::TooMany(wait) => {
-            // In the trail as password refusals are, within the cap per address.
-            crate::audit::record_refusal(&state.db, refusal, now).await;
+            // In the trail as password refusals are: once per person and window.
+            let key = format!("mfa:{uid}");
+            crate::audit::record_refusal_once(&state.db, key, guard::WINDOW, refusal, now).await;
             let res = mfa_page(token, Some(TOO_MANY_CODES), StatusCode::TOO_MANY_REQUESTS);
             return Ok(super::too_many(res, wait));
         }

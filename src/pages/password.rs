@@ -95,7 +95,7 @@ pub async fn password_post(
         return refused(note, StatusCode::BAD_REQUEST).await;
     }
     let (ip, user_agent) = origin::origin(&req, &state.settings.trusted_proxies);
-    match limits::password(&state, &req, &user.username, current).await? {
+    match limits::password(&state, &req, &user.username, current, None).await? {
         Checked::Passed(u) if u.id == user.id => {}
         Checked::TooMany(wait) => {
             let note = say(

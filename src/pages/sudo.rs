@@ -165,7 +165,7 @@ pub async fn require(
             .from_addr(ip.clone(), ua.clone())
             .detail("reason", reason)
     };
-    match limits::password(state, req, &user.username, password.to_string()).await? {
+    match limits::password(state, req, &user.username, password.to_string(), None).await? {
         Checked::Passed(u) if u.id == uid => {}
         Checked::TooMany(wait) => {
             return Err(ask(
