@@ -104,6 +104,12 @@ async fn a_person_changes_their_password_and_signs_out_elsewhere() {
             "ada@example.com",
             "not strong enough",
         ),
+        (
+            PASSWORD,
+            "EXAMPLE violet tundra orchestra",
+            "EXAMPLE violet tundra orchestra",
+            "a word of your name",
+        ),
         (PASSWORD, NEW_PASSWORD, "violet tundra spoon", "differ"),
         (
             "not my password at all",

@@ -254,11 +254,12 @@ pub fn run(
                 anyhow::bail!("username: {username:?} is taken (names are compared ignoring case)");
             }
             let pw = read_password()?;
-            let inputs: Vec<&str> = [Some(username.as_str()), email.as_deref(), name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
-            password::acceptable(&pw, &inputs).map_err(|why| anyhow::anyhow!("password: {why}"))?;
+            let known = password::Known {
+                username: &username,
+                email: email.as_deref(),
+                name: name.as_deref(),
+            };
+            password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
             let t = now();
             let user = users::User {
@@ -366,15 +367,12 @@ pub fn run(
                 anyhow::bail!("no user {username:?}");
             };
             let pw = read_password()?;
-            let inputs: Vec<&str> = [
-                Some(found.username.as_str()),
-                found.email.as_deref(),
-                found.name.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            password::acceptable(&pw, &inputs).map_err(|why| anyhow::anyhow!("password: {why}"))?;
+            let known = password::Known {
+                username: &found.username,
+                email: found.email.as_deref(),
+                name: found.name.as_deref(),
+            };
+            password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
             let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
             let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
                 let Some(user) = users::find_by_username(conn, &username)? else {

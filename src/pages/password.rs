@@ -26,19 +26,15 @@ use crate::web::origin;
 /// email and name known to a guesser), judged off the worker thread: the estimate is
 /// CPU work, like the hashing that follows.
 pub(super) async fn strong_enough(user: &User, new: &str) -> Result<Result<(), String>, PageError> {
-    let inputs: Vec<String> = [
-        Some(&user.username),
-        user.email.as_ref(),
-        user.name.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect();
+    let (username, email, name) = (user.username.clone(), user.email.clone(), user.name.clone());
     let candidate = new.to_string();
     web::block(move || {
-        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        password::acceptable(&candidate, &inputs)
+        let known = password::Known {
+            username: &username,
+            email: email.as_deref(),
+            name: name.as_deref(),
+        };
+        password::acceptable(&candidate, &known)
     })
     .await
     .map_err(|_| PageError::Unavailable)
