@@ -405,6 +405,23 @@ fn reading_commands_and_names_fail_closed() {
         let out = create(bad);
         assert!(!out.status.success(), "{bad:?}");
     }
+    // Display names are shown to people too: nothing that hides or reorders text.
+    for name in ["Ada\u{202e}ecalevol", "Ada\u{200b}Lovelace", "Ada\u{1b}[2J"] {
+        let out = env.run_with_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                "ada",
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            "long enough pw\n",
+        );
+        assert!(!out.status.success(), "{name:?}");
+        assert!(stderr(&out).contains("name: "), "{}", stderr(&out));
+    }
     for uri in ["https:///cb", "ftp://example.com/cb", "file:///etc/passwd"] {
         let out = env.run(&["client", "create", "--name", "x", "--redirect-uri", uri]);
         assert!(!out.status.success(), "{uri}");

@@ -135,6 +135,43 @@ async fn a_burst_of_wrong_passwords_for_one_username_gets_the_limit_checked() {
     srv.stop().await;
 }
 
+/// A username signs in whatever its case, so every spelling shares one budget: a burst
+/// spread over "alice", "ALICE", "Alice"... gets the limit checked, not the limit per
+/// spelling.
+#[actix_web::test]
+async fn any_spelling_of_a_username_signs_in_and_shares_its_limit() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PW, None);
+    assert_eq!(
+        sign_in_password(&srv, &http_client(), "ALICE")
+            .await
+            .status(),
+        303
+    );
+    let http = http_client();
+    let csrf = login_page_csrf(&srv, &http).await;
+    let spellings = ["alice", "ALICE", "Alice", "aLICE", "alIce", "ALice"];
+    let burst = (0..BURST).map(|i| {
+        let pw = format!("wrong password {i}");
+        http.post(srv.url("/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", spellings[i % spellings.len()]),
+                ("password", pw.as_str()),
+            ])
+            .send()
+    });
+    let responses = join_all(burst)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let t = tally(responses, "Incorrect username or password").await;
+    assert_eq!(t.checked, LIMIT, "{t:?}");
+    assert_eq!(t.throttled, BURST - LIMIT, "{t:?}");
+    srv.stop().await;
+}
+
 #[actix_web::test]
 async fn a_burst_from_one_address_over_many_usernames_gets_four_times_the_limit() {
     let srv = spawn().await;

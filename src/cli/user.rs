@@ -120,12 +120,11 @@ fn read_password() -> anyhow::Result<String> {
     Ok(pw)
 }
 
-/// Characters that change how text around them is shown without being seen: bidi
-/// overrides and isolates, zero-width spaces and joiners, the BOM. A username with one
-/// could pass for another on the consent page.
+/// Characters that change how text around them is shown without being seen (bidi
+/// overrides and isolates, zero-width spaces and joiners, the BOM: `escape::dangerous`),
+/// and the soft hyphen. A name with one could pass for another on the consent page.
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{180E}')
+    crate::escape::dangerous(c) || c == '\u{00AD}'
 }
 
 fn validate_username(u: &str) -> anyhow::Result<()> {
@@ -243,6 +242,13 @@ pub fn run(
             json,
         } => {
             validate_username(&username)?;
+            if let Some(n) = &name
+                && (n.chars().count() > 100 || n.chars().any(invisible))
+            {
+                anyhow::bail!(
+                    "name: at most 100 characters, no control or invisible formatting characters"
+                );
+            }
             let api_scopes = allowed_api_scopes
                 .map(|s| api_scope_list(&s, catalogue))
                 .transpose()?;

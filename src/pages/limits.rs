@@ -83,7 +83,12 @@ pub async fn password(
                 (Some(d), Some(u)) if let Some(id) = d.vouches_for(&device_key, u) => {
                     (format!("login:device:{id}"), "device")
                 }
-                _ => (format!("login:user:{}", secret::hash(&name)), "username"),
+                // Any spelling of the name is the same person's budget: "ALICE" and
+                // "alice" sign in alike, so they count alike.
+                _ => (
+                    format!("login:user:{}", secret::hash(&name.to_lowercase())),
+                    "username",
+                ),
             };
             let window_start = match throttle::reserve(conn, &counter, limit, WINDOW, now)? {
                 Reserved::Granted { window_start } => window_start,

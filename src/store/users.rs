@@ -80,9 +80,11 @@ fn one(row: Option<Row>) -> QueryResult<Option<User>> {
     row.map(User::try_from).transpose()
 }
 
+/// The person named `username`, ignoring case as the database's `lower` does (its
+/// unique index on `lower(username)` allows one such person).
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
     one(users::table
-        .filter(users::username.eq(username))
+        .filter(lower(users::username).eq(lower(username)))
         .select(Row::as_select())
         .first(conn)
         .optional()?)
@@ -90,10 +92,11 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-/// Whether a user has this name, ignoring (ASCII) case.
+/// Whether a user has this name, ignoring case (the database's `lower`, as the unique
+/// index on it does).
 pub fn username_taken(conn: &mut AnyConnection, username: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(lower(users::username).eq(username.to_ascii_lowercase())),
+        users::table.filter(lower(users::username).eq(lower(username))),
     ))
     .get_result(conn)
 }
