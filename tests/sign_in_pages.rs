@@ -64,8 +64,29 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
     let pre = set_cookie(&res, "portcullis_csrf").expect("a double-submit cookie");
     let flow = set_cookie(&res, "portcullis_flow").expect("the transaction's binding");
     let page = res.text().await.unwrap();
-    assert_eq!(field(&page, "csrf").as_deref(), Some(pre.as_str()));
+    // Signed double-submit: the form's token is a MAC of the cookie, never the cookie.
+    let pre_field = field(&page, "csrf").unwrap();
+    assert_ne!(pre_field, pre);
     let txn = field(&page, "txn").unwrap();
+    // A cookie the attacker planted, repeated in the form, is refused: the naive
+    // double-submit accepted any equal pair.
+    let planted = "A".repeat(43);
+    let res = raw
+        .post(srv.url("/login"))
+        .header(
+            "cookie",
+            format!("portcullis_csrf={planted}; portcullis_flow={flow}"),
+        )
+        .form(&[
+            ("csrf", planted.as_str()),
+            ("txn", &txn),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
     let res = raw
         .post(srv.url("/login"))
         .header(
@@ -73,7 +94,7 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
             format!("portcullis_csrf={pre}; portcullis_flow={flow}"),
         )
         .form(&[
-            ("csrf", pre.as_str()),
+            ("csrf", pre_field.as_str()),
             ("txn", &txn),
             ("username", "alice"),
             ("password", PASSWORD),
@@ -85,9 +106,8 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
     let session = set_cookie(&res, "portcullis_session").expect("a session");
     let page = res.text().await.unwrap();
     let bound = field(&page, "csrf").unwrap();
-    assert_ne!(bound, pre, "a new token once signed in");
+    assert_ne!(bound, pre_field, "a new token once signed in");
 
-    let planted = "A".repeat(43);
     let consent = |csrf: &str, cookie: String| {
         raw.post(srv.url("/consent"))
             .header("cookie", cookie)
@@ -102,7 +122,7 @@ async fn a_planted_csrf_cookie_does_not_pass_for_a_signed_in_browser() {
             ),
         ),
         (
-            pre.as_str(),
+            pre_field.as_str(),
             format!("portcullis_session={session}; portcullis_csrf={pre}; portcullis_flow={flow}"),
         ),
     ] {

@@ -6,11 +6,13 @@
 //!   planted (an attacker who can set cookies on our host still cannot know the victim's
 //!   session), it changes whenever the session token does, and a copy of the database
 //!   alone (which holds the hashes) does not yield it.
-//! - Before any session (the sign-in form), a double-submit cookie: a random token in a
-//!   cookie, repeated in the form. Another site can make the browser send the cookie but
-//!   cannot read it. On https the cookie has the `__Host-` prefix so that a sibling
-//!   subdomain cannot plant one (OWASP CSRF cheat sheet: naive double-submit falls to
-//!   cookie injection, which this prefix and the session binding above close).
+//! - Before any session (the sign-in form), a signed double-submit cookie: a random value
+//!   in a cookie, and in the form an HMAC of that value under the same key. Another site
+//!   can make the browser send the cookie but cannot read it, and whoever plants a cookie
+//!   (a sibling subdomain over http, a man in the middle of a plain-http request) still
+//!   cannot compute the form's token for it (OWASP CSRF cheat sheet: naive double-submit
+//!   falls to cookie injection; the signed variant does not). On https the cookie also
+//!   has the `__Host-` prefix.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -71,12 +73,13 @@ pub fn ensure(state: &AppState, req: &HttpRequest) -> Csrf {
         && well_formed(c.value())
     {
         return Csrf {
-            token: c.value().to_string(),
+            token: signed(&state.csrf_key, c.value()),
             new_cookie: None,
         };
     }
-    let token = secret::random_token("", 32);
-    let cookie = Cookie::build(name(secure), token.clone())
+    let value = secret::random_token("", 32);
+    let token = signed(&state.csrf_key, &value);
+    let cookie = Cookie::build(name(secure), value)
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -97,7 +100,16 @@ pub fn verify(state: &AppState, req: &HttpRequest, form_token: Option<&str>) -> 
         req.cookie(name(state.settings.secure_cookies())),
         form_token,
     ) {
-        (Some(c), Some(f)) => well_formed(f) && secret::ct_eq(c.value().as_bytes(), f.as_bytes()),
+        (Some(c), Some(f)) => {
+            well_formed(c.value())
+                && secret::ct_eq(signed(&state.csrf_key, c.value()).as_bytes(), f.as_bytes())
+        }
         _ => false,
     }
+}
+
+/// The form's token for the cookie value `cookie`: under its own label, so that it can
+/// never equal a session-bound token.
+fn signed(key: &MacKey, cookie: &str) -> String {
+    key.tag(format!("cookie:{cookie}").as_bytes())
 }
