@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::people::{enrolled, sign_in_password};
+use common::people::{PW, enrolled, sign_in_password};
 use common::{field, http_client, spawn};
 
 #[actix_web::test]
@@ -163,5 +163,51 @@ async fn an_operator_resets_a_lost_second_factor() {
         let out = srv.cli(&["user", "reset-2fa", who]);
         assert!(!out.status.success(), "{who}");
     }
+    srv.stop().await;
+}
+
+/// A TOTP secret is sealed for its person: copied to another person's row it does not
+/// open (their codes are not the copier's way in); one sealed before that binding is
+/// bound at the next start and keeps working.
+#[actix_web::test]
+async fn a_sealed_secret_opens_only_for_its_person() {
+    use portcullis::store::{totp, users};
+    let srv = spawn().await;
+    let alice = enrolled(&srv, "alice").await;
+    enrolled(&srv, "bob").await;
+    let mut conn = srv.state().db.pool().get().unwrap();
+    let mut id = |name| {
+        users::find_by_username(&mut conn, name)
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let (a, b) = (id("alice"), id("bob"));
+    let sealed = totp::find(&mut conn, a).unwrap().unwrap().secret_sealed;
+    assert!(sealed.starts_with("v2."), "{sealed}");
+    totp::reseal(&mut conn, b, &sealed).unwrap();
+    let second_step = |base: String, user: &'static str, code: String| async move {
+        let browser = common::browser::Browser::at(&base);
+        let page = browser.sign_in(user, PW).await.text().await.unwrap();
+        let csrf = field(&page, "csrf").unwrap();
+        let url = format!("{base}/login/mfa");
+        let form = [("csrf", csrf.as_str()), ("code", code.as_str())];
+        browser.post(&url, &form).await.status()
+    };
+    let status = second_step(srv.base.clone(), "bob", alice.code(&srv)).await;
+    assert_eq!(status, 200, "alice's code does not open bob's account");
+
+    let legacy = srv.state().data_keys.seal(&alice.secret).unwrap();
+    totp::reseal(&mut conn, a, &legacy).unwrap();
+    drop(conn);
+    let sibling = srv.sibling().await;
+    let mut conn = srv.state().db.pool().get().unwrap();
+    let bound = totp::find(&mut conn, a).unwrap().unwrap().secret_sealed;
+    assert!(bound.starts_with("v2."), "bound at start: {bound}");
+    srv.clock.advance(30);
+    let base = format!("http://{}", sibling.addr);
+    let status = second_step(base, "alice", alice.code(&srv)).await;
+    assert_eq!(status, 303, "the bound secret works");
+    sibling.stop().await;
     srv.stop().await;
 }

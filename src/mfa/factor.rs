@@ -1,6 +1,6 @@
 //! Checking a second-factor code: TOTP (each code once) or a recovery code (each once).
 
-use crate::mfa::{recovery, totp as otp};
+use crate::mfa::{recovery, sealing, totp as otp};
 use crate::sealed::DataKeys;
 use crate::secret;
 use crate::store::AnyConnection;
@@ -66,13 +66,13 @@ pub fn check(
     if t.enabled_at.is_some() != opts.enrolled {
         return Ok(None);
     }
-    if let Some(secret) = keys.open(&t.secret_sealed)
+    if let Some(secret) = sealing::open(keys, user, &t.secret_sealed)
         && let Some(step) = otp::verify(&secret, code, now, t.last_used_step)
         && totp::use_step(conn, user, step)?
     {
         // Data-key rotation: a secret sealed under an old key moves to the current one.
         if keys.needs_reseal(&t.secret_sealed)
-            && let Ok(sealed) = keys.seal(&secret)
+            && let Ok(sealed) = sealing::seal(keys, user, &secret)
         {
             totp::reseal(conn, user, &sealed)?;
         }

@@ -8,9 +8,11 @@
 //! - `recovery`: single-use recovery codes for when the authenticator is lost.
 //! - `factor`: checking a code (app or recovery) against a person's enrolment.
 //! - `guard`: the per-person limit on code checks.
+//! - `sealing`: a person's TOTP secret at rest, bound to them.
 
 pub mod factor;
 pub mod guard;
 pub mod qr;
 pub mod recovery;
+pub mod sealing;
 pub mod totp;

@@ -14,7 +14,7 @@ use super::{PageError, csrf, render_with};
 use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
-use crate::mfa::{qr, recovery, totp as otp};
+use crate::mfa::{qr, recovery, sealing, totp as otp};
 use crate::secret;
 use crate::state::AppState;
 use crate::store::AnyConnection;
@@ -171,10 +171,7 @@ async fn pending_enrolment(state: &AppState, user: &User) -> Option<Enrolment> {
     if t.enabled_at.is_some() {
         return None;
     }
-    state
-        .data_keys
-        .open(&t.secret_sealed)
-        .map(|s| enrolment_for(state, user, &s))
+    sealing::open(&state.data_keys, uid, &t.secret_sealed).map(|s| enrolment_for(state, user, &s))
 }
 
 /// Ten new recovery codes to show once, and the hashes to store.
@@ -221,11 +218,9 @@ pub async fn enroll_post(
     let sudo = sudo::require(&state, &req, &f, &ENROL).await?;
     let token = sudo.csrf(&state, &req);
     let secret = otp::generate_secret();
-    let sealed = state
-        .data_keys
-        .seal(&secret)
-        .map_err(|_| PageError::Unavailable)?;
     let (uid, now) = (f.user.id, state.clock.now());
+    let sealed =
+        sealing::seal(&state.data_keys, uid, &secret).map_err(|_| PageError::Unavailable)?;
     let started = state
         .db
         .run(move |conn| {

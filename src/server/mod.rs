@@ -149,6 +149,14 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
                 "resealed signing keys under the current data key"
             );
         }
+        let bound = crate::mfa::sealing::bind_unbound(&mut conn, &data_keys)
+            .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+        if bound > 0 {
+            tracing::info!(
+                secrets = bound,
+                "bound the sealed TOTP secrets to their people"
+            );
+        }
         let (set, version) = ring::load(&mut conn, &data_keys, now).map_err(keys_err)?;
         if fapi2 && set.signing().alg == KeyAlg::RS256 {
             return Err(anyhow::anyhow!(

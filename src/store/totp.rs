@@ -21,6 +21,11 @@ pub fn find(conn: &mut AnyConnection, user: Id) -> QueryResult<Option<Totp>> {
     user_totp::table.find(user).first(conn).optional()
 }
 
+/// Every enrolment (start-up maintenance).
+pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<Totp>> {
+    user_totp::table.load(conn)
+}
+
 /// Start (or restart) an enrolment: a new secret, not yet enabled.
 pub fn begin(conn: &mut AnyConnection, user: Id, sealed: &str, now: i64) -> QueryResult<()> {
     diesel::delete(

@@ -7,6 +7,10 @@
 //! another key. Sealed form: `v1.<keyid>.<base64url(nonce || ciphertext || tag)>`, where
 //! the key id is the first 8 hex digits of SHA-256 of the key.
 //!
+//! A value that belongs to one row (a person's TOTP secret) is sealed with `seal_for`
+//! and its context (the row's owner) in the authenticated data too, as `v2.…`: copied to
+//! another row, it no longer opens. `open` and `open_for` each take only their own form.
+//!
 //! Rotation: seal with the current key; keep older keys in the ring so that existing
 //! values still open, and reseal those for which `needs_reseal` is true when read.
 
@@ -33,6 +37,8 @@ pub const ENV_OLD: &str = "PORTCULLIS_DATA_KEYS_OLD";
 pub const KEY_FILE: &str = "data.key";
 
 const VERSION: &str = "v1";
+/// Sealed with a context (`seal_for`).
+const BOUND: &str = "v2";
 const TAG_LEN: usize = 16;
 
 const LOOSE: GeneralPurposeConfig =
@@ -164,6 +170,21 @@ impl DataKeys {
 
     /// Encrypt `plaintext` under the current key with a fresh random nonce.
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
+        self.seal_with(VERSION, plaintext, None)
+    }
+
+    /// `seal`, bound to `context` (what the value belongs to): only `open_for` with the
+    /// same context opens it.
+    pub fn seal_for(&self, plaintext: &[u8], context: &str) -> Result<String, SealError> {
+        self.seal_with(BOUND, plaintext, Some(context))
+    }
+
+    fn seal_with(
+        &self,
+        version: &str,
+        plaintext: &[u8],
+        context: Option<&str>,
+    ) -> Result<String, SealError> {
         let key = self.current.aead().ok_or(SealError::Crypto)?;
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
@@ -173,13 +194,13 @@ impl DataKeys {
         let mut in_out = buf.split_off(NONCE_LEN);
         key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(self.current.id.as_bytes()),
+            Aad::from(aad(&self.current.id, context)),
             &mut in_out,
         )
         .map_err(|_| SealError::Crypto)?;
         buf.extend_from_slice(&in_out);
         Ok(format!(
-            "{VERSION}.{}.{}",
+            "{version}.{}.{}",
             self.current.id,
             URL_SAFE_NO_PAD.encode(&buf)
         ))
@@ -188,7 +209,19 @@ impl DataKeys {
     /// Decrypt a value from `seal`: None if it is malformed, names a key not in the
     /// ring, or was altered in any way.
     pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
-        let (id, payload) = parse(sealed)?;
+        self.open_with(VERSION, sealed, None)
+    }
+
+    /// Decrypt a value from `seal_for` with the same `context`; None otherwise.
+    pub fn open_for(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+        self.open_with(BOUND, sealed, Some(context))
+    }
+
+    fn open_with(&self, version: &str, sealed: &str, context: Option<&str>) -> Option<Vec<u8>> {
+        let (v, id, payload) = parse(sealed)?;
+        if v != version {
+            return None;
+        }
         let data = URL_SAFE_NO_PAD.decode(payload).ok()?;
         if data.len() < NONCE_LEN + TAG_LEN {
             return None;
@@ -202,7 +235,7 @@ impl DataKeys {
                 .aead()?
                 .open_in_place(
                     Nonce::assume_unique_for_key(nonce),
-                    Aad::from(id.as_bytes()),
+                    Aad::from(aad(id, context)),
                     &mut in_out,
                 )
                 .ok()?;
@@ -214,7 +247,7 @@ impl DataKeys {
     /// opened and sealed again, so that the old key can eventually leave the ring.
     /// False for values that are not in the sealed format at all.
     pub fn needs_reseal(&self, sealed: &str) -> bool {
-        parse(sealed).is_some_and(|(id, _)| id != self.current.id)
+        parse(sealed).is_some_and(|(_, id, _)| id != self.current.id)
     }
 
     fn keys(&self) -> impl Iterator<Item = &DataKey> {
@@ -222,12 +255,28 @@ impl DataKeys {
     }
 }
 
-/// Split `v1.<keyid>.<payload>` into key id and payload.
-fn parse(sealed: &str) -> Option<(&str, &str)> {
+/// Split `v1.<keyid>.<payload>` (or `v2.…`) into version, key id and payload.
+fn parse(sealed: &str) -> Option<(&str, &str, &str)> {
     let mut parts = sealed.split('.');
     let (version, id, payload) = (parts.next()?, parts.next()?, parts.next()?);
     let id_ok = id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    (version == VERSION && id_ok && parts.next().is_none()).then_some((id, payload))
+    let known = version == VERSION || version == BOUND;
+    (known && id_ok && parts.next().is_none()).then_some((version, id, payload))
+}
+
+/// The authenticated data: the key id, and the context of a bound value (after a NUL,
+/// which neither contains).
+fn aad(id: &str, context: Option<&str>) -> Vec<u8> {
+    match context {
+        None => id.as_bytes().to_vec(),
+        Some(c) => format!("{id}\0{c}").into_bytes(),
+    }
+}
+
+/// Whether `sealed` is in the unbound form of `seal` (values sealed before they were
+/// bound to their context are moved over with `seal_for`).
+pub fn is_unbound(sealed: &str) -> bool {
+    parse(sealed).is_some_and(|(v, _, _)| v == VERSION)
 }
 
 /// Whether `text` is a data key (32 bytes of base64), for checking settings at start.
@@ -333,177 +382,4 @@ fn load_or_create(dir: &Path) -> Result<[u8; 32], SealError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn ring() -> DataKeys {
-        DataKeys::from_parts([7; 32], vec![])
-    }
-
-    #[test]
-    fn round_trip() {
-        let keys = ring();
-        for plain in [&b""[..], b"x", &[0u8; 20], &[0xff; 1000]] {
-            let sealed = keys.seal(plain).expect("seals");
-            assert!(sealed.starts_with(&format!("v1.{}.", keys.current_id())));
-            assert_eq!(keys.open(&sealed).as_deref(), Some(plain));
-            assert!(!keys.needs_reseal(&sealed));
-        }
-        // A fresh nonce each time.
-        assert_ne!(keys.seal(b"x").ok(), keys.seal(b"x").ok());
-    }
-
-    #[test]
-    fn key_id_is_sha256_prefix() {
-        // SHA-256 of 32 zero bytes is 66687aad…
-        let keys = DataKeys::from_parts([0; 32], vec![]);
-        assert_eq!(keys.current_id(), "66687aad");
-    }
-
-    #[test]
-    fn any_tampering_is_detected() {
-        let keys = ring();
-        let sealed = keys.seal(b"totp secret").expect("seals");
-        let payload_at = sealed.rfind('.').expect("dot") + 1;
-        let bytes = URL_SAFE_NO_PAD.decode(&sealed[payload_at..]).expect("b64");
-        for i in 0..bytes.len() {
-            let mut flipped = bytes.clone();
-            flipped[i] ^= 0x01;
-            let forged = format!(
-                "{}{}",
-                &sealed[..payload_at],
-                URL_SAFE_NO_PAD.encode(&flipped)
-            );
-            assert_eq!(keys.open(&forged), None, "byte {i}");
-        }
-        let truncated = &sealed[..sealed.len() - 2];
-        assert_eq!(keys.open(truncated), None);
-        // Relabelling with another id fails too (unknown id, and it is the AAD).
-        let relabelled = sealed.replacen(keys.current_id(), "00000000", 1);
-        assert_eq!(keys.open(&relabelled), None);
-        for bad in [
-            "",
-            "v1",
-            "v1.x.y",
-            "v2.00000000.AAAA",
-            "v1..",
-            &format!("{sealed}.x"),
-        ] {
-            assert_eq!(keys.open(bad), None, "{bad:?}");
-        }
-        // A ring without the key cannot open it.
-        let other = DataKeys::from_parts([8; 32], vec![]);
-        assert_eq!(other.open(&sealed), None);
-    }
-
-    #[test]
-    fn rotation_keeps_old_values_readable() {
-        let (k1, k2) = ([1u8; 32], [2u8; 32]);
-        let before = DataKeys::from_parts(k1, vec![]);
-        let sealed = before.seal(b"secret").expect("seals");
-        let after = DataKeys::from_parts(k2, vec![k1]);
-        assert_eq!(after.open(&sealed).as_deref(), Some(&b"secret"[..]));
-        assert!(after.needs_reseal(&sealed));
-        let resealed = after.seal(b"secret").expect("seals");
-        assert!(!after.needs_reseal(&resealed));
-        assert_eq!(before.open(&resealed), None);
-        assert!(!after.needs_reseal("not sealed"));
-    }
-
-    #[test]
-    fn load_from_environment() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
-        let k1 = URL_SAFE_NO_PAD.encode([1u8; 32]);
-        // 0xfb bytes encode to both of the characters on which the alphabets differ.
-        let old = [
-            STANDARD.encode([0xfb; 32]),
-            STANDARD_NO_PAD.encode([0xfc; 32]),
-        ];
-        let old = format!(" {}, ,{},{}\n", old[0], old[1], URL_SAFE.encode([0xfd; 32]));
-        let keys =
-            DataKeys::load(Some(&k1), Some(&old), dir.path(), Missing::Create).expect("loads");
-        assert_eq!(keys.current_id(), DataKey::new([1; 32]).id);
-        assert_eq!(keys.old.len(), 3);
-        assert_eq!(keys.old[0].bytes, [0xfb; 32]);
-        assert!(!dir.path().join(KEY_FILE).exists());
-        let debug = format!("{keys:?}");
-        assert!(debug.contains(keys.current_id()));
-        assert!(!debug.contains("bytes") && !debug.contains("[1, 1"));
-    }
-
-    #[test]
-    fn bad_environment_values_name_the_setting() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let short = URL_SAFE_NO_PAD.encode([1u8; 31]);
-        for bad in ["", "not base64!", short.as_str()] {
-            let err =
-                DataKeys::load(Some(bad), None, dir.path(), Missing::Create).expect_err("refused");
-            assert_eq!(
-                err.to_string(),
-                "PORTCULLIS_DATA_KEY: must be 32 bytes of base64"
-            );
-        }
-        let good = URL_SAFE_NO_PAD.encode([1u8; 32]);
-        let old = format!("{good},{short}");
-        let err = DataKeys::load(Some(&good), Some(&old), dir.path(), Missing::Create)
-            .expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "PORTCULLIS_DATA_KEYS_OLD: key 2 must be 32 bytes of base64"
-        );
-        assert!(!err.to_string().contains(&short));
-    }
-
-    #[test]
-    fn key_file_is_created_private_and_reused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let keys_dir = dir.path().join("keys");
-        let first = DataKeys::load(None, None, &keys_dir, Missing::Create).expect("creates");
-        let path = keys_dir.join(KEY_FILE);
-        let mode = std::fs::metadata(&path)
-            .expect("exists")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-        let entries = std::fs::read_dir(&keys_dir).expect("dir").count();
-        assert_eq!(entries, 1, "no temporary file is left behind");
-        let again = DataKeys::load(None, None, &keys_dir, Missing::Create).expect("reads");
-        assert_eq!(first.current_id(), again.current_id());
-        let sealed = first.seal(b"s").expect("seals");
-        assert_eq!(again.open(&sealed).as_deref(), Some(&b"s"[..]));
-    }
-
-    #[test]
-    fn concurrent_first_starts_agree_on_one_key() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ids: Vec<String> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..4)
-                .map(|_| {
-                    s.spawn(|| {
-                        DataKeys::load(None, None, dir.path(), Missing::Create)
-                            .map(|k| k.current.id)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread").expect("loads"))
-                .collect()
-        });
-        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
-    }
-
-    #[test]
-    fn a_corrupt_key_file_is_an_error() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join(KEY_FILE), "short\n").expect("write");
-        let err = DataKeys::load(None, None, dir.path(), Missing::Create).expect_err("refused");
-        assert!(err.to_string().starts_with("data key file "));
-        assert!(
-            err.to_string()
-                .ends_with("data.key: must be 32 bytes of base64")
-        );
-    }
-}
+mod tests;
