@@ -211,3 +211,40 @@ async fn a_sealed_secret_opens_only_for_its_person() {
     sibling.stop().await;
     srv.stop().await;
 }
+
+/// Enrolments started together from one session each answer a page (the set-up, or a
+/// conflict that says what happened), never an outage.
+#[actix_web::test]
+async fn enrolments_started_together_answer_pages() {
+    let srv = spawn().await;
+    common::create_user(&srv, "alice", PW, None);
+    let http = http_client();
+    assert_eq!(sign_in_password(&srv, &http, "alice").await.status(), 303);
+    let page = http
+        .get(srv.url("/account/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf").unwrap();
+    let burst = (0..12).map(|_| {
+        http.post(srv.url("/account/security/enroll"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    });
+    let mut started = 0;
+    for res in futures_util::future::join_all(burst).await {
+        let res = res.unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        match status {
+            200 if body.contains("totp-secret") => started += 1,
+            409 if body.contains("started twice at the same moment") => {}
+            s => panic!("{s}: {body}"),
+        }
+    }
+    assert!(started >= 1);
+    srv.stop().await;
+}

@@ -209,6 +209,17 @@ async fn with_code(
         .await?)
 }
 
+/// How a request to start an enrolment ended.
+enum Started {
+    Yes,
+    /// Two-factor sign-in is on already.
+    AlreadyOn,
+    /// Another request of the person started one at the same moment.
+    Raced,
+}
+
+const RACED: &str = "Two-factor set-up was started twice at the same moment (another tab?), and this one was dropped. Start it again from this page.";
+
 /// Start an enrolment: a new secret, sealed at rest, shown to the person once here.
 pub async fn enroll_post(
     req: HttpRequest,
@@ -225,14 +236,41 @@ pub async fn enroll_post(
         .db
         .run(move |conn| {
             if factor::enabled(conn, uid)? {
-                return Ok(false);
+                return Ok(Started::AlreadyOn);
             }
-            totp::begin(conn, uid, &sealed, now)?;
-            Ok(true)
+            Ok(match totp::begin(conn, uid, &sealed, now)? {
+                true => Started::Yes,
+                false => Started::Raced,
+            })
         })
         .await?;
-    let enrolment = started.then(|| enrolment_for(&state, &f.user, &secret));
-    let page = show(&state, &f.user, token, enrolment, None, StatusCode::OK).await?;
+    let page = match started {
+        Started::Yes => {
+            let enrolment = enrolment_for(&state, &f.user, &secret);
+            show(
+                &state,
+                &f.user,
+                token,
+                Some(enrolment),
+                None,
+                StatusCode::OK,
+            )
+            .await?
+        }
+        Started::AlreadyOn => show(&state, &f.user, token, None, None, StatusCode::OK).await?,
+        Started::Raced => {
+            let why = FieldError::new("enrolment", RACED);
+            show(
+                &state,
+                &f.user,
+                token,
+                None,
+                Some(why),
+                StatusCode::CONFLICT,
+            )
+            .await?
+        }
+    };
     Ok(sudo.finish(page))
 }
 

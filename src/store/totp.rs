@@ -26,15 +26,17 @@ pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<Totp>> {
     user_totp::table.load(conn)
 }
 
-/// Start (or restart) an enrolment: a new secret, not yet enabled.
-pub fn begin(conn: &mut AnyConnection, user: Id, sealed: &str, now: i64) -> QueryResult<()> {
+/// Start (or restart) an enrolment: a new secret, not yet enabled. False when another
+/// enrolment of the person was written between this one's delete and insert (two
+/// requests at once): that one stands.
+pub fn begin(conn: &mut AnyConnection, user: Id, sealed: &str, now: i64) -> QueryResult<bool> {
     diesel::delete(
         user_totp::table
             .find(user)
             .filter(user_totp::enabled_at.is_null()),
     )
     .execute(conn)?;
-    diesel::insert_into(user_totp::table)
+    let inserted = diesel::insert_into(user_totp::table)
         .values(&Totp {
             user_id: user,
             secret_sealed: sealed.to_string(),
@@ -42,8 +44,15 @@ pub fn begin(conn: &mut AnyConnection, user: Id, sealed: &str, now: i64) -> Quer
             enabled_at: None,
             last_used_step: None,
         })
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Record that the code of `step` was used. Only a step later than every earlier one
