@@ -610,7 +610,8 @@ async fn an_open_public_client_completes_the_code_flow() {
 }
 
 /// Operators can disable any client, self-registered or not: it is unknown to the
-/// protocol until enabled again, on every instance once the client cache has expired.
+/// protocol until enabled again, on every instance once the client cache has expired,
+/// and the tokens it had when disabled never come back.
 #[actix_web::test]
 async fn an_operator_disables_and_enables_a_self_registered_client() {
     let srv = spawn_mode("token").await;
@@ -645,19 +646,23 @@ async fn an_operator_disables_and_enables_a_self_registered_client() {
         .unwrap()
         .to_string();
     let rs = srv.service_client("");
-    let active = || async {
-        srv.http
-            .post(srv.url("/introspect"))
-            .basic_auth(&rs.0, Some(&rs.1))
-            .form(&[("token", access.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["active"]
-            .clone()
+    let active_token = |access: String| {
+        let (srv, rs) = (&srv, &rs);
+        async move {
+            srv.http
+                .post(srv.url("/introspect"))
+                .basic_auth(&rs.0, Some(&rs.1))
+                .form(&[("token", access.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["active"]
+                .clone()
+        }
     };
+    let active = || active_token(access.clone());
     assert_eq!(active().await, true);
 
     let out = srv.cli(&["client", "disable", &id]);
@@ -679,8 +684,15 @@ async fn an_operator_disables_and_enables_a_self_registered_client() {
     let out = srv.cli(&["client", "enable", &id]);
     assert!(out.status.success());
     srv.clock.advance(srv.settings.client_cache_ttl as i64 + 1);
-    assert_eq!(token().await.status(), 200);
-    assert_eq!(active().await, true);
+    let res = token().await;
+    assert_eq!(res.status(), 200);
+    let fresh = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(active_token(fresh).await, true);
+    // Disabling ended what it held: the token from before stays dead.
+    assert_eq!(active().await, false);
     srv.stop().await;
 }
 

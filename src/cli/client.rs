@@ -360,14 +360,25 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
             say!("deleted client {id}");
         }
         ClientCommand::Disable { id } => {
-            if !clients::set_disabled(conn, &id, Some(now()))? {
+            let t = now();
+            // Everything the client holds ends with it: its access tokens (by time) and
+            // its refresh-token families, which stay ended if it is enabled again.
+            let families = crate::store::db::write_transaction(conn, |conn| {
+                if !clients::set_disabled(conn, &id, Some(t))? {
+                    return Ok(None);
+                }
+                crate::store::refresh::revoke_for_client(conn, &id, "client disabled", t).map(Some)
+            })?;
+            let Some(families) = families else {
                 anyhow::bail!("no enabled client with id {id:?}");
-            }
+            };
             record(
                 conn,
                 Event::new("client.disabled", "success").client(id.clone()),
             );
-            say!("disabled client {id}");
+            say!(
+                "disabled client {id}; ended its access tokens and {families} refresh-token famil(ies)"
+            );
             say!(
                 "(running servers refuse it within PORTCULLIS_CLIENT_CACHE_TTL seconds, 5 by default)"
             );
@@ -448,6 +459,7 @@ mod tests {
                 ..Default::default()
             },
             disabled_at: None,
+            tokens_not_before: None,
             auth_methods: vec![AuthMethod::None],
             grant_types: vec![GrantType::AuthorizationCode],
             redirect_uris: vec![evil.into()],

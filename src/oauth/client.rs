@@ -180,6 +180,8 @@ pub struct Client {
     pub metadata: ClientMetadata,
     /// Set by `client disable`: the protocol treats the client as unknown.
     pub disabled_at: Option<i64>,
+    /// Access tokens issued at or before this moment are dead (it was disabled then).
+    pub tokens_not_before: Option<i64>,
     pub auth_methods: Vec<AuthMethod>,
     pub grant_types: Vec<GrantType>,
     pub redirect_uris: Vec<String>,

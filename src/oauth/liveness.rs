@@ -43,11 +43,15 @@ pub fn recorded_live(
     }
 }
 
-/// The client's part, from the client cache: a deleted client's tokens end with it
-/// (within the cache lifetime). Exchanged personal tokens name no registered client.
+/// The client's part, from the client cache: a deleted or disabled client's tokens end
+/// with it (within the cache lifetime), and those it had when it was disabled stay dead
+/// once it is enabled again. Exchanged personal tokens name no registered client.
 pub async fn client_live(registrar: &Registrar, claims: &AccessClaims) -> Result<bool, OAuthError> {
     if claims.client_id == PAT_CLIENT_ID {
         return Ok(true);
     }
-    Ok(registrar.find(&claims.client_id).await?.is_some())
+    Ok(registrar
+        .find(&claims.client_id)
+        .await?
+        .is_some_and(|c| c.tokens_not_before.is_none_or(|t| claims.iat > t)))
 }

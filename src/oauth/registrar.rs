@@ -382,6 +382,7 @@ fn new_row(
         metadata: serde_json::to_string(&req.metadata).unwrap_or_else(|_| "{}".into()),
         last_sign_in_at: None,
         disabled_at: None,
+        tokens_not_before: None,
     };
     (row, secret)
 }
@@ -457,6 +458,7 @@ impl TryFrom<ClientRow> for Client {
             serde_json::from_str(&r.metadata).map_err(|e| corrupt(&what("metadata"), e))?;
         Ok(Client {
             disabled_at: r.disabled_at,
+            tokens_not_before: r.tokens_not_before,
             keys,
             dpop_bound: r.dpop_bound,
             require_par: r.require_par,

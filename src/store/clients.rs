@@ -33,6 +33,8 @@ pub struct ClientRow {
     pub last_sign_in_at: Option<i64>,
     /// When an operator disabled it (`client disable`); `None` while it is enabled.
     pub disabled_at: Option<i64>,
+    /// Access tokens issued at or before this moment (its last disabling) are dead.
+    pub tokens_not_before: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -172,8 +174,10 @@ pub fn set_disabled(
 ) -> QueryResult<bool> {
     let target = clients::table.find(client_id);
     let n = match at {
+        // Disabling ends what the client holds: its tokens stay dead when it is
+        // enabled again.
         Some(t) => diesel::update(target.filter(clients::disabled_at.is_null()))
-            .set(clients::disabled_at.eq(t))
+            .set((clients::disabled_at.eq(t), clients::tokens_not_before.eq(t)))
             .execute(conn)?,
         None => diesel::update(target.filter(clients::disabled_at.is_not_null()))
             .set(clients::disabled_at.eq(None::<i64>))

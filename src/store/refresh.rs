@@ -228,6 +228,24 @@ pub fn revoke_for_user(
     Ok(ids.len())
 }
 
+/// End every live family of a client (an operator disabled it).
+pub fn revoke_for_client(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    reason: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<Id> = token_families::table
+        .filter(token_families::client_id.eq(client_id))
+        .filter(token_families::revoked_at.is_null())
+        .select(token_families::id)
+        .load(conn)?;
+    for id in &ids {
+        revoke_family(conn, *id, reason, now)?;
+    }
+    Ok(ids.len())
+}
+
 /// Delete families whose absolute lifetime is over, and revoked ones once every access
 /// token they issued has expired (their jtis stay in `revoked_tokens` until then).
 /// A live family keeps all its used tokens: reuse detection needs them.

@@ -25,6 +25,7 @@ diesel::table! {
         metadata -> Text,
         last_sign_in_at -> Nullable<BigInt>,
         disabled_at -> Nullable<BigInt>,
+        tokens_not_before -> Nullable<BigInt>,
     }
 }
 
