@@ -1124,3 +1124,82 @@ async fn narrowing_the_registered_scope_narrows_grants_at_their_next_refresh() {
     }
     srv.stop().await;
 }
+
+/// RFC 7662 §4: a client that registered itself introspects its own tokens only (any
+/// other answers `active: false`), unless its initial access token allowed more; the
+/// operator's clients (resource servers) introspect any token, as before.
+#[actix_web::test]
+async fn a_self_registered_client_introspects_only_its_own_tokens() {
+    let srv = spawn_mode("token").await;
+    let person = common::people::enrolled(&srv, "ada").await;
+    let personal = person.new_token(&srv, "ci", &["api:read"], "").await;
+    let (svc, svc_secret) = srv.service_client("");
+    let service_token: Value = srv
+        .post_form(
+            "/token",
+            Some((&svc, &svc_secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let service_token = service_token["access_token"].as_str().unwrap().to_string();
+    let register = |args: &[&str]| {
+        let token = initial_token(&srv, args)["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let srv = &srv;
+        async move {
+            let reg: Value = post(srv, &srv.base, Some(&token), &web_app())
+                .await
+                .json()
+                .await
+                .unwrap();
+            (
+                reg["client_id"].as_str().unwrap().to_string(),
+                reg["client_secret"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (own_id, own_secret) = register(&[]).await;
+    let (rs_id, rs_secret) = register(&["--allow-introspection"]).await;
+    create_user(&srv, "grace", PASSWORD, None);
+    let its_own = common::flow::sign_in(
+        &srv,
+        &own_id,
+        Some(&own_secret),
+        "openid",
+        "grace",
+        PASSWORD,
+    )
+    .await;
+    let its_own = its_own["access_token"].as_str().unwrap().to_string();
+    let active = |caller: (&str, &str), token: &str| {
+        let form = [("token", token.to_string())];
+        let (id, secret) = (caller.0.to_string(), caller.1.to_string());
+        let srv = &srv;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let v: Value = srv
+                .post_form("/introspect", Some((&id, &secret)), &form)
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["active"].as_bool().unwrap()
+        }
+    };
+    let own = (own_id.as_str(), own_secret.as_str());
+    assert!(active(own, &its_own).await, "its own token");
+    assert!(!active(own, &service_token).await, "another client's token");
+    assert!(!active(own, &personal).await, "a person's personal token");
+    let rs = (rs_id.as_str(), rs_secret.as_str());
+    assert!(active(rs, &service_token).await);
+    assert!(active(rs, &personal).await);
+    let operator = (svc.as_str(), svc_secret.as_str());
+    assert!(active(operator, &its_own).await);
+    assert!(active(operator, &personal).await);
+    srv.stop().await;
+}

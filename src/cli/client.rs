@@ -6,7 +6,7 @@ use serde_json::json;
 use super::now;
 use crate::clock::rfc3339;
 use crate::escape::{inert, json_inert};
-use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType};
+use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType, Introspection};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
 use crate::store::{AnyConnection, clients};
@@ -151,6 +151,7 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "require_pushed_authorization_requests": c.require_par,
         "registered_by": c.registered_by,
         "disabled_at": c.disabled_at,
+        "introspects_any_token": c.introspection == Introspection::Any,
     });
     if let serde_json::Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or_default()
         && let serde_json::Value::Object(out) = &mut v
@@ -226,7 +227,10 @@ fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
         say!("PAR:           authorization requests must be pushed");
     }
     say!("created:       {}", rfc3339(c.created_at));
-    say!("registered by: {}", c.registered_by);
+    say!("registered by: {}", inert(&c.registered_by));
+    if c.introspection == Introspection::Own {
+        say!("introspects:   its own tokens only");
+    }
     if let Some(t) = c.disabled_at {
         say!("DISABLED:      since {}", rfc3339(t));
     }
@@ -460,6 +464,7 @@ mod tests {
             },
             disabled_at: None,
             tokens_not_before: None,
+            introspection: crate::oauth::client::Introspection::Own,
             auth_methods: vec![AuthMethod::None],
             grant_types: vec![GrantType::AuthorizationCode],
             redirect_uris: vec![evil.into()],

@@ -26,6 +26,10 @@ pub enum RegistrationCommand {
         /// How many clients it may register (default: no limit).
         #[arg(long, value_name = "N")]
         max_uses: Option<i64>,
+        /// Clients it registers may introspect any token (resource servers); without
+        /// it, a self-registered client introspects only its own tokens.
+        #[arg(long)]
+        allow_introspection: bool,
         #[arg(long)]
         json: bool,
     },
@@ -56,6 +60,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
         RegistrationCommand::Create {
             expires_in,
             max_uses,
+            allow_introspection,
             json,
         } => {
             // At most ten years: beyond that a lifetime means "never", and the sum must not
@@ -75,6 +80,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
                 max_uses,
                 uses: 0,
                 revoked_at: None,
+                allow_introspection,
             };
             tokens::insert(conn, &row)?;
             let e = Event::new("registration_token.created", "success")
@@ -86,7 +92,8 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
             if json {
                 say!(
                     "{}",
-                    json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses })
+                    json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses,
+                            "allow_introspection": row.allow_introspection })
                 );
             } else {
                 say!("token:   {token}");
@@ -99,6 +106,9 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
                 match row.max_uses {
                     Some(m) => say!("uses:    at most {m}"),
                     None => say!("uses:    no limit"),
+                }
+                if row.allow_introspection {
+                    say!("clients: may introspect any token");
                 }
             }
         }
@@ -114,6 +124,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
                         json!({
                             "id": r.id, "created_at": r.created_at, "expires_at": r.expires_at,
                             "max_uses": r.max_uses, "uses": r.uses, "revoked_at": r.revoked_at,
+                            "allow_introspection": r.allow_introspection,
                             "state": state(&r, t),
                         })
                     );

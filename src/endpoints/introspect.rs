@@ -1,10 +1,13 @@
 //! Token introspection (RFC 7662) for resource servers, which register as clients.
+//! §4: a client that registered itself learns only about its own tokens (any other is
+//! `active: false`), unless an operator's initial access token allowed it more.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::oauth::bearer;
+use crate::oauth::client::Introspection;
 use crate::oauth::error::OAuthError;
 use crate::oauth::liveness;
 use crate::oauth::personal::{self, Checked};
@@ -62,6 +65,9 @@ pub async fn introspect_ep(
         if !live || !liveness::client_live(&state.registrar, &claims).await? {
             return Ok(inactive());
         }
+        if caller.introspection == Introspection::Own && claims.client_id != caller.client_id {
+            return Ok(inactive());
+        }
         let mut body = json!({
             "active": true,
             "client_id": claims.client_id,
@@ -83,8 +89,11 @@ pub async fn introspect_ep(
         return Ok(answer(body));
     }
 
-    // Personal access tokens, with `client_ip` checked against the token's allow-list.
-    if token.starts_with(crate::oauth::personal::format::PREFIX) {
+    // Personal access tokens, with `client_ip` checked against the token's allow-list;
+    // issued to no client, so only for callers that may introspect any token.
+    if token.starts_with(crate::oauth::personal::format::PREFIX)
+        && caller.introspection == Introspection::Any
+    {
         if let Checked::Active(t) = personal::check(
             &state.db,
             now,

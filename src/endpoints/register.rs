@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::config::Registration;
-use crate::oauth::client::BY_OPEN_REGISTRATION;
+use crate::oauth::client::{BY_OPEN_REGISTRATION, Introspection};
 use crate::oauth::registrar;
 use crate::oauth::registration::{self, MetadataError, Policy, Submitted};
 use crate::secret;
@@ -208,14 +208,21 @@ pub async fn register(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let by = match &token_hash {
-                    None => BY_OPEN_REGISTRATION.to_string(),
+                let (by, introspection) = match &token_hash {
+                    None => (BY_OPEN_REGISTRATION.to_string(), Introspection::Own),
                     Some(h) => match tokens::spend(conn, h, now)? {
-                        Some(id) => format!("registration-token {id}"),
+                        Some((id, any)) => (
+                            format!("registration-token {id}"),
+                            if any {
+                                Introspection::Any
+                            } else {
+                                Introspection::Own
+                            },
+                        ),
                         None => return Ok(None),
                     },
                 };
-                registrar::register_self(conn, &valid, by, now).map(Some)
+                registrar::register_self(conn, &valid, by, introspection, now).map(Some)
             })
         })
         .await;

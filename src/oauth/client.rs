@@ -156,6 +156,17 @@ pub struct ClientMetadata {
     pub software_version: Option<String>,
 }
 
+/// Whose tokens a client may introspect (RFC 7662 §4: the server decides which
+/// protected resources may learn about which tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// Any token: the operator's clients (resource servers), and clients registered with
+    /// an initial access token that allows it.
+    Any,
+    /// Only tokens issued to itself; any other is `active: false`.
+    Own,
+}
+
 /// How a client came to be.
 pub const BY_OPERATOR: &str = "operator";
 pub const BY_OPEN_REGISTRATION: &str = "open";
@@ -182,6 +193,7 @@ pub struct Client {
     pub disabled_at: Option<i64>,
     /// Access tokens issued at or before this moment are dead (it was disabled then).
     pub tokens_not_before: Option<i64>,
+    pub introspection: Introspection,
     pub auth_methods: Vec<AuthMethod>,
     pub grant_types: Vec<GrantType>,
     pub redirect_uris: Vec<String>,

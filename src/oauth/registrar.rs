@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::assertion::{self, Audiences};
 use super::client::{
-    AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, ValidClientRequest,
+    AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, Introspection, ValidClientRequest,
     validate_jwks_uri,
 };
 use super::client_auth::{self, Presented};
@@ -262,7 +262,8 @@ pub fn register(
     req: &ValidClientRequest,
     now: i64,
 ) -> diesel::QueryResult<(Client, Option<NewSecret>)> {
-    let (row, secret) = new_row(req, new_client_id(), BY_OPERATOR.to_string(), None, now);
+    let (mut row, secret) = new_row(req, new_client_id(), BY_OPERATOR.to_string(), None, now);
+    row.introspects_any = true;
     clients::insert(conn, &row)?;
     Ok((Client::try_from(row)?, secret))
 }
@@ -278,21 +279,24 @@ pub struct SelfRegistered {
     pub registration_access_token: String,
 }
 
-/// Register a client that registered itself (RFC 7591), `registered_by` saying how.
+/// Register a client that registered itself (RFC 7591), `registered_by` saying how and
+/// `introspection` whose tokens it may introspect.
 pub fn register_self(
     conn: &mut AnyConnection,
     req: &ValidClientRequest,
     registered_by: String,
+    introspection: Introspection,
     now: i64,
 ) -> diesel::QueryResult<SelfRegistered> {
     let rat = secret::random_token(REGISTRATION_ACCESS_PREFIX, 32);
-    let (row, secret) = new_row(
+    let (mut row, secret) = new_row(
         req,
         new_client_id(),
         registered_by,
         Some(secret::hash(&rat)),
         now,
     );
+    row.introspects_any = introspection == Introspection::Any;
     clients::insert(conn, &row)?;
     Ok(SelfRegistered {
         client: Client::try_from(row)?,
@@ -383,6 +387,7 @@ fn new_row(
         last_sign_in_at: None,
         disabled_at: None,
         tokens_not_before: None,
+        introspects_any: false,
     };
     (row, secret)
 }
@@ -459,6 +464,11 @@ impl TryFrom<ClientRow> for Client {
         Ok(Client {
             disabled_at: r.disabled_at,
             tokens_not_before: r.tokens_not_before,
+            introspection: if r.introspects_any {
+                Introspection::Any
+            } else {
+                Introspection::Own
+            },
             keys,
             dpop_bound: r.dpop_bound,
             require_par: r.require_par,

@@ -35,6 +35,8 @@ pub struct ClientRow {
     pub disabled_at: Option<i64>,
     /// Access tokens issued at or before this moment (its last disabling) are dead.
     pub tokens_not_before: Option<i64>,
+    /// May introspect any token (else only its own).
+    pub introspects_any: bool,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {

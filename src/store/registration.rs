@@ -18,6 +18,8 @@ pub struct RegistrationTokenRow {
     pub max_uses: Option<i64>,
     pub uses: i64,
     pub revoked_at: Option<i64>,
+    /// Clients it registers may introspect any token (RFC 7662 §4).
+    pub allow_introspection: bool,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &RegistrationTokenRow) -> QueryResult<()> {
@@ -60,8 +62,13 @@ pub fn live(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult
     .get_result(conn)
 }
 
-/// Spend one use of the token with this hash, if it is live and has a use left: its id.
-pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<Option<String>> {
+/// Spend one use of the token with this hash, if it is live and has a use left: its id
+/// and whether its clients may introspect any token.
+pub fn spend(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> QueryResult<Option<(String, bool)>> {
     // One conditional UPDATE: racing spenders of the last use cannot both match. The
     // caller holds the write transaction (the client it registers is in it too); this
     // does not open one, as the SQLite writer lock is not re-entrant.
@@ -83,7 +90,7 @@ pub fn spend(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResul
     }
     rt::table
         .filter(rt::token_hash.eq(token_hash))
-        .select(rt::id)
-        .first::<String>(conn)
+        .select((rt::id, rt::allow_introspection))
+        .first::<(String, bool)>(conn)
         .optional()
 }

@@ -26,6 +26,7 @@ diesel::table! {
         last_sign_in_at -> Nullable<BigInt>,
         disabled_at -> Nullable<BigInt>,
         tokens_not_before -> Nullable<BigInt>,
+        introspects_any -> Bool,
     }
 }
 
@@ -317,6 +318,7 @@ diesel::table! {
         max_uses -> Nullable<BigInt>,
         uses -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        allow_introspection -> Bool,
     }
 }
 
