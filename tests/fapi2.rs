@@ -225,3 +225,82 @@ async fn a_sign_in_goes_through_par_and_the_refresh_token_survives_a_lost_respon
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
     srv.stop().await;
 }
+
+/// A client left registered for RS256 ID tokens (from before the profile, or written by
+/// other means) gets `invalid_grant` for a made-up code, not a server error; new
+/// registrations of such clients are refused up front, by the CLI and by RFC 7591.
+#[actix_web::test]
+async fn an_rs256_id_token_client_is_refused_up_front_and_bogus_codes_are_invalid_grant() {
+    let srv = spawn_with(|a| {
+        a.profile = Some("fapi2".into());
+        a.registration = Some("token".into());
+    })
+    .await;
+    let key = ClientKey::es256();
+    let (id, _) = srv.register(ClientRequest {
+        name: "Old app".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid".into()),
+        jwks: Some(key.jwks()),
+        ..Default::default()
+    });
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", "made-up".to_string()),
+        ("redirect_uri", REDIRECT.to_string()),
+        ("code_verifier", "a".repeat(43)),
+    ];
+    form.extend(assertion_fields(&key.assertion(
+        &id,
+        json!(srv.base),
+        srv.clock_now(),
+    )));
+    let res = srv
+        .http
+        .post(srv.url("/token"))
+        .header(
+            "DPoP",
+            key.dpop("POST", &srv.url("/token"), srv.clock_now(), None),
+        )
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = common::oauth_error(res).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_grant"));
+
+    let out = srv.cli_env(
+        &[
+            "client",
+            "create",
+            "--name",
+            "New app",
+            "--redirect-uri",
+            REDIRECT,
+        ],
+        &[("PORTCULLIS_PROFILE", "fapi2")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("RS256"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = srv.cli(&["registration-token", "create", "--json"]);
+    let token: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let res = srv
+        .http
+        .post(srv.url("/register"))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .json(&json!({
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.jwk()]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = common::oauth_error(res).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_client_metadata"));
+    srv.stop().await;
+}

@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::now;
 use crate::clock::rfc3339;
+use crate::config::Profile;
 use crate::escape::{inert, json_inert};
+use crate::keys::KeyAlg;
 use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType, Introspection};
 use crate::oauth::registrar::{self, NewSecret};
 use crate::store::audit::{self, Event};
@@ -247,7 +249,8 @@ fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
     out
 }
 
-pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
+/// `profile`: the security profile the servers run under (`PORTCULLIS_PROFILE`).
+pub fn run(cmd: ClientCommand, conn: &mut AnyConnection, profile: Profile) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Create {
             name,
@@ -283,6 +286,15 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
                 metadata: Default::default(),
             }
             .validate()?;
+            if profile == Profile::Fapi2
+                && req.id_token_alg == KeyAlg::RS256
+                && req.grant_types.contains(&GrantType::AuthorizationCode)
+            {
+                // FAPI 2.0 §5.4.1; its sign-ins would be refused anyway.
+                anyhow::bail!(
+                    "the FAPI 2.0 profile does not sign ID tokens with RS256: give --id-token-signed-response-alg ES256 (or EdDSA)"
+                );
+            }
             let (client, secret) = registrar::register(conn, &req, now())?;
             // Its ID tokens need an active key of its algorithm (a key set made with
             // `keys rotate --alg EdDSA` alone has no RS256 key, the default).

@@ -101,7 +101,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
             say!("applied {n} migration(s)");
             Ok(())
         }
-        Admin::Client(c) => client::run(*c, &mut open_migrated(&settings)?),
+        Admin::Client(c) => client::run(*c, &mut open_migrated(&settings)?, settings.profile),
         Admin::User(c) => {
             let base = match &settings.issuer {
                 Some(issuer) => Base::Issuer(issuer.clone()),

@@ -106,6 +106,18 @@ fn id_token_key(
     state: &AppState,
     valid: &crate::oauth::client::ValidClientRequest,
 ) -> Result<(), MetadataError> {
+    if state.settings.profile == crate::config::Profile::Fapi2
+        && valid.id_token_alg == crate::keys::KeyAlg::RS256
+        && valid
+            .grant_types
+            .contains(&crate::oauth::client::GrantType::AuthorizationCode)
+    {
+        // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA; its sign-ins would be refused anyway.
+        return Err(MetadataError {
+            error: "invalid_client_metadata",
+            description: "id_token_signed_response_alg: the FAPI 2.0 profile does not sign with RS256; use ES256 or EdDSA".into(),
+        });
+    }
     if state.keys.current().active(valid.id_token_alg).is_some() {
         return Ok(());
     }

@@ -171,10 +171,16 @@ impl TestServer {
     /// Run the `portcullis` binary against this server's database and keys, as an
     /// operator would beside the running server.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_env(args, &[])
+    }
+
+    /// `cli` with more environment variables.
+    pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)
             .env("DATABASE_URL", &self.db.url)
             .env("PORTCULLIS_KEYS_DIR", self.keys_dir.path())
+            .envs(env.iter().copied())
             .output()
             .expect("the portcullis binary runs")
     }

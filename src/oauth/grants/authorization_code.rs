@@ -20,6 +20,8 @@ enum Outcome {
     /// The code's row, its user, the refresh token, and the resources the token is for.
     Issued(Box<(CodeRow, users::User, Option<String>, Vec<String>)>),
     Refused(ErrorCode, &'static str),
+    /// A good code for an ID token that no active key can sign: left unspent.
+    NoIdTokenKey,
 }
 
 fn refused(d: &'static str) -> diesel::QueryResult<Outcome> {
@@ -44,8 +46,10 @@ pub async fn grant(
     // The resources asked for must be registered for the client (checked here, before
     // the code is spent); the code may narrow them further below.
     g.issuer.audience(client, &req.resources)?;
-    // Before the code is spent (see `Issuer::id_token_key`).
-    Issuer::id_token_key(&g.issuer.keys(), client)?;
+    // Checked before the code is spent (see `Issuer::id_token_key`), and only once the
+    // code is known to be good: a made-up code is invalid_grant, never a server error.
+    let key_error = Issuer::id_token_key(&g.issuer.keys(), client).err();
+    let key_missing = key_error.is_some();
     let now = g.now;
     let ttl = g.lifetimes.access;
     let jti = new_jti();
@@ -151,6 +155,9 @@ pub async fn grant(
                         "the code was not issued for the requested resource",
                     ));
                 };
+                if key_missing && row.scope.contains("openid") {
+                    return Ok(Outcome::NoIdTokenKey);
+                }
                 let family =
                     (allows_refresh && row.scope.contains(OFFLINE_ACCESS)).then(Id::new_v7);
                 if !codes::consume(conn, &hash, &jti_stored, now + ttl, family, now)? {
@@ -199,6 +206,9 @@ pub async fn grant(
     let (row, user, refresh_token, resources) = match outcome {
         Outcome::Issued(issued) => *issued,
         Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
+        Outcome::NoIdTokenKey => {
+            return Err(key_error.unwrap_or_else(|| OAuthError::server("no ID token key")));
+        }
     };
     let aud = g.issuer.audience(client, &resources)?;
 
