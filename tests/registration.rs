@@ -968,6 +968,17 @@ async fn control_characters_are_refused_in_every_registered_uri_and_name() {
                       "jwks_uri": "https://keys.example/jwks\u{1b}[2J\u{85}"});
     let (status, code, _) = oauth_error(post(&srv, &srv.base, Some(&token), &body).await).await;
     assert_eq!((status, code.as_str()), (400, "invalid_client_metadata"));
+    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
+        let mut body = web_app();
+        body[field] = json!("https://calendar.example/\u{1b}]8;;https://evil.example\u{7}");
+        let res = post(&srv, &srv.base, Some(&token), &body).await;
+        let (status, code, _) = oauth_error(res).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_client_metadata"),
+            "{field}"
+        );
+    }
 
     // The operator's own commands refuse them too, naming what is wrong.
     for args in [

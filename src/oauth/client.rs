@@ -336,6 +336,7 @@ fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationEr
             // As typed, not only as parsed: the parser reads `https:///x` as host `x`,
             // which a person would not see in the text.
             let ok = u.len() <= 2048
+                && !u.chars().any(crate::escape::dangerous)
                 && u.get(..8)
                     .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
                 && !u[8..].starts_with('/')

@@ -267,6 +267,7 @@ fn build_state(
 ) -> AppState {
     let db = Db::new(pool);
     let keys = Arc::new(keys);
+    let nonce_issuer = issuer.clone();
     let default_audience = settings
         .default_audience
         .clone()
@@ -296,7 +297,7 @@ fn build_state(
         csrf_key: data_keys.derive(csrf::KEY_LABEL),
         dpop_nonces: settings
             .dpop_nonce
-            .then(|| Nonces::new(data_keys.derive(dpop::NONCE_KEY_LABEL))),
+            .then(|| Nonces::new(data_keys.derive(dpop::NONCE_KEY_LABEL), &nonce_issuer)),
         data_keys: Arc::new(data_keys),
         keys,
         db,

@@ -13,8 +13,14 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::jwk::{self, PublicKey};
-use crate::secret::{self, MacKey};
+use crate::secret;
 use crate::store::{Db, DbError, replay};
+
+mod htu;
+mod nonce;
+
+pub use htu::normalize_htu;
+pub use nonce::{NONCE_KEY_LABEL, NONCE_WINDOW, Nonces};
 
 /// `typ` of a proof (§4.2).
 pub const DPOP_JWT: &str = "dpop+jwt";
@@ -23,48 +29,6 @@ pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// A proof's `iat` may be this many seconds before or after our clock (§4.3 point 11,
 /// §11.1): short, so that its `jti` need only be remembered briefly.
 pub const IAT_WINDOW: i64 = 60;
-
-/// Server nonces (§8): a proof must carry one given out in this window or the one
-/// before. They are not stored: a nonce is its window and a MAC of it under a key that
-/// every instance derives from the shared data key, so any instance accepts a nonce
-/// another gave out. (`Debug` shows the key redacted.)
-#[derive(Debug)]
-pub struct Nonces {
-    key: MacKey,
-}
-
-/// How long a nonce is given out for; it is accepted for up to twice as long.
-pub const NONCE_WINDOW: i64 = 300;
-/// The label the nonce key is derived under from the data key.
-pub const NONCE_KEY_LABEL: &str = "portcullis dpop nonce v1";
-
-impl Nonces {
-    pub fn new(key: MacKey) -> Nonces {
-        Nonces { key }
-    }
-
-    fn tag(&self, window: i64) -> String {
-        self.key.tag(format!("dpop-nonce {window}").as_bytes())
-    }
-
-    /// The nonce to give out now (the `DPoP-Nonce` header).
-    pub fn current(&self, now: i64) -> String {
-        let window = now.div_euclid(NONCE_WINDOW);
-        format!("{window}.{}", self.tag(window))
-    }
-
-    /// Whether `nonce` is exactly one this key gives out in the current window or the one
-    /// before (§8: it must "exactly match a nonce recently supplied"): compared with
-    /// those two strings as a whole, so that `+W.MAC` or `0W.MAC`, which parse to the
-    /// same window, are not taken for `W.MAC`.
-    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
-        let current = now.div_euclid(NONCE_WINDOW);
-        [current, current - 1].into_iter().any(|window| {
-            let issued = format!("{window}.{}", self.tag(window));
-            secret::ct_eq(nonce.as_bytes(), issued.as_bytes())
-        })
-    }
-}
 
 /// The refusal that asks the client to retry with a fresh nonce: `use_dpop_nonce`
 /// (§8.1, §9), with the nonce in a `DPoP-Nonce` header.
@@ -111,55 +75,6 @@ struct Claims {
     ath: Option<String>,
     #[serde(default)]
     nonce: Option<String>,
-}
-
-/// `htu` compared as RFC 9449 §4.3 point 9 asks: without query and fragment, after the
-/// syntax- and scheme-based normalisation of RFC 3986 §6.2.2-6.2.3 (case of scheme and
-/// host, default port, percent-encoding), which the URL parser performs.
-pub fn normalize_htu(u: &str) -> Option<String> {
-    let url = url::Url::parse(u).ok()?;
-    if !matches!(url.scheme(), "https" | "http")
-        || url.host().is_none()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return None;
-    }
-    Some(format!(
-        "{}{}",
-        url.origin().ascii_serialization(),
-        normalize_percent(url.path())
-    ))
-}
-
-/// RFC 3986 §6.2.2.1-2: percent-encoded unreserved characters decoded, the hex digits of
-/// the others in upper case (`/%74oken` and `/token` are one path).
-fn normalize_percent(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            let c = h * 16 + l;
-            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-                out.push(c as char);
-            } else {
-                out.push_str(&format!("%{c:02X}"));
-            }
-            i += 3;
-            continue;
-        }
-        out.push(b[i] as char);
-        i += 1;
-    }
-    out
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// base64url(SHA-256(access token)): the proof's `ath` (§4.2).
@@ -276,22 +191,6 @@ impl Checker<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn htu_is_compared_without_query_fragment_case_or_default_port() {
-        let a = normalize_htu("https://AS.example:443/token?x=1#f").unwrap();
-        assert_eq!(a, "https://as.example/token");
-        assert_ne!(normalize_htu("https://as.example/token/").unwrap(), a);
-        assert_ne!(normalize_htu("http://as.example/token").unwrap(), a);
-        assert!(normalize_htu("urn:x:y").is_none());
-        assert_eq!(normalize_htu("https://as.example/%74oken").unwrap(), a);
-        assert_eq!(
-            normalize_htu("https://as.example/a%2fb").unwrap(),
-            "https://as.example/a%2Fb"
-        );
-        assert!(normalize_htu("https://user@as.example/token").is_none());
-        assert!(normalize_htu("/token").is_none());
-    }
-
     /// A proof signed over exactly this header (the typed header drops members such as
     /// `crit`, so it is written by hand).
     fn signed(header: serde_json::Value, claims: serde_json::Value) -> (String, String) {
@@ -321,9 +220,41 @@ mod tests {
     }
 
     #[test]
+    fn critical_extensions_and_overflowing_iat_are_refused() {
+        let now = 1_800_000_000;
+        let claims = |iat: i64| serde_json::json!({"jti": "j1", "htm": "POST", "htu": "https://as.example/%74oken", "iat": iat});
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"});
+        // The control: the same proof without the extension is accepted (and htu is
+        // compared after percent-decoding unreserved characters).
+        let (ok, jkt) = signed(header.clone(), claims(now));
+        assert_eq!(verify(&ok, &expect(now)).unwrap().jkt, jkt);
+        // RFC 7515 §4.1.11: an extension we do not understand marked critical.
+        let mut crit = header.clone();
+        crit["crit"] = serde_json::json!(["exp"]);
+        crit["exp"] = serde_json::json!(now);
+        let (p, _) = signed(crit, claims(now));
+        assert!(verify(&p, &expect(now)).is_err());
+        // iat at the ends of the range: refused, without wrapping into the window.
+        for iat in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let (p, _) = signed(header.clone(), claims(iat));
+            assert!(verify(&p, &expect(now)).is_err(), "{iat}");
+        }
+    }
+
+    #[test]
+    fn ath_is_the_rfc_example() {
+        // RFC 9449 §7.1, Figure 12: the token and its ath.
+        assert_eq!(
+            ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
     fn nonces_hold_for_two_windows_and_only_from_our_key() {
-        let ours = Nonces::new(MacKey::new([7; 32]));
-        let theirs = Nonces::new(MacKey::new([8; 32]));
+        use crate::secret::MacKey;
+        let ours = Nonces::new(MacKey::new([7; 32]), "https://as.example");
+        let theirs = Nonces::new(MacKey::new([8; 32]), "https://as.example");
         let now = 1_800_000_123;
         let n = ours.current(now);
         assert!(ours.accepts(&n, now));
@@ -366,36 +297,5 @@ mod tests {
         assert_eq!(verify(&p, &with).unwrap_err(), USE_NONCE);
         let (p, _) = signed(header, claims(Some(&n)));
         assert!(verify(&p, &with).is_ok());
-    }
-
-    #[test]
-    fn critical_extensions_and_overflowing_iat_are_refused() {
-        let now = 1_800_000_000;
-        let claims = |iat: i64| serde_json::json!({"jti": "j1", "htm": "POST", "htu": "https://as.example/%74oken", "iat": iat});
-        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256"});
-        // The control: the same proof without the extension is accepted (and htu is
-        // compared after percent-decoding unreserved characters).
-        let (ok, jkt) = signed(header.clone(), claims(now));
-        assert_eq!(verify(&ok, &expect(now)).unwrap().jkt, jkt);
-        // RFC 7515 §4.1.11: an extension we do not understand marked critical.
-        let mut crit = header.clone();
-        crit["crit"] = serde_json::json!(["exp"]);
-        crit["exp"] = serde_json::json!(now);
-        let (p, _) = signed(crit, claims(now));
-        assert!(verify(&p, &expect(now)).is_err());
-        // iat at the ends of the range: refused, without wrapping into the window.
-        for iat in [i64::MIN, i64::MIN + 1, i64::MAX] {
-            let (p, _) = signed(header.clone(), claims(iat));
-            assert!(verify(&p, &expect(now)).is_err(), "{iat}");
-        }
-    }
-
-    #[test]
-    fn ath_is_the_rfc_example() {
-        // RFC 9449 §7.1, Figure 12: the token and its ath.
-        assert_eq!(
-            ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
-            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
-        );
     }
 }
