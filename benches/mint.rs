@@ -24,8 +24,8 @@ use portcullis::domain::scope::Scope;
 use portcullis::endpoints::credentials;
 use portcullis::keys::material::{KeyAlg, Material, from_pem, generate};
 use portcullis::keys::signer;
-use portcullis::oauth::client::{AuthMethod, Client, GrantType};
 use portcullis::oauth::client_auth::{self, Presented};
+use portcullis::oauth::clients::{AuthMethod, Client, GrantType};
 use portcullis::oauth::tokens::{AccessClaims, Audience, new_jti, sign_access_token};
 use portcullis::secret;
 use sha2::{Digest, Sha256};
@@ -104,10 +104,10 @@ fn client_authentication(c: &mut Criterion) {
         post_logout_redirect_uris: vec![],
         id_token_alg: portcullis::keys::KeyAlg::RS256,
         created_at: 0,
-        keys: portcullis::oauth::client::ClientKeys::None,
+        keys: portcullis::oauth::clients::ClientKeys::None,
         dpop_bound: false,
         require_par: false,
-        registered_by: portcullis::oauth::client::BY_OPERATOR.into(),
+        registered_by: portcullis::oauth::clients::BY_OPERATOR.into(),
         registration_token_hash: None,
         metadata: Default::default(),
         disabled_at: None,

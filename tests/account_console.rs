@@ -502,7 +502,7 @@ async fn with_two_factor_on_a_password_change_needs_a_code() {
 async fn connected_apps_show_the_last_refresh_and_its_address() {
     let srv = common::spawn_with(|a| a.trusted_proxies = Some("127.0.0.1/32".into())).await;
     create_user(&srv, "ada", PASSWORD, None);
-    let (client_id, secret) = srv.register(portcullis::oauth::client::ClientRequest {
+    let (client_id, secret) = srv.register(portcullis::oauth::clients::ClientRequest {
         name: "Night Reader".into(),
         redirect_uris: vec![common::flow::REDIRECT.into()],
         scope: Some("openid offline_access".into()),

@@ -13,7 +13,7 @@ mod webdriver;
 
 use anyhow::{Context, Result, bail, ensure};
 use common::{TestServer, create_user, spawn};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::{Value, json};
 use webdriver::{ChromeDriver, browser_available, screenshots_dir};
 

@@ -7,7 +7,7 @@ mod common;
 use common::browser::Browser;
 use common::oidc::*;
 use common::{location_params, spawn};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 #[actix_web::test]
 async fn unknown_client_and_redirect_uri_look_alikes_get_a_page_never_a_redirect() {

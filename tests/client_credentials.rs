@@ -6,7 +6,7 @@ mod common;
 use common::{oauth_error, spawn, spawn_with};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 fn oauth_client(
     srv: &common::TestServer,
@@ -453,7 +453,7 @@ async fn a_rotated_secret_works_at_once_and_the_old_one_stops() {
         assert_eq!(status(old.clone()).await, 200, "{cache_ttl:?}");
         let new = {
             let mut conn = srv.state().db.pool().get().unwrap();
-            portcullis::oauth::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
+            portcullis::oauth::clients::registrar::rotate_secret(&mut conn, &id, srv.clock_now())
                 .unwrap()
                 .unwrap()
                 .0

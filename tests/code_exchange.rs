@@ -6,7 +6,7 @@ mod common;
 use common::browser::Browser;
 use common::oidc::*;
 use common::{create_user, location_params, oauth_error, spawn};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 #[actix_web::test]
 async fn full_flow_login_consent_exchange_id_token_and_userinfo() {

@@ -8,7 +8,7 @@ use common::flow::REDIRECT;
 use common::jose::{ClientKey, claims};
 use common::{TestServer, create_user, spawn};
 use portcullis::keys::KeyAlg;
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

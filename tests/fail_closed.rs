@@ -113,7 +113,7 @@ async fn spawn_without_cache() -> TestServer {
 #[actix_web::test]
 async fn a_stored_scope_that_does_not_parse_refuses_the_refresh() {
     let srv = spawn().await;
-    let (client_id, secret) = srv.register(portcullis::oauth::client::ClientRequest {
+    let (client_id, secret) = srv.register(portcullis::oauth::clients::ClientRequest {
         name: "app".into(),
         redirect_uris: vec![common::flow::REDIRECT.into()],
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],

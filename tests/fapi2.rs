@@ -10,7 +10,7 @@ use common::flow::{REDIRECT, finish_sign_in};
 use common::jose::{ClientKey, assertion_fields, claims};
 use common::{TestServer, create_user, spawn_with};
 use portcullis::keys::KeyAlg;
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

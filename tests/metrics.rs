@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use common::flow::{REDIRECT, sign_in};
 use common::people::PW;
 use common::{TestServer, create_user, spawn_with};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 /// One scrape: `name{labels}` (labels sorted) → value.
 struct Scrape(HashMap<String, f64>);

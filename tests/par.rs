@@ -7,7 +7,7 @@ use common::browser::Browser;
 use common::flow::{REDIRECT, finish_sign_in};
 use common::jose::ClientKey;
 use common::{TestServer, create_user, spawn, spawn_with};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::Value;
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -5,7 +5,7 @@ mod common;
 
 use common::people::{PW, enrolled, post_page, sign_in_password};
 use common::{TestServer, create_user, field, http_client, oauth_error, spawn, spawn_with};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::Value;
 
 async fn introspect(

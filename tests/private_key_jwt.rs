@@ -7,7 +7,7 @@ mod common;
 use common::jose::{ClientKey, assertion_fields};
 use common::{TestServer, spawn};
 use portcullis::keys::KeyAlg;
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::{Value, json};
 
 fn key_client(srv: &TestServer, key: &ClientKey) -> String {

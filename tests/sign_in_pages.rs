@@ -5,7 +5,7 @@ mod common;
 use common::browser::Browser;
 use common::oidc::*;
 use common::{create_user, field, location_params, spawn, spawn_with};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 #[actix_web::test]
 async fn forms_without_a_csrf_token_are_refused() {

@@ -7,7 +7,7 @@ use common::flow::{REDIRECT, sign_in};
 use common::{TestServer, create_user, oauth_error, spawn, spawn_with};
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde_json::Value;
 
 const PW: &str = "correct horse battery staple";

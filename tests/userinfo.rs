@@ -6,7 +6,7 @@ mod common;
 use common::browser::Browser;
 use common::oidc::*;
 use common::{create_user, location_params, spawn, spawn_with};
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 
 #[actix_web::test]
 async fn userinfo_answers_bearer_errors_per_rfc6750() {

@@ -8,8 +8,8 @@ use crate::clock::rfc3339;
 use crate::config::Profile;
 use crate::escape::{inert, json_inert};
 use crate::keys::KeyAlg;
-use crate::oauth::client::{Client, ClientKeys, ClientRequest, GrantType, Introspection};
-use crate::oauth::registrar::{self, NewSecret};
+use crate::oauth::clients::registrar::{self, NewSecret};
+use crate::oauth::clients::{Client, ClientKeys, ClientRequest, GrantType, Introspection};
 use crate::store::audit::{self, Event};
 use crate::store::{AnyConnection, clients};
 
@@ -453,7 +453,7 @@ mod tests {
     use super::*;
     use crate::escape::dangerous;
     use crate::keys::KeyAlg;
-    use crate::oauth::client::{AuthMethod, ClientMetadata};
+    use crate::oauth::clients::{AuthMethod, ClientMetadata};
 
     /// A client stored before registration refused such characters (or written to the
     /// database by other means): what the operator sees must still be inert.
@@ -476,7 +476,7 @@ mod tests {
             },
             disabled_at: None,
             tokens_not_before: None,
-            introspection: crate::oauth::client::Introspection::Own,
+            introspection: crate::oauth::clients::Introspection::Own,
             auth_methods: vec![AuthMethod::None],
             grant_types: vec![GrantType::AuthorizationCode],
             redirect_uris: vec![evil.into()],

@@ -5,8 +5,8 @@ use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::oauth::assertion::{ASSERTION_TYPE, claimed_client};
-use crate::oauth::client_auth::Presented;
+use crate::oauth::clients::assertion::{ASSERTION_TYPE, claimed_client};
+use crate::oauth::clients::auth::Presented;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::web::form::Form;
 

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::oauth::bearer;
-use crate::oauth::client::Introspection;
+use crate::oauth::clients::Introspection;
 use crate::oauth::error::OAuthError;
 use crate::oauth::liveness;
 use crate::oauth::personal::{self, Checked};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
 
-use crate::oauth::client::Client;
+use crate::oauth::clients::Client;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::web::form;

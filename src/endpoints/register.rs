@@ -7,9 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::config::Registration;
-use crate::oauth::client::{BY_OPEN_REGISTRATION, Introspection};
-use crate::oauth::registrar;
-use crate::oauth::registration::{self, MetadataError, Policy, Submitted};
+use crate::oauth::clients::registrar;
+use crate::oauth::clients::registration::{self, MetadataError, Policy, Submitted};
+use crate::oauth::clients::{BY_OPEN_REGISTRATION, Introspection};
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::Event;
@@ -104,13 +104,13 @@ async fn refuse(state: &AppState, req: &HttpRequest, e: MetadataError) -> HttpRe
 /// discovered at the first code exchange (as a `server_error`).
 fn id_token_key(
     state: &AppState,
-    valid: &crate::oauth::client::ValidClientRequest,
+    valid: &crate::oauth::clients::ValidClientRequest,
 ) -> Result<(), MetadataError> {
     if state.settings.profile == crate::config::Profile::Fapi2
         && valid.id_token_alg == crate::keys::KeyAlg::RS256
         && valid
             .grant_types
-            .contains(&crate::oauth::client::GrantType::AuthorizationCode)
+            .contains(&crate::oauth::clients::GrantType::AuthorizationCode)
     {
         // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA; its sign-ins would be refused anyway.
         return Err(MetadataError {
@@ -272,7 +272,7 @@ async fn managed(
     req: &HttpRequest,
     state: &AppState,
     client_id: &str,
-) -> Result<std::sync::Arc<crate::oauth::client::Client>, HttpResponse> {
+) -> Result<std::sync::Arc<crate::oauth::clients::Client>, HttpResponse> {
     if state.settings.registration == Registration::Off {
         return Err(error(
             StatusCode::NOT_FOUND,

@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dpop::Refusal;
 use crate::metrics;
-use crate::oauth::client::Client;
-use crate::oauth::client::GrantType;
-use crate::oauth::client_auth::Presented;
+use crate::oauth::clients::Client;
+use crate::oauth::clients::GrantType;
+use crate::oauth::clients::auth::Presented;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::{
     Grants, Lifetimes, TokenRequest, authorization_code, client_credentials, refresh_token,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::client::Client;
+use super::clients::Client;
 use super::error::{ErrorCode, OAuthError};
 use super::tokens::{
     AccessClaims, Audience, Confirmation, IdClaims, sign_access_token, sign_id_token,

@@ -4,9 +4,9 @@
 
 use diesel::QueryResult;
 
+use super::clients::registrar::Registrar;
 use super::error::OAuthError;
 use super::personal::{self, PAT_CLIENT_ID};
-use super::registrar::Registrar;
 use super::tokens::AccessClaims;
 use crate::domain::scope::Scope;
 use crate::store::id::Id;

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::client::{AuthMethod, GrantType};
+use super::clients::{AuthMethod, GrantType};
 use super::jwk;
 
 /// Claims we can put in ID tokens and userinfo answers.

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::templates::{LogoutPage, SignedOutPage};
 use super::{PageError, csrf, page_builder, render, see_other, session};
 use crate::oauth::authorize::request::MAX_STATE_LEN;
-use crate::oauth::client::Client;
+use crate::oauth::clients::Client;
 use crate::oauth::tokens::{IdClaims, verify_id_token_hint};
 use crate::state::AppState;
 use crate::store::id::Id;

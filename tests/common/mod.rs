@@ -13,8 +13,8 @@ use std::sync::Arc;
 use diesel::{Connection, RunQueryDsl};
 use portcullis::clock::ManualClock;
 use portcullis::config::{Settings, SettingsArgs};
-use portcullis::oauth::client::ClientRequest;
-use portcullis::oauth::registrar;
+use portcullis::oauth::clients::ClientRequest;
+use portcullis::oauth::clients::registrar;
 use portcullis::server::{self, RunningServer};
 use serde_json::Value;
 

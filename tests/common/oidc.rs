@@ -16,7 +16,7 @@ pub use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
-use portcullis::oauth::client::ClientRequest;
+use portcullis::oauth::clients::ClientRequest;
 use serde::{Deserialize, Serialize};
 
 use super::browser::Browser;

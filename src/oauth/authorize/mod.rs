@@ -12,8 +12,8 @@ pub use request::{
     AuthorizationRequest, AuthorizeError, PageError, Params, RedirectError, Rules, redirect_with,
 };
 
-use super::client::BY_OPEN_REGISTRATION;
-use super::registrar::Registrar;
+use super::clients::BY_OPEN_REGISTRATION;
+use super::clients::registrar::Registrar;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
 use crate::store::sessions::Session;

@@ -5,7 +5,7 @@
 
 use super::transaction::MAX_PARAMS;
 use super::{AuthorizeError, Authorizer, Params, Refusal};
-use crate::oauth::client::Client;
+use crate::oauth::clients::Client;
 use crate::secret;
 use crate::store::pushed::{self, PushedRow};
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::domain::scope::Scope;
 use crate::keys::KeyAlg;
-use crate::oauth::client::{Client, GrantType};
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::pkce::CodeChallenge;
 use crate::web::form::Form;
 

@@ -3,7 +3,7 @@
 
 use super::refresh_token::{OFFLINE_ACCESS, issue_refresh};
 use super::{Grants, TokenRequest};
-use crate::oauth::client::{Client, GrantType};
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issuer::{AccessToken, IdToken, Issuer, TokenResponse};
 use crate::oauth::pkce::CodeChallenge;

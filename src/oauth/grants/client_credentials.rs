@@ -2,7 +2,7 @@
 //! token for itself. No refresh token is issued (§4.4.3).
 
 use super::{Grants, TokenRequest, resolve_scope};
-use crate::oauth::client::{Client, GrantType};
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issuer::TokenResponse;
 

@@ -8,7 +8,7 @@
 
 use super::{Grants, TokenRequest, resolve_scope};
 use crate::domain::scope::Scope;
-use crate::oauth::client::{Client, GrantType};
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issuer::{AccessToken, TokenResponse};
 use crate::oauth::tokens::new_jti;

@@ -4,7 +4,7 @@
 //! caller of the exchange.
 
 use super::{Grants, TokenRequest, resolve_scope};
-use crate::oauth::client::{Client, GrantType};
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issuer::{AccessToken, TokenResponse};
 use crate::oauth::personal::{self, Checked, PAT_CLIENT_ID, exchanged_jti};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::jwk::{self, PublicKey};
+use crate::oauth::jwk::{self, PublicKey};
 
 /// How long a fetched set is used before it is fetched again.
 pub const CACHE_TTL: i64 = 300;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::client::{AuthMethod, Client};
-use super::error::OAuthError;
+use super::model::{AuthMethod, Client};
+use crate::oauth::error::OAuthError;
 use crate::secret;
 
 /// The credentials a request presented, before we look at any client. `Debug` never

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Validation, decode};
 use serde_json::Value;
 
-use super::jwk::{self, PublicKey};
+use crate::oauth::jwk::{self, PublicKey};
 use crate::secret;
 
 /// `client_assertion_type` for JWT assertions (RFC 7523 §2.2).

@@ -6,11 +6,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{
-    AuthMethod, Client, ClientKeys, ClientMetadata, ClientRequest, RegistrationError,
-    ValidClientRequest,
-};
+use super::model::{AuthMethod, Client, ClientKeys, ClientMetadata};
 use super::redirect_uri::RedirectUriError;
+use super::request::{ClientRequest, RegistrationError, ValidClientRequest};
 use crate::domain::scope::Scope;
 
 /// What may register, and with which scopes.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::client::Client;
+use super::model::Client;
 
 /// More entries than this and the cache starts over: ids are attacker-chosen.
 const MAX_ENTRIES: usize = 10_000;

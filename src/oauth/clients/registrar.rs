@@ -5,18 +5,16 @@
 use std::sync::Arc;
 
 use super::assertion::{self, Audiences};
-use super::client::{
-    AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, Introspection, ValidClientRequest,
-    validate_jwks_uri,
-};
-use super::client_auth::{self, Presented};
-use super::client_cache::ClientCache;
-use super::error::OAuthError;
-use super::jwk;
+use super::auth::{self as client_auth, Presented};
+use super::cache::ClientCache;
 use super::jwks_fetch::JwksFetcher;
+use super::model::{AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, Introspection};
 use super::redirect_uri;
+use super::request::{ValidClientRequest, validate_jwks_uri};
 use crate::clock::SharedClock;
 use crate::domain::scope::Scope;
+use crate::oauth::error::OAuthError;
+use crate::oauth::jwk;
 use crate::secret;
 use crate::store::audit::Event;
 use crate::store::clients::{self, ClientRow};
