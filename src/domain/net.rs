@@ -3,11 +3,12 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
+/// One address or CIDR range (`ipnet` does the arithmetic); a bare address is its own
+/// range, and is written back bare.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Net {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct Net(IpNet);
 
 impl Net {
     pub fn parse(s: &str) -> Option<Net> {
@@ -16,17 +17,16 @@ impl Net {
             None => (s, None),
         };
         let addr: IpAddr = a.trim().parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
-            None => max,
+            Some(p) => p.trim().parse::<u8>().ok()?,
+            None => max_prefix(addr),
         };
-        Some(Net { addr, prefix })
+        IpNet::new(addr, prefix).ok().map(Net)
     }
 
     /// A range of every address (`0.0.0.0/0`, `::/0`).
     pub fn covers_everything(&self) -> bool {
-        self.prefix == 0
+        self.0.prefix_len() == 0
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -35,31 +35,21 @@ impl Net {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
+}
+
+fn max_prefix(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() { 32 } else { 128 }
 }
 
 impl std::fmt::Display for Net {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let max = if self.addr.is_ipv4() { 32 } else { 128 };
-        if self.prefix == max {
-            write!(f, "{}", self.addr)
+        let addr = self.0.addr();
+        if self.0.prefix_len() == max_prefix(addr) {
+            write!(f, "{addr}")
         } else {
-            write!(f, "{}/{}", self.addr, self.prefix)
+            write!(f, "{addr}/{}", self.0.prefix_len())
         }
     }
 }

@@ -2,8 +2,6 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -54,15 +52,10 @@ pub enum KeyError {
     Generate(String),
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+/// A PKCS#8 document as PEM (RFC 7468 §10).
+fn pem(der: &[u8]) -> Result<String, KeyError> {
+    pem_rfc7468::encode_string("PRIVATE KEY", LineEnding::LF, der)
+        .map_err(|e| KeyError::Generate(e.to_string()))
 }
 
 /// A new private key as PKCS#8 PEM. RSA keys come from the `rsa` crate (generation
@@ -82,12 +75,12 @@ pub fn generate(alg: KeyAlg) -> Result<String, KeyError> {
                 &SystemRandom::new(),
             )
             .map_err(|e| err(&e))?;
-            Ok(pem("PRIVATE KEY", doc.as_ref()))
+            pem(doc.as_ref())
         }
         KeyAlg::EdDSA => {
             let doc =
                 Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new()).map_err(|e| err(&e))?;
-            Ok(pem("PRIVATE KEY", doc.as_ref()))
+            pem(doc.as_ref())
         }
     }
 }

@@ -6,6 +6,8 @@
 //! every authenticator app supports, which is why the key URI pins `algorithm=SHA1`.
 
 use aws_lc_rs::hmac;
+use data_encoding::BASE32_NOPAD;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
@@ -20,9 +22,6 @@ pub const SECRET_LEN: usize = 20;
 /// 10^DIGITS: the modulus of RFC 4226 §5.3 step 3.
 const MODULUS: u32 = 1_000_000;
 
-/// RFC 4648 §6 alphabet.
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 /// A fresh shared secret: 20 bytes from the OS RNG.
 pub fn generate_secret() -> Vec<u8> {
     let mut secret = vec![0u8; SECRET_LEN];
@@ -33,41 +32,21 @@ pub fn generate_secret() -> Vec<u8> {
 /// RFC 4648 base32, uppercase and without `=` padding: the form that the key URI
 /// format expects and that people type in when they cannot scan the QR code.
 pub fn base32(secret: &[u8]) -> String {
-    let mut out = String::with_capacity(secret.len().div_ceil(5) * 8);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &byte in secret {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(BASE32[((buffer >> bits) & 31) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(BASE32[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
+    BASE32_NOPAD.encode(secret)
 }
 
 /// Decode base32 as people copy it: any case, spaces and trailing `=` padding allowed.
 /// None for characters outside the alphabet, impossible lengths, or non-zero bits left
-/// over at the end (so that every secret has exactly one accepted encoding).
+/// over at the end (so that every secret has exactly one accepted encoding: the
+/// encoding's trailing-bit check).
 pub fn from_base32(s: &str) -> Option<Vec<u8>> {
     let s = s.trim_end_matches(|c: char| c == '=' || c.is_ascii_whitespace());
-    let mut out = Vec::with_capacity(s.len() * 5 / 8);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in s.bytes().filter(|c| *c != b' ') {
-        let value = BASE32.iter().position(|a| *a == c.to_ascii_uppercase())?;
-        buffer = (buffer << 5) | value as u32;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-        buffer &= (1 << bits) - 1;
-    }
-    // 1, 3 or 6 trailing characters cannot come from whole bytes (RFC 4648 §6).
-    (bits < 5 && buffer == 0).then_some(out)
+    let typed: String = s
+        .chars()
+        .filter(|c| *c != ' ')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    BASE32_NOPAD.decode(typed.as_bytes()).ok()
 }
 
 /// The Key Uri Format that authenticator apps scan:
@@ -85,19 +64,15 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
     )
 }
 
+/// RFC 3986 §2.3: everything but the unreserved characters is percent-encoded.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// The code shown by an app at Unix time `unix`, zero-padded to 6 digits. Times before
