@@ -5,17 +5,31 @@
 //! nothing in it can move a cursor, start a terminal sequence or reorder what follows.
 
 /// Characters that must never reach a terminal or a log as themselves (and that a name
-/// shown to people must not contain: they hide or reorder the text around them).
+/// shown to people must not contain: they hide or reorder the text around them): control
+/// characters, line and paragraph separators, bidirectional controls, and every
+/// Default_Ignorable_Code_Point of Unicode (DerivedCoreProperties.txt: soft hyphen,
+/// zero-width and filler characters, variation selectors, tag characters), which
+/// render as nothing.
 pub fn dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{061c}'                      // Arabic letter mark
-            | '\u{180e}'                    // Mongolian vowel separator
+            '\u{00ad}'                      // soft hyphen
+            | '\u{034f}'                    // combining grapheme joiner
+            | '\u{061c}'                    // Arabic letter mark
+            | '\u{115f}'..='\u{1160}'       // Hangul fillers
+            | '\u{17b4}'..='\u{17b5}'       // Khmer inherent vowels
+            | '\u{180b}'..='\u{180f}'       // Mongolian selectors and vowel separator
             | '\u{200b}'..='\u{200f}'       // zero-width characters, LRM, RLM
             | '\u{2028}'..='\u{202e}'       // line/paragraph separators, embeddings, overrides
             | '\u{2060}'..='\u{206f}'       // word joiner, isolates, invisible operators
+            | '\u{3164}'                    // Hangul filler
+            | '\u{fe00}'..='\u{fe0f}'       // variation selectors
             | '\u{feff}'                    // zero-width no-break space (BOM)
-            | '\u{fff9}'..='\u{fffb}') // interlinear annotations
+            | '\u{ffa0}'                    // halfwidth Hangul filler
+            | '\u{fff0}'..='\u{fffb}'       // unassigned specials, interlinear annotations
+            | '\u{1bca0}'..='\u{1bca3}'     // shorthand format controls
+            | '\u{1d173}'..='\u{1d17a}'     // musical formatting
+            | '\u{e0000}'..='\u{e0fff}') // tags, variation selectors supplement
 }
 
 /// `s` for a terminal: dangerous characters (and backslashes, so that an escape cannot be
@@ -42,14 +56,18 @@ fn escaped(s: &str, escape: impl Fn(char) -> bool) -> String {
     out
 }
 
-/// JSON text with every dangerous character written as a `\uXXXX` escape. Valid JSON in,
-/// the same JSON value out: such characters can only stand inside strings, where the
-/// escape means the same character (all of them are in the Basic Multilingual Plane).
+/// JSON text with every dangerous character written as a `\uXXXX` escape (a surrogate
+/// pair beyond the Basic Multilingual Plane). Valid JSON in, the same JSON value out:
+/// such characters can only stand inside strings, where the escape means the same
+/// character.
 pub fn json_inert(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if dangerous(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -61,7 +79,7 @@ pub fn json_inert(json: &str) -> String {
 mod tests {
     use super::*;
 
-    const FORGED: &str = "x\n2026-11-30 signin.success \u{1b}[2J\u{9b}2J\u{9d}0;t\u{9c}\u{202e}\u{2028}\u{2029}\u{61c}\u{200b}\u{feff}\u{7f}\r";
+    const FORGED: &str = "x\n2026-11-30 signin.success \u{1b}[2J\u{9b}2J\u{9d}0;t\u{9c}\u{202e}\u{2028}\u{2029}\u{61c}\u{200b}\u{feff}\u{7f}\r\u{ad}\u{e0041}\u{3164}\u{34f}";
 
     #[test]
     fn nothing_dangerous_survives_for_the_terminal() {

@@ -405,8 +405,21 @@ fn reading_commands_and_names_fail_closed() {
         let out = create(bad);
         assert!(!out.status.success(), "{bad:?}");
     }
+    // Unicode's case, on every database: one account per name, whatever its case.
+    for (first, second) in [("straße", "STRAẞE"), ("ǅx", "ǆx")] {
+        assert!(create(first).status.success(), "{first}");
+        let out = create(second);
+        assert!(!out.status.success(), "{second} after {first}");
+        assert!(stderr(&out).contains("taken"), "{}", stderr(&out));
+    }
     // Display names are shown to people too: nothing that hides or reorders text.
-    for name in ["Ada\u{202e}ecalevol", "Ada\u{200b}Lovelace", "Ada\u{1b}[2J"] {
+    for name in [
+        "Ada\u{202e}ecalevol",
+        "Ada\u{200b}Lovelace",
+        "Ada\u{1b}[2J",
+        "Ada\u{ad}Lovelace",
+        "Ada\u{e0041}",
+    ] {
         let out = env.run_with_stdin(
             &[
                 "user",

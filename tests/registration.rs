@@ -671,6 +671,14 @@ async fn an_operator_disables_and_enables_a_self_registered_client() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Until the cached record expires the running server still serves the client: what
+    // it gets in that time must not come back when the client is enabled again.
+    let res = token().await;
+    assert_eq!(res.status(), 200);
+    let in_the_window = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let shown: Value =
         serde_json::from_slice(&srv.cli(&["client", "show", &id, "--json"]).stdout).unwrap();
     assert!(shown["disabled_at"].is_i64());
@@ -693,6 +701,7 @@ async fn an_operator_disables_and_enables_a_self_registered_client() {
     assert_eq!(active_token(fresh).await, true);
     // Disabling ended what it held: the token from before stays dead.
     assert_eq!(active().await, false);
+    assert_eq!(active_token(in_the_window).await, false);
     srv.stop().await;
 }
 
@@ -943,6 +952,19 @@ async fn control_characters_are_refused_in_every_registered_uri_and_name() {
         (
             "post_logout_redirect_uris",
             json!(["https://calendar.example/bye\u{2028}"]),
+        ),
+        // Characters that render as nothing (Unicode's default-ignorable ones).
+        (
+            "redirect_uris",
+            json!(["https://calendar.example/c\u{ad}b"]),
+        ),
+        (
+            "redirect_uris",
+            json!(["https://calendar.example/c\u{e0041}b"]),
+        ),
+        (
+            "redirect_uris",
+            json!(["https://calendar.example/c\u{3164}b"]),
         ),
     ];
     for (field, value) in cases {

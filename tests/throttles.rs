@@ -148,6 +148,14 @@ async fn any_spelling_of_a_username_signs_in_and_shares_its_limit() {
             .status(),
         303
     );
+    // By Unicode's rules, on SQLite as on PostgreSQL.
+    create_user(&srv, "straße", PW, None);
+    assert_eq!(
+        sign_in_password(&srv, &http_client(), "STRAẞE")
+            .await
+            .status(),
+        303
+    );
     let http = http_client();
     let csrf = login_page_csrf(&srv, &http).await;
     let spellings = ["alice", "ALICE", "Alice", "aLICE", "alIce", "ALice"];

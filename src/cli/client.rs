@@ -380,7 +380,7 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection, profile: Profile) -> an
             // Everything the client holds ends with it: its access tokens (by time) and
             // its refresh-token families, which stay ended if it is enabled again.
             let families = crate::store::db::write_transaction(conn, |conn| {
-                if !clients::set_disabled(conn, &id, Some(t))? {
+                if !clients::set_disabled(conn, &id, Some(t), t)? {
                     return Ok(None);
                 }
                 crate::store::refresh::revoke_for_client(conn, &id, "client disabled", t).map(Some)
@@ -400,7 +400,17 @@ pub fn run(cmd: ClientCommand, conn: &mut AnyConnection, profile: Profile) -> an
             );
         }
         ClientCommand::Enable { id } => {
-            if !clients::set_disabled(conn, &id, None)? {
+            let t = now();
+            // What it was given between the disabling and the moment every server saw
+            // it (the client cache's lifetime) ends here too.
+            let enabled = crate::store::db::write_transaction(conn, |conn| {
+                if !clients::set_disabled(conn, &id, None, t)? {
+                    return Ok(false);
+                }
+                crate::store::refresh::revoke_for_client(conn, &id, "client disabled", t)?;
+                Ok::<_, diesel::result::Error>(true)
+            })?;
+            if !enabled {
                 anyhow::bail!("no disabled client with id {id:?}");
             }
             record(

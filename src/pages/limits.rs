@@ -86,7 +86,7 @@ pub async fn password(
                 // Any spelling of the name is the same person's budget: "ALICE" and
                 // "alice" sign in alike, so they count alike.
                 _ => (
-                    format!("login:user:{}", secret::hash(&name.to_lowercase())),
+                    format!("login:user:{}", secret::hash(&users::key(&name))),
                     "username",
                 ),
             };

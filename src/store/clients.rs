@@ -173,6 +173,7 @@ pub fn set_disabled(
     conn: &mut AnyConnection,
     client_id: &str,
     at: Option<i64>,
+    now: i64,
 ) -> QueryResult<bool> {
     let target = clients::table.find(client_id);
     let n = match at {
@@ -181,8 +182,13 @@ pub fn set_disabled(
         Some(t) => diesel::update(target.filter(clients::disabled_at.is_null()))
             .set((clients::disabled_at.eq(t), clients::tokens_not_before.eq(t)))
             .execute(conn)?,
+        // And whatever it was still given while running servers had it cached (up to
+        // the client cache's lifetime after the disabling) stays dead too.
         None => diesel::update(target.filter(clients::disabled_at.is_not_null()))
-            .set(clients::disabled_at.eq(None::<i64>))
+            .set((
+                clients::disabled_at.eq(None::<i64>),
+                clients::tokens_not_before.eq(now),
+            ))
             .execute(conn)?,
     };
     Ok(n == 1)

@@ -37,6 +37,7 @@ diesel::table! {
     users (id) {
         id -> DbUuid,
         username -> Text,
+        username_key -> Nullable<Text>,
         email -> Nullable<Text>,
         password_hash -> Text,
         created_at -> BigInt,

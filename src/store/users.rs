@@ -27,6 +27,8 @@ pub struct User {
 struct Row {
     id: Id,
     username: String,
+    /// `key(username)`: what sign-in looks people up by.
+    username_key: Option<String>,
     email: Option<String>,
     password_hash: String,
     created_at: i64,
@@ -62,6 +64,7 @@ pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
     let row = Row {
         id: user.id,
         username: user.username.clone(),
+        username_key: Some(key(&user.username)),
         email: user.email.clone(),
         password_hash: user.password_hash.clone(),
         created_at: user.created_at,
@@ -80,25 +83,58 @@ fn one(row: Option<Row>) -> QueryResult<Option<User>> {
     row.map(User::try_from).transpose()
 }
 
-/// The person named `username`, ignoring case as the database's `lower` does (its
-/// unique index on `lower(username)` allows one such person).
+/// What a username is looked up by: the name in lower case, by Unicode's rules (`ADA`,
+/// `Ada` and `ada` are one name, and so are `STRAẞE` and `straße`), the same on every
+/// database.
+pub fn key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+/// The person named `username`, in any case (`key`; a unique index on the key allows
+/// one such person).
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
     one(users::table
-        .filter(lower(users::username).eq(lower(username)))
+        .filter(users::username_key.eq(key(username)))
         .select(Row::as_select())
         .first(conn)
         .optional()?)
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// Whether a user has this name, ignoring case (the database's `lower`, as the unique
-/// index on it does).
+/// Whether a user has this name, in any case.
 pub fn username_taken(conn: &mut AnyConnection, username: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(lower(users::username).eq(lower(username))),
+        users::table.filter(users::username_key.eq(key(username))),
     ))
     .get_result(conn)
+}
+
+/// Write `key` of every username whose stored key differs (the migration filled keys
+/// with the database's `lower`, which on SQLite folds ASCII only). Returns the ids of
+/// people whose key is taken by another spelling of their name: they cannot sign in
+/// until an operator renames or deletes one of the two.
+pub fn fold_keys(conn: &mut AnyConnection) -> QueryResult<Vec<Id>> {
+    let rows: Vec<(Id, String, Option<String>)> = users::table
+        .select((users::id, users::username, users::username_key))
+        .load(conn)?;
+    let mut clashes = Vec::new();
+    for (id, name, stored) in rows {
+        let folded = key(&name);
+        if stored.as_deref() == Some(folded.as_str()) {
+            continue;
+        }
+        let written = diesel::update(users::table.find(id))
+            .set(users::username_key.eq(&folded))
+            .execute(conn);
+        match written {
+            Ok(_) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => clashes.push(id),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(clashes)
 }
 
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {

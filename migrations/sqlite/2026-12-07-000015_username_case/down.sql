@@ -1,1 +1,2 @@
-DROP INDEX users_username_lower;
+DROP INDEX users_username_key;
+ALTER TABLE users DROP COLUMN username_key;

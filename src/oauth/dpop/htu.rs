@@ -84,7 +84,8 @@ fn plain_host(authority: &str) -> bool {
         return authority.contains(']');
     }
     let host = match authority.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        // Digits, and no leading zero (`:018080` is 18080 only to a lenient parser).
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.starts_with('0') => h,
         Some(_) => return false,
         None => authority,
     };
@@ -148,6 +149,7 @@ mod tests {
             "https://as.example/x/../token",
             "https://as.example/x/%2E%2e/token",
             "https://as.example:x/token",
+            "https://as.example:0443/token",
         ] {
             assert!(normalize_htu(bad).is_none(), "{bad:?}");
         }
