@@ -1,2 +1,2 @@
-DROP INDEX users_username_key;
+DROP INDEX users_username_fold;
 ALTER TABLE users DROP COLUMN username_key;

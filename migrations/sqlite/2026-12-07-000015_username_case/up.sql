@@ -6,4 +6,4 @@
 -- every key when it migrates.
 ALTER TABLE users ADD COLUMN username_key TEXT;
 UPDATE users SET username_key = lower(username);
-CREATE UNIQUE INDEX users_username_key ON users (username_key);
+CREATE UNIQUE INDEX users_username_fold ON users (username_key);
