@@ -2,7 +2,7 @@
 //! - `sign_access_token/{RS256,ES256,EdDSA}`: our JWT path (cached aws-lc key);
 //! - `raw_sign/{RS256,ES256,EdDSA}`: aws-lc alone on the same signing input, the
 //!   floor the first group can approach;
-//! - `client_auth`: `secret::hash` of a client secret, and `client_auth::authenticate`
+//! - `client_auth`: `secret::hash` of a client secret, and `clients::auth::authenticate`
 //!   of Basic credentials against a cached client record (what every token request
 //!   pays before the grant), plus `extract` of the Basic header;
 //! - `sha256_only`: the digest inside `secret_hash`, to show what the hex costs;
@@ -24,8 +24,8 @@ use portcullis::domain::scope::Scope;
 use portcullis::endpoints::credentials;
 use portcullis::keys::material::{KeyAlg, Material, from_pem, generate};
 use portcullis::keys::signer;
-use portcullis::oauth::client_auth::{self, Presented};
-use portcullis::oauth::clients::{AuthMethod, Client, GrantType};
+use portcullis::oauth::clients::auth::{self as client_auth, Presented};
+use portcullis::oauth::clients::{AuthMethod, Client, GrantType, Introspection};
 use portcullis::oauth::tokens::{AccessClaims, Audience, new_jti, sign_access_token};
 use portcullis::secret;
 use sha2::{Digest, Sha256};
@@ -111,6 +111,8 @@ fn client_authentication(c: &mut Criterion) {
         registration_token_hash: None,
         metadata: Default::default(),
         disabled_at: None,
+        tokens_not_before: None,
+        introspection: Introspection::Any,
     });
     let presented = Presented::Basic {
         client_id: client_id.clone(),
