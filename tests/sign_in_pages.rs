@@ -616,3 +616,73 @@ async fn the_root_leads_to_the_account_whose_activity_names_apps() {
     assert!(!page.contains(&format!("app {}", app.id)), "{page}");
     srv.stop().await;
 }
+
+/// Whoever can plant a cookie can also fetch the sign-in page with it and read the token
+/// that goes with it: what stops them signing a victim in as themselves (login CSRF) is
+/// that a browser says where a form was posted from, and a post from another site is
+/// refused whatever it carries. The control: the same pair posted from our own origin.
+#[actix_web::test]
+async fn a_form_posted_from_another_site_is_refused_whatever_it_carries() {
+    let srv = spawn().await;
+    create_user(&srv, "mallory", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let s = start(&app, &["openid"], &[]);
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let planted = "A".repeat(43);
+    let res = raw
+        .get(&s.url)
+        .header("cookie", format!("portcullis_csrf={planted}"))
+        .send()
+        .await
+        .unwrap();
+    let flow = set_cookie(&res, "portcullis_flow").expect("flow");
+    let page = res.text().await.unwrap();
+    let token = field(&page, "csrf").unwrap();
+    let txn = field(&page, "txn").unwrap();
+    let ours = srv.base.clone();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut req = raw.post(srv.url("/login")).header(
+            "cookie",
+            format!("portcullis_csrf={planted}; portcullis_flow={flow}"),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.form(&[
+            ("csrf", token.as_str()),
+            ("txn", txn.as_str()),
+            ("username", "mallory"),
+            ("password", PASSWORD),
+        ])
+        .send()
+    };
+    for headers in [
+        vec![("origin", "http://evil.example".to_string())],
+        vec![
+            ("origin", "null".to_string()),
+            ("sec-fetch-site", "cross-site".to_string()),
+        ],
+        vec![("sec-fetch-site", "cross-site".to_string())],
+        vec![("sec-fetch-site", "same-site".to_string())],
+        vec![
+            ("origin", ours.clone()),
+            ("sec-fetch-site", "cross-site".to_string()),
+        ],
+    ] {
+        let res = post(headers.clone()).await.unwrap();
+        assert_eq!(res.status(), 403, "{headers:?}");
+        assert!(set_cookie(&res, "portcullis_session").is_none());
+    }
+    let res = post(vec![
+        ("origin", ours),
+        ("sec-fetch-site", "same-origin".to_string()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200, "the consent page");
+    assert!(set_cookie(&res, "portcullis_session").is_some());
+    srv.stop().await;
+}

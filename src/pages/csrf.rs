@@ -7,12 +7,18 @@
 //!   session), it changes whenever the session token does, and a copy of the database
 //!   alone (which holds the hashes) does not yield it.
 //! - Before any session (the sign-in form), a signed double-submit cookie: a random value
-//!   in a cookie, and in the form an HMAC of that value under the same key. Another site
-//!   can make the browser send the cookie but cannot read it, and whoever plants a cookie
-//!   (a sibling subdomain over http, a man in the middle of a plain-http request) still
-//!   cannot compute the form's token for it (OWASP CSRF cheat sheet: naive double-submit
-//!   falls to cookie injection; the signed variant does not). On https the cookie also
-//!   has the `__Host-` prefix.
+//!   in a cookie, and in the form an HMAC of that value under the same key, so an equal
+//!   cookie and field made up by someone else do not pass. That alone does not stop
+//!   whoever can plant a cookie (a sibling subdomain over http, a man in the middle of a
+//!   plain-http request): they can fetch the sign-in page with a value of their choosing
+//!   and read its token. On https the cookie has the `__Host-` prefix, which no other
+//!   host can set, and every form post must also come from our own origin (below).
+//!
+//! Browsers say where a form was posted from (`Sec-Fetch-Site`, or `Origin` in older
+//! ones): a post from another site, a sibling subdomain included, is refused whatever
+//! token it carries (OWASP CSRF cheat sheet, "verifying origin with standard headers").
+//! Clients that send neither header are not browsers that another site could drive, and
+//! rely on the token.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -91,8 +97,11 @@ pub fn ensure(state: &AppState, req: &HttpRequest) -> Csrf {
     }
 }
 
-/// Does the form's token match the browser's?
+/// Does the form's token match the browser's, and was it posted from our own pages?
 pub fn verify(state: &AppState, req: &HttpRequest, form_token: Option<&str>) -> bool {
+    if !from_our_origin(state, req) {
+        return false;
+    }
     if let Some(expected) = session_bound(state, req) {
         return form_token.is_some_and(|f| secret::ct_eq(expected.as_bytes(), f.as_bytes()));
     }
@@ -112,4 +121,21 @@ pub fn verify(state: &AppState, req: &HttpRequest, form_token: Option<&str>) -> 
 /// never equal a session-bound token.
 fn signed(key: &MacKey, cookie: &str) -> String {
     key.tag(format!("cookie:{cookie}").as_bytes())
+}
+
+/// Whether the browser says the request comes from our own origin (the issuer's), or says
+/// nothing. `Sec-Fetch-Site` (every current browser sends it) must be `same-origin` or
+/// `none` (typed, bookmarked). Without it, an `Origin` header must be the issuer's origin,
+/// or `null`: our pages send `Referrer-Policy: no-referrer`, under which a browser posts
+/// even our own forms with `Origin: null`.
+fn from_our_origin(state: &AppState, req: &HttpRequest) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    match req.headers().get(actix_web::http::header::ORIGIN) {
+        None => true,
+        Some(origin) if origin.as_bytes() == b"null" => true,
+        Some(origin) => url::Url::parse(&state.issuer.id)
+            .is_ok_and(|u| u.origin().ascii_serialization().as_bytes() == origin.as_bytes()),
+    }
 }
