@@ -185,7 +185,8 @@ async fn a_sealed_secret_opens_only_for_its_person() {
     let (a, b) = (id("alice"), id("bob"));
     let sealed = totp::find(&mut conn, a).unwrap().unwrap().secret_sealed;
     assert!(sealed.starts_with("v2."), "{sealed}");
-    totp::reseal(&mut conn, b, &sealed).unwrap();
+    let bobs = totp::find(&mut conn, b).unwrap().unwrap().secret_sealed;
+    assert!(totp::reseal(&mut conn, b, &bobs, &sealed).unwrap());
     let second_step = |base: String, user: &'static str, code: String| async move {
         let browser = common::browser::Browser::at(&base);
         let page = browser.sign_in(user, PW).await.text().await.unwrap();
@@ -198,7 +199,7 @@ async fn a_sealed_secret_opens_only_for_its_person() {
     assert_eq!(status, 200, "alice's code does not open bob's account");
 
     let legacy = srv.state().data_keys.seal(&alice.secret).unwrap();
-    totp::reseal(&mut conn, a, &legacy).unwrap();
+    assert!(totp::reseal(&mut conn, a, &sealed, &legacy).unwrap());
     drop(conn);
     let sibling = srv.sibling().await;
     let mut conn = srv.state().db.pool().get().unwrap();

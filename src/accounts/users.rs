@@ -64,9 +64,6 @@ pub fn reset_password(
     Ok(ended)
 }
 
-/// A person changes their own password from `session`. With `sign_out_others`, every
-/// other session and every refresh-token family end (what a leaked password let
-/// someone start); without, only the password changes.
 /// An operator turns off `user`'s second factor (authenticator and recovery codes), for
 /// a person who lost both: every session ends, so nobody stays signed in on the
 /// strength of a factor that is gone. `None` when two-factor was not on.
@@ -103,6 +100,10 @@ pub struct OwnPasswordChange<'a> {
     pub revoke_tokens: bool,
 }
 
+/// A person changes their own password from `session`. With `sign_out_others`, every
+/// other session and every refresh-token family end (what a leaked password let
+/// someone start); without, only the password changes; with `revoke_tokens`, the person's
+/// personal API tokens are revoked too.
 pub fn change_own_password(
     conn: &mut AnyConnection,
     user: Id,

@@ -89,28 +89,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
             if let Err(err) = audit::record(conn, &e, t) {
                 eprintln!("portcullis: warning: cannot write the audit event: {err}");
             }
-            if json {
-                say!(
-                    "{}",
-                    json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses,
-                            "allow_introspection": row.allow_introspection })
-                );
-            } else {
-                say!("token:   {token}");
-                say!("         (shown only now: give it to whoever may register clients)");
-                say!("id:      {}", row.id);
-                match row.expires_at {
-                    Some(e) => say!("expires: {}", rfc3339(e)),
-                    None => say!("expires: never"),
-                }
-                match row.max_uses {
-                    Some(m) => say!("uses:    at most {m}"),
-                    None => say!("uses:    no limit"),
-                }
-                if row.allow_introspection {
-                    say!("clients: may introspect any token");
-                }
-            }
+            print_created(&token, &row, json);
         }
         RegistrationCommand::List { json } => {
             let all = tokens::list(conn)?;
@@ -154,4 +133,30 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// The new token, shown this once, and what it allows.
+fn print_created(token: &str, row: &RegistrationTokenRow, json: bool) {
+    if json {
+        say!(
+            "{}",
+            json!({ "token": token, "id": row.id, "expires_at": row.expires_at, "max_uses": row.max_uses,
+                    "allow_introspection": row.allow_introspection })
+        );
+    } else {
+        say!("token:   {token}");
+        say!("         (shown only now: give it to whoever may register clients)");
+        say!("id:      {}", row.id);
+        match row.expires_at {
+            Some(e) => say!("expires: {}", rfc3339(e)),
+            None => say!("expires: never"),
+        }
+        match row.max_uses {
+            Some(m) => say!("uses:    at most {m}"),
+            None => say!("uses:    no limit"),
+        }
+        if row.allow_introspection {
+            say!("clients: may introspect any token");
+        }
+    }
 }

@@ -74,7 +74,7 @@ pub fn check(
         if keys.needs_reseal(&t.secret_sealed)
             && let Ok(sealed) = sealing::seal(keys, user, &secret)
         {
-            totp::reseal(conn, user, &sealed)?;
+            totp::reseal(conn, user, &t.secret_sealed, &sealed)?;
         }
         return Ok(Some(Factor::Totp));
     }

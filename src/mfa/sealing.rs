@@ -24,15 +24,16 @@ pub fn open(keys: &DataKeys, user: Id, stored: &str) -> Option<Vec<u8>> {
 /// Returns how many moved. A value that does not open stays as it is, and fails closed.
 pub fn bind_unbound(conn: &mut AnyConnection, keys: &DataKeys) -> diesel::QueryResult<usize> {
     let mut moved = 0;
-    for t in totp::all(conn)? {
+    for t in totp::all_unbound(conn)? {
         if !sealed::is_unbound(&t.secret_sealed) {
             continue;
         }
         let Some(secret) = keys.open(&t.secret_sealed) else {
             continue;
         };
-        if let Ok(bound) = seal(keys, t.user_id, &secret) {
-            totp::reseal(conn, t.user_id, &bound)?;
+        if let Ok(bound) = seal(keys, t.user_id, &secret)
+            && totp::reseal(conn, t.user_id, &t.secret_sealed, &bound)?
+        {
             moved += 1;
         }
     }

@@ -1,5 +1,5 @@
 //! Persistence of registered clients, as stored: lists are space-separated text. The
-//! protocol layer (`oauth::registrar`) turns a row into a `Client`, refusing one whose
+//! protocol layer (`oauth::clients::registrar`) turns a row into a `Client`, refusing one whose
 //! values no longer parse.
 
 use diesel::prelude::*;

@@ -21,9 +21,12 @@ pub fn find(conn: &mut AnyConnection, user: Id) -> QueryResult<Option<Totp>> {
     user_totp::table.find(user).first(conn).optional()
 }
 
-/// Every enrolment (start-up maintenance).
-pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<Totp>> {
-    user_totp::table.load(conn)
+/// The enrolments whose secret is sealed in the unbound form `v1.` (start-up
+/// maintenance: only those need binding).
+pub fn all_unbound(conn: &mut AnyConnection) -> QueryResult<Vec<Totp>> {
+    user_totp::table
+        .filter(user_totp::secret_sealed.like("v1.%"))
+        .load(conn)
 }
 
 /// Start (or restart) an enrolment: a new secret, not yet enabled. False when another
@@ -70,11 +73,17 @@ pub fn use_step(conn: &mut AnyConnection, user: Id, step: i64) -> QueryResult<bo
     .map(|n| n == 1)
 }
 
-pub fn reseal(conn: &mut AnyConnection, user: Id, sealed: &str) -> QueryResult<()> {
-    diesel::update(user_totp::table.find(user))
-        .set(user_totp::secret_sealed.eq(sealed))
-        .execute(conn)
-        .map(|_| ())
+/// Replace the sealed form of `user`'s secret, if it is still `was` (the value that was
+/// opened): an enrolment that replaced it meanwhile, on any instance, stands.
+pub fn reseal(conn: &mut AnyConnection, user: Id, was: &str, sealed: &str) -> QueryResult<bool> {
+    diesel::update(
+        user_totp::table
+            .find(user)
+            .filter(user_totp::secret_sealed.eq(was)),
+    )
+    .set(user_totp::secret_sealed.eq(sealed))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 pub fn enable(conn: &mut AnyConnection, user: Id, now: i64) -> QueryResult<bool> {

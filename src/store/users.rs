@@ -147,8 +147,9 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
         .collect()
 }
 
+/// Delete the person named `username`, in any case (as `find_by_username`).
 pub fn delete_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<bool> {
-    diesel::delete(users::table.filter(users::username.eq(username)))
+    diesel::delete(users::table.filter(users::username_key.eq(key(username))))
         .execute(conn)
         .map(|n| n > 0)
 }

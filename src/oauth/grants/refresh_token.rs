@@ -106,12 +106,21 @@ pub async fn grant(
                     return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was revoked"));
                 }
                 // A grant is never wider than its client's registration now: an update
-                // that dropped `offline_access` (or an operator's edit) narrows the
-                // family at its next refresh, for good.
+                // that narrowed the scope (or an operator's edit) narrows the family at
+                // its next refresh, for good.
                 let allowed = family.scope.intersection(&registered);
                 if allowed != family.scope {
                     refresh::narrow_scope(conn, family.id, &allowed)?;
                     family.scope = allowed;
+                }
+                // Refresh tokens exist for `offline_access` (OpenID Connect Core §11): a
+                // client that may no longer ask for it keeps none.
+                if !family.scope.contains(OFFLINE_ACCESS) {
+                    refresh::revoke_family(conn, family.id, "offline_access no longer registered", now)?;
+                    return Ok(Outcome::Refused(
+                        ErrorCode::InvalidGrant,
+                        "the client may no longer keep people signed in (offline_access)",
+                    ));
                 }
                 let reused = |conn: &mut AnyConnection| -> diesel::QueryResult<Outcome> {
                     // Two parties hold the token: cut the whole family.
