@@ -48,6 +48,188 @@ pub fn issue_refresh(
     Ok(token)
 }
 
+/// One refresh, as the unit of work sees it: everything it needs, owned.
+struct Redemption {
+    token_hash: String,
+    client_id: String,
+    /// The client's registered scope now: the most a grant may still hold.
+    registered: Scope,
+    requested_scope: Option<String>,
+    requested_resources: Vec<String>,
+    /// Bind the family to the proof's key (public clients, and the FAPI 2.0 profile).
+    bind_public: bool,
+    rotate: bool,
+    dpop_jkt: Option<String>,
+    ip: Option<String>,
+    /// The new access token's id, recorded in the family.
+    jti: String,
+    now: i64,
+    access_ttl: i64,
+    idle: i64,
+}
+
+impl Redemption {
+    /// Each step of RFC 6749 §6 and RFC 9700 §4.14.2 in order; the first that refuses
+    /// answers, and nothing is spent before every check has passed.
+    fn redeem(&self, conn: &mut AnyConnection) -> diesel::QueryResult<Outcome> {
+        let Some((row, mut family)) = refresh::find(conn, &self.token_hash)? else {
+            return Ok(refused("the refresh token is invalid"));
+        };
+        if family.client_id != self.client_id {
+            return Ok(refused("the refresh token was issued to another client"));
+        }
+        if family.revoked_at.is_some() {
+            return Ok(refused("the refresh token was revoked"));
+        }
+        if let Some(ended) = self.narrow_to_registration(conn, &mut family)? {
+            return Ok(ended);
+        }
+        if row.used_at.is_some() {
+            return reused(conn, &family, self.now);
+        }
+        if row.expires_at <= self.now || family.expires_at <= self.now {
+            return Ok(refused("the refresh token has expired"));
+        }
+        if let Some(refusal) = self.check_binding_and_request(&family) {
+            return Ok(refusal);
+        }
+        // RFC 9449 §5: a public client that presents a proof binds its refresh token to
+        // the key, even if it began without DPoP.
+        if self.bind_public
+            && family.dpop_jkt.is_none()
+            && let Some(jkt) = &self.dpop_jkt
+        {
+            refresh::bind_dpop(conn, family.id, jkt)?;
+        }
+        if self.rotate {
+            self.rotate_token(conn, family)
+        } else {
+            self.keep_token(conn, family)
+        }
+    }
+
+    /// A grant is never wider than its client's registration now: an update that
+    /// narrowed the scope (or an operator's edit) narrows the family at its next
+    /// refresh, for good. Refresh tokens exist for `offline_access` (OpenID Connect Core
+    /// §11): once the client may no longer ask for it, the family ends.
+    fn narrow_to_registration(
+        &self,
+        conn: &mut AnyConnection,
+        family: &mut Family,
+    ) -> diesel::QueryResult<Option<Outcome>> {
+        let allowed = family.scope.intersection(&self.registered);
+        if allowed != family.scope {
+            refresh::narrow_scope(conn, family.id, &allowed)?;
+            family.scope = allowed;
+        }
+        if family.scope.contains(OFFLINE_ACCESS) {
+            return Ok(None);
+        }
+        let reason = "offline_access no longer registered";
+        refresh::revoke_family(conn, family.id, reason, self.now)?;
+        Ok(Some(refused(
+            "the client may no longer keep people signed in (offline_access)",
+        )))
+    }
+
+    /// Checked before the token is spent, so that a refused request leaves it usable:
+    /// whoever lacks the DPoP key cannot use it, nor cost its holder the family.
+    fn check_binding_and_request(&self, family: &Family) -> Option<Outcome> {
+        // RFC 9449 §5: a bound token works only with a proof of its key.
+        if let Some(bound) = &family.dpop_jkt
+            && self.dpop_jkt.as_deref() != Some(bound.as_str())
+        {
+            return Some(refused(
+                "the refresh token is bound to a DPoP key: send a proof made with it",
+            ));
+        }
+        // RFC 8707 §2.2: a refresh token is bound to the full original grant: a refresh
+        // may narrow its resources, never name another.
+        let granted: Vec<&str> = family
+            .resources
+            .split(' ')
+            .filter(|r| !r.is_empty())
+            .collect();
+        if !granted.is_empty()
+            && self
+                .requested_resources
+                .iter()
+                .any(|r| !granted.contains(&r.as_str()))
+        {
+            return Some(Outcome::Refused(
+                ErrorCode::InvalidTarget,
+                "the refresh token was not granted for the requested resource",
+            ));
+        }
+        // RFC 6749 §6: the requested scope may narrow the original grant, never widen it.
+        if self
+            .requested_scope
+            .as_deref()
+            .is_some_and(|r| Scope::parse(r).map_or(true, |r| !r.is_subset_of(&family.scope)))
+        {
+            return Some(Outcome::Refused(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds the original grant",
+            ));
+        }
+        None
+    }
+
+    /// FAPI 2.0 §5.3.2.1: a client whose response was lost retries with the same token.
+    /// It is bound to a confidential client (and its DPoP key), which must authenticate
+    /// with its private key.
+    fn keep_token(&self, conn: &mut AnyConnection, family: Family) -> diesel::QueryResult<Outcome> {
+        let until = (self.now + self.idle).min(family.expires_at);
+        refresh::extend(conn, &self.token_hash, until)?;
+        let exp = self.now + self.access_ttl;
+        refresh::record_access(conn, family.id, &self.jti, exp, self.now)?;
+        refresh::touch(conn, family.id, self.ip.as_deref(), self.now)?;
+        Ok(Outcome::Rotated {
+            family: Box::new(family),
+            token: None,
+        })
+    }
+
+    /// Spend the token (one conditional write: of concurrent uses one wins, and the
+    /// others are a reuse) and issue the next one of the family.
+    fn rotate_token(
+        &self,
+        conn: &mut AnyConnection,
+        family: Family,
+    ) -> diesel::QueryResult<Outcome> {
+        if !refresh::mark_used(conn, &self.token_hash, self.now)? {
+            return reused(conn, &family, self.now);
+        }
+        let exp = self.now + self.access_ttl;
+        let token = issue_refresh(conn, &family, &self.jti, exp, self.idle, self.now)?;
+        refresh::touch(conn, family.id, self.ip.as_deref(), self.now)?;
+        Ok(Outcome::Rotated {
+            family: Box::new(family),
+            token: Some(token),
+        })
+    }
+}
+
+fn refused(why: &'static str) -> Outcome {
+    Outcome::Refused(ErrorCode::InvalidGrant, why)
+}
+
+/// A used token came back: two parties hold it. The whole family ends.
+fn reused(conn: &mut AnyConnection, family: &Family, now: i64) -> diesel::QueryResult<Outcome> {
+    refresh::revoke_family(conn, family.id, "refresh token reused", now)?;
+    audit::record(
+        conn,
+        &Event::new("refresh.reuse_detected", "family_revoked")
+            .user(family.user_id)
+            .client(family.client_id.clone())
+            .detail("family", family.id.to_string()),
+        now,
+    )?;
+    tracing::warn!(family = %family.id, client_id = %family.client_id, "refresh token reuse: family revoked");
+    crate::metrics::refresh_reuse();
+    Ok(refused("the refresh token was already used"))
+}
+
 enum Outcome {
     /// `token`: the new refresh token (`None` when it was not rotated).
     Rotated {
@@ -74,142 +256,26 @@ pub async fn grant(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     // Checked against the client's registration here; against the family's grant below.
     g.issuer.audience(client, &req.resources)?;
-    let requested_resources = req.resources.clone();
-    let requested = req.scope.clone();
-    let bind_public = client.is_public() || !g.rotate_refresh;
-    let client_id = client.client_id.clone();
-    let ip = g.client_ip.clone();
-    let now = g.now;
-    let ttl = g.lifetimes.access;
-    let idle = g.lifetimes.refresh_idle;
     let jti = new_jti();
-    let jti_stored = jti.clone();
-    let dpop_jkt = g.dpop_jkt.clone();
-    let rotate = g.rotate_refresh;
-    let registered = client.scope.clone();
-
-    let outcome = g
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let hash = secret::hash(&presented);
-                let Some((row, mut family)) = refresh::find(conn, &hash)? else {
-                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token is invalid"));
-                };
-                if family.client_id != client_id {
-                    return Ok(Outcome::Refused(
-                        ErrorCode::InvalidGrant,
-                        "the refresh token was issued to another client",
-                    ));
-                }
-                if family.revoked_at.is_some() {
-                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was revoked"));
-                }
-                // A grant is never wider than its client's registration now: an update
-                // that narrowed the scope (or an operator's edit) narrows the family at
-                // its next refresh, for good.
-                let allowed = family.scope.intersection(&registered);
-                if allowed != family.scope {
-                    refresh::narrow_scope(conn, family.id, &allowed)?;
-                    family.scope = allowed;
-                }
-                // Refresh tokens exist for `offline_access` (OpenID Connect Core §11): a
-                // client that may no longer ask for it keeps none.
-                if !family.scope.contains(OFFLINE_ACCESS) {
-                    refresh::revoke_family(conn, family.id, "offline_access no longer registered", now)?;
-                    return Ok(Outcome::Refused(
-                        ErrorCode::InvalidGrant,
-                        "the client may no longer keep people signed in (offline_access)",
-                    ));
-                }
-                let reused = |conn: &mut AnyConnection| -> diesel::QueryResult<Outcome> {
-                    // Two parties hold the token: cut the whole family.
-                    refresh::revoke_family(conn, family.id, "refresh token reused", now)?;
-                    audit::record(
-                        conn,
-                        &Event::new("refresh.reuse_detected", "family_revoked")
-                            .user(family.user_id)
-                            .client(family.client_id.clone())
-                            .detail("family", family.id.to_string()),
-                        now,
-                    )?;
-                    tracing::warn!(family = %family.id, client_id = %family.client_id, "refresh token reuse: family revoked");
-                    crate::metrics::refresh_reuse();
-                    Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token was already used"))
-                };
-                if row.used_at.is_some() {
-                    return reused(conn);
-                }
-                if row.expires_at <= now || family.expires_at <= now {
-                    return Ok(Outcome::Refused(ErrorCode::InvalidGrant, "the refresh token has expired"));
-                }
-                // RFC 9449 §5: a public client's refresh token works only with a proof of
-                // the key it was issued with. Checked before the token is spent: whoever
-                // lacks the key cannot use it, nor cost its holder the family.
-                if let Some(bound) = &family.dpop_jkt
-                    && dpop_jkt.as_deref() != Some(bound.as_str())
-                {
-                    return Ok(Outcome::Refused(
-                        ErrorCode::InvalidGrant,
-                        "the refresh token is bound to a DPoP key: send a proof made with it",
-                    ));
-                }
-                // RFC 8707 §2.2: a refresh token is bound to the full original grant: a
-                // refresh may narrow its resources, never name another.
-                let granted: Vec<&str> =
-                    family.resources.split(' ').filter(|r| !r.is_empty()).collect();
-                if !granted.is_empty()
-                    && requested_resources.iter().any(|r| !granted.contains(&r.as_str()))
-                {
-                    return Ok(Outcome::Refused(
-                        ErrorCode::InvalidTarget,
-                        "the refresh token was not granted for the requested resource",
-                    ));
-                }
-                // RFC 9449 §5: a public client that presents a proof binds its refresh
-                // token to the key, even if it began without DPoP.
-                if bind_public
-                    && family.dpop_jkt.is_none()
-                    && let Some(jkt) = &dpop_jkt
-                {
-                    refresh::bind_dpop(conn, family.id, jkt)?;
-                }
-                // RFC 6749 §6: the requested scope may narrow the original grant, never
-                // widen it. Checked before the token is consumed, so a refused request
-                // leaves the token usable.
-                if requested.as_deref().is_some_and(|r| {
-                    Scope::parse(r).map_or(true, |r| !r.is_subset_of(&family.scope))
-                }) {
-                    return Ok(Outcome::Refused(
-                        ErrorCode::InvalidScope,
-                        "the requested scope exceeds the original grant",
-                    ));
-                }
-                if !rotate {
-                    // FAPI 2.0 §5.3.2.1: a client whose response was lost retries with
-                    // the same token. It is bound to a confidential client (and its
-                    // DPoP key), which must authenticate with its private key.
-                    refresh::extend(conn, &hash, (now + idle).min(family.expires_at))?;
-                    refresh::record_access(conn, family.id, &jti_stored, now + ttl, now)?;
-                    refresh::touch(conn, family.id, ip.as_deref(), now)?;
-                    return Ok(Outcome::Rotated {
-                        family: Box::new(family),
-                        token: None,
-                    });
-                }
-                if !refresh::mark_used(conn, &hash, now)? {
-                    // A concurrent request with the same token won the race.
-                    return reused(conn);
-                }
-                let token = Some(issue_refresh(conn, &family, &jti_stored, now + ttl, idle, now)?);
-                refresh::touch(conn, family.id, ip.as_deref(), now)?;
-                Ok(Outcome::Rotated {
-                    family: Box::new(family),
-                    token,
-                })
-            })
-        })
-        .await?;
+    let redemption = Redemption {
+        token_hash: secret::hash(&presented),
+        client_id: client.client_id.clone(),
+        registered: client.scope.clone(),
+        requested_scope: req.scope.clone(),
+        requested_resources: req.resources.clone(),
+        bind_public: client.is_public() || !g.rotate_refresh,
+        rotate: g.rotate_refresh,
+        dpop_jkt: g.dpop_jkt.clone(),
+        ip: g.client_ip.clone(),
+        jti: jti.clone(),
+        now: g.now,
+        access_ttl: g.lifetimes.access,
+        idle: g.lifetimes.refresh_idle,
+    };
+    let (now, ttl) = (g.now, g.lifetimes.access);
+    let outcome =
+        g.db.run(move |conn| write_transaction(conn, |conn| redemption.redeem(conn)))
+            .await?;
     let (family, token) = match outcome {
         Outcome::Rotated { family, token } => (family, token),
         Outcome::Refused(code, why) => return Err(OAuthError::new(code, why)),
