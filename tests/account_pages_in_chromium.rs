@@ -59,6 +59,26 @@ async fn signed_in_browser(
 }
 
 /// Whether `browser` is signed out: the account page sends it to sign in.
+/// Poll `check` until it holds, for at most the driver's wait: a click starts a form
+/// post that the next command must not overtake (a `wait_for` can still find the old
+/// page's element, and a navigation would cancel the post).
+async fn eventually<F, Fut>(mut check: F) -> Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if check().await? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn is_signed_out(srv: &TestServer, browser: &ChromeDriver) -> Result<bool> {
     browser.navigate(&srv.url("/account")).await?;
     Ok(browser.current_url().await?.starts_with(&srv.url("/login")))
@@ -245,7 +265,8 @@ async fn every_account_page_has_one_navigation_and_passes_the_accessibility_chec
         .find("form[action='/logout'] button[type=submit]")
         .await?;
     browser.click(&out).await?;
-    browser.wait_for("h1").await?;
+    // The post answers the signed-out page at its own URL.
+    browser.wait_for_url(&srv.url("/logout")).await?;
     ensure!(
         is_signed_out(&srv, &browser).await?,
         "signed out by the bar"
@@ -425,11 +446,11 @@ async fn chromium_lists_its_sessions_and_signs_out_the_others() -> Result<()> {
         .find("form[action='/account/security/sessions/end'] button:not([aria-label$='(this browser)'])")
         .await?;
     here.click(&other).await?;
-    here.wait_for("ul.apps li").await?;
     ensure!(
-        is_signed_out(&srv, &elsewhere).await?,
+        eventually(|| is_signed_out(&srv, &elsewhere)).await?,
         "its own Sign out ends the other browser"
     );
+    here.wait_for("ul.apps li").await?;
 
     // Signed in again there: "Sign out everywhere else" ends it too, not this one.
     elsewhere.sign_in("ada", PASSWORD).await?;
@@ -442,11 +463,15 @@ async fn chromium_lists_its_sessions_and_signs_out_the_others() -> Result<()> {
         .find("form[action='/account/security/sessions/end-others'] button")
         .await?;
     here.click(&everywhere).await?;
-    here.wait_for("ul.apps li").await?;
-    let listed = listed_sessions(&here).await?;
+    let only_this_one = || async {
+        here.wait_for("ul.apps li").await?;
+        let listed = listed_sessions(&here).await?;
+        Ok(listed == json!([[listed[0][0], true]]))
+    };
     ensure!(
-        listed == json!([[listed[0][0], true]]),
-        "only this one: {listed}"
+        eventually(only_this_one).await?,
+        "only this one: {}",
+        listed_sessions(&here).await?
     );
     ensure!(
         is_signed_out(&srv, &elsewhere).await?,
