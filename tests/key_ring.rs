@@ -54,7 +54,7 @@ fn instances_starting_together_create_exactly_one_first_key() {
     let db = TestDb::new();
     {
         let mut conn = db::connect(&db.url).unwrap();
-        db::migrate_conn(&mut conn).unwrap();
+        portcullis::store::upgrade::migrate(&mut conn).unwrap();
     }
     let empty = common::keys_dir();
     let barrier = Arc::new(std::sync::Barrier::new(4));

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::now;
+use super::context::now;
 use crate::clock::rfc3339;
 use crate::config::Settings;
 use crate::keys::{KeyAlg, KeyRecord, KeyState, ring};

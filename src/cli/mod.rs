@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod audit;
 mod client;
+mod context;
 mod keys;
 mod registration;
 mod token;
@@ -21,9 +22,9 @@ mod user;
 
 use clap::{Parser, Subcommand};
 
-use crate::clock::{Clock, SystemClock};
 use crate::config::{CommonArgs, Settings, SettingsArgs};
 use crate::store::{AnyConnection, db};
+use context::{Base, now};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,7 +98,7 @@ pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
     match command {
         Admin::Migrate => {
             let mut conn = open_db(&settings)?;
-            let n = db::migrate_conn(&mut conn)?;
+            let n = crate::store::upgrade::migrate(&mut conn)?;
             say!("applied {n} migration(s)");
             Ok(())
         }
@@ -191,19 +192,8 @@ fn open_db(settings: &Settings) -> anyhow::Result<AnyConnection> {
 
 fn open_migrated(settings: &Settings) -> anyhow::Result<AnyConnection> {
     let mut conn = open_db(settings)?;
-    db::migrate_conn(&mut conn).map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    crate::store::upgrade::migrate(&mut conn).map_err(|e| anyhow::anyhow!("database: {e}"))?;
     Ok(conn)
-}
-
-fn now() -> i64 {
-    SystemClock.now()
-}
-
-/// Where the links a command prints point: the issuer it was given, or, without one,
-/// the address `serve` would have with these settings (which may not be the servers').
-pub enum Base {
-    Issuer(String),
-    Default(String),
 }
 
 /// One line of command output (`say!`). A reader that went away (broken pipe) ends the

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::now;
+use super::context::now;
 use crate::clock::rfc3339;
 use crate::secret;
 use crate::store::AnyConnection;

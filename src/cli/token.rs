@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::now;
+use super::context::now;
 use crate::accounts::Actor;
 use crate::accounts::tokens;
 use crate::clock::rfc3339;

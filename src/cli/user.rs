@@ -5,7 +5,7 @@ use std::io::Read;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::now;
+use super::context::now;
 use crate::accounts::Actor;
 use crate::accounts::users as accounts;
 use crate::clock::rfc3339;
@@ -173,7 +173,7 @@ pub fn run(
     cmd: UserCommand,
     conn: &mut AnyConnection,
     catalogue: &[(String, String)],
-    base: &super::Base,
+    base: &super::context::Base,
 ) -> anyhow::Result<()> {
     match cmd {
         UserCommand::ResetLink {
@@ -208,8 +208,8 @@ pub fn run(
                 Ok(())
             })?;
             let base_url = match base {
-                super::Base::Issuer(issuer) => issuer,
-                super::Base::Default(guess) => {
+                super::context::Base::Issuer(issuer) => issuer,
+                super::context::Base::Default(guess) => {
                     eprintln!(
                         "portcullis: note: no issuer given (--issuer / PORTCULLIS_ISSUER), so \
                          the link starts with {guess}; give this command the issuer your \

@@ -7,7 +7,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::{error_page, page_builder, see_other};
+use super::respond::{error_page, page_builder, see_other};
 use crate::store::DbError;
 use crate::web::form::FormError;
 
@@ -138,7 +138,7 @@ impl ResponseError for PageError {
                 }
                 b.body(p.html.clone())
             }
-            PageError::TooMany(wait) => super::too_many(
+            PageError::TooMany(wait) => super::respond::too_many(
                 error_page(
                     status,
                     "Too many requests",

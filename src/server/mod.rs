@@ -99,7 +99,7 @@ pub async fn start(settings: Settings, clock: SharedClock) -> anyhow::Result<Run
         // Everything that may refuse the start runs over one plain connection; the pool
         // (with its background threads) is built only once all of it has passed.
         let mut conn = db::connect(&setup.database_url).map_err(db_err)?;
-        let applied = db::migrate_conn(&mut conn).map_err(db_err)?;
+        let applied = crate::store::upgrade::migrate(&mut conn).map_err(db_err)?;
         if applied > 0 {
             tracing::info!(migrations = applied, "applied database migrations");
         }

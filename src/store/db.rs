@@ -272,31 +272,12 @@ pub fn connect(url: &str) -> Result<AnyConnection, DbSetupError> {
     Ok(conn)
 }
 
-/// Apply pending migrations; returns how many were applied.
-pub fn migrate(pool: &DbPool) -> Result<usize, DbSetupError> {
-    let mut conn = pool
-        .get()
-        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
-    migrate_conn(&mut conn)
-}
-
 /// Arbitrary constant naming our advisory lock ("PCLS").
 const MIGRATION_LOCK: i64 = 0x50434C53;
 
 /// Several instances may start at once against one database: a lock makes them apply
 /// migrations one at a time (diesel itself does not lock).
 pub fn migrate_conn(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
-    let applied = run_migrations(conn)?;
-    // Data the SQL of a migration cannot write as we do: usernames' lookup keys.
-    let clashes = super::users::fold_keys(conn)
-        .map_err(|e| DbSetupError::Migrate(format!("username keys: {e}")))?;
-    for id in clashes {
-        tracing::warn!(user = %id, "another account's name differs from this one's only in case: this one cannot sign in until one of them is renamed or deleted");
-    }
-    Ok(applied)
-}
-
-fn run_migrations(conn: &mut AnyConnection) -> Result<usize, DbSetupError> {
     let err = |e: &dyn std::fmt::Display| DbSetupError::Migrate(e.to_string());
     match conn {
         AnyConnection::Postgresql(c) => {

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod throttle;
 pub mod totp;
 pub mod transactions;
+pub mod upgrade;
 pub mod users;
 
 pub use db::{AnyConnection, Backend, Db, DbConn, DbError, DbPool};
