@@ -64,8 +64,10 @@ impl Authorizer<'_> {
                 message: "It expired, was already used, or names another application. Go back to the application and start again.",
             }))
         };
-        let (Some(client_id), true) = (params.get("client_id"), uri.starts_with(par::URI_PREFIX))
-        else {
+        let (Some(client_id), true) = (
+            params.get("client_id"),
+            uri.starts_with(request::REQUEST_URI_PREFIX),
+        ) else {
             return Err(gone());
         };
         let (hash, client_id) = (secret::hash(uri), client_id.to_string());

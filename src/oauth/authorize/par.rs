@@ -3,14 +3,13 @@
 //! Nothing of the request can be read or altered on its way through the browser, and
 //! it is validated, completely, before anyone is sent anywhere.
 
+use super::request::REQUEST_URI_PREFIX as URI_PREFIX;
 use super::transaction::MAX_PARAMS;
 use super::{AuthorizeError, Authorizer, Params, Refusal};
 use crate::oauth::clients::Client;
 use crate::secret;
 use crate::store::pushed::{self, PushedRow};
 
-/// The `request_uri` scheme of RFC 9126 §2.2.
-pub const URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// How long a pushed request waits for the browser (RFC 9126 §2.2 suggests short;
 /// FAPI 2.0 asks for under 600 s).
 pub const TTL: i64 = 60;

@@ -13,6 +13,10 @@ use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::pkce::CodeChallenge;
 use crate::web::form::Form;
 
+/// The `request_uri` scheme of RFC 9126 §2.2: a pushed request, read from storage in
+/// place of parameters.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
 /// The request's parameters, from the query (GET) or the form body (POST): parsed
 /// without judging, so that a repeated parameter gets an error page here.
 pub type Params = Form;
