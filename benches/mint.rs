@@ -107,7 +107,7 @@ fn client_authentication(c: &mut Criterion) {
         keys: portcullis::oauth::clients::ClientKeys::None,
         dpop_bound: false,
         require_par: false,
-        registered_by: portcullis::oauth::clients::BY_OPERATOR.into(),
+        registered_by: portcullis::oauth::clients::RegisteredBy::Operator,
         registration_token_hash: None,
         metadata: Default::default(),
         disabled_at: None,

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::config::Registration;
 use crate::oauth::clients::registrar;
 use crate::oauth::clients::registration::{self, MetadataError, Policy, Submitted};
-use crate::oauth::clients::{BY_OPEN_REGISTRATION, Introspection};
+use crate::oauth::clients::{Introspection, RegisteredBy};
 use crate::secret;
 use crate::state::AppState;
 use crate::store::audit::Event;
@@ -221,10 +221,10 @@ pub async fn register(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let (by, introspection) = match &token_hash {
-                    None => (BY_OPEN_REGISTRATION.to_string(), Introspection::Own),
+                    None => (RegisteredBy::Open, Introspection::Own),
                     Some(h) => match tokens::spend(conn, h, now)? {
                         Some((id, any)) => (
-                            format!("registration-token {id}"),
+                            RegisteredBy::RegistrationToken(id),
                             if any {
                                 Introspection::Any
                             } else {
@@ -252,7 +252,7 @@ pub async fn register(
     };
     let event = Event::new("client.registered", "success")
         .client(registered.client.client_id.clone())
-        .detail("registered_by", registered.client.registered_by.clone());
+        .detail("registered_by", registered.client.registered_by.to_string());
     audit(&state, &req, event).await;
     answer(
         StatusCode::CREATED,
@@ -368,7 +368,7 @@ pub async fn update(
         .await;
     }
     let policy = Policy {
-        open: current.registered_by == BY_OPEN_REGISTRATION,
+        open: current.registered_by == RegisteredBy::Open,
         open_scopes: state.settings.registration_scopes.clone(),
     };
     let valid = match submitted.validate(&policy) {

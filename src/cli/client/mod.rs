@@ -155,7 +155,7 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         "client_id_issued_at": c.created_at,
         "dpop_bound_access_tokens": c.dpop_bound,
         "require_pushed_authorization_requests": c.require_par,
-        "registered_by": c.registered_by,
+        "registered_by": c.registered_by.to_string(),
         "disabled_at": c.disabled_at,
         "introspects_any_token": c.introspection == Introspection::Any,
     });
@@ -233,7 +233,7 @@ fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
         say!("PAR:           authorization requests must be pushed");
     }
     say!("created:       {}", rfc3339(c.created_at));
-    say!("registered by: {}", inert(&c.registered_by));
+    say!("registered by: {}", inert(&c.registered_by.to_string()));
     if c.introspection == Introspection::Own {
         say!("introspects:   its own tokens only");
     }
@@ -356,7 +356,7 @@ fn list(conn: &mut AnyConnection, json: bool) -> anyhow::Result<()> {
             c.client_id,
             inert(&c.name),
             grants.join(" "),
-            inert(&c.registered_by),
+            inert(&c.registered_by.to_string()),
         );
     }
     Ok(())

@@ -14,7 +14,7 @@ fn hostile() -> Client {
         keys: ClientKeys::Uri(evil.into()),
         dpop_bound: false,
         require_par: false,
-        registered_by: "open".into(),
+        registered_by: crate::oauth::clients::RegisteredBy::Open,
         registration_token_hash: None,
         metadata: ClientMetadata {
             client_uri: Some(evil.into()),

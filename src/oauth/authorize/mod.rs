@@ -12,7 +12,7 @@ pub use request::{
     AuthorizationRequest, AuthorizeError, PageError, Params, RedirectError, Rules, redirect_with,
 };
 
-use super::clients::BY_OPEN_REGISTRATION;
+use super::clients::RegisteredBy;
 use super::clients::registrar::Registrar;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
@@ -177,7 +177,7 @@ impl Authorizer<'_> {
             resources: areq.resources.join(" "),
         };
         // Openly registered clients that never sign anyone in are purged; this one did.
-        let signs_in = (areq.client.registered_by == BY_OPEN_REGISTRATION)
+        let signs_in = (areq.client.registered_by == RegisteredBy::Open)
             .then(|| areq.client.client_id.clone());
         self.db
             .run(move |conn| {

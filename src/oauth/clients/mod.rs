@@ -15,7 +15,6 @@ pub mod registration;
 mod request;
 
 pub use model::{
-    AuthMethod, BY_OPEN_REGISTRATION, BY_OPERATOR, Client, ClientKeys, ClientMetadata, GrantType,
-    Introspection,
+    AuthMethod, Client, ClientKeys, ClientMetadata, GrantType, Introspection, RegisteredBy,
 };
 pub use request::{ClientRequest, RegistrationError, ValidClientRequest, validate_jwks_uri};

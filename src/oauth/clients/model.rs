@@ -165,9 +165,41 @@ pub enum Introspection {
     Own,
 }
 
-/// How a client came to be.
-pub const BY_OPERATOR: &str = "operator";
-pub const BY_OPEN_REGISTRATION: &str = "open";
+/// How a client came to be; stored as `operator`, `open` or `registration-token <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisteredBy {
+    /// `client create`.
+    Operator,
+    /// Open registration (RFC 7591 without an initial access token): anyone.
+    Open,
+    /// RFC 7591 with the initial access token of this id.
+    RegistrationToken(String),
+}
+
+impl RegisteredBy {
+    /// The stored form, or None for anything else (a row that does not parse is an
+    /// error where it is read).
+    pub fn parse(stored: &str) -> Option<RegisteredBy> {
+        match stored {
+            "operator" => Some(RegisteredBy::Operator),
+            "open" => Some(RegisteredBy::Open),
+            other => other
+                .strip_prefix("registration-token ")
+                .filter(|id| !id.is_empty())
+                .map(|id| RegisteredBy::RegistrationToken(id.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for RegisteredBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisteredBy::Operator => f.write_str("operator"),
+            RegisteredBy::Open => f.write_str("open"),
+            RegisteredBy::RegistrationToken(id) => write!(f, "registration-token {id}"),
+        }
+    }
+}
 
 /// A registered client as the protocol sees it.
 #[derive(Debug, Clone)]
@@ -183,7 +215,7 @@ pub struct Client {
     /// RFC 9126 §6 `require_pushed_authorization_requests`.
     pub require_par: bool,
     /// `operator`, `registration-token <id>` or `open`.
-    pub registered_by: String,
+    pub registered_by: RegisteredBy,
     /// Hash of the registration access token of a self-registered client (RFC 7592).
     pub registration_token_hash: Option<String>,
     pub metadata: ClientMetadata,
@@ -208,7 +240,7 @@ pub struct Client {
 impl Client {
     /// Whether it registered itself (RFC 7591) rather than being created by an operator.
     pub fn self_registered(&self) -> bool {
-        self.registered_by != BY_OPERATOR
+        self.registered_by != RegisteredBy::Operator
     }
 
     /// A client without credentials (`token_endpoint_auth_method=none`), relying on PKCE.
@@ -222,5 +254,24 @@ impl Client {
 
     pub fn allows_auth_method(&self, m: AuthMethod) -> bool {
         self.auth_methods.contains(&m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RegisteredBy;
+
+    #[test]
+    fn registered_by_round_trips_and_refuses_anything_else() {
+        for by in [
+            RegisteredBy::Operator,
+            RegisteredBy::Open,
+            RegisteredBy::RegistrationToken("0193".into()),
+        ] {
+            assert_eq!(RegisteredBy::parse(&by.to_string()), Some(by));
+        }
+        for bad in ["", "Operator", "opened", "registration-token ", "token 1"] {
+            assert_eq!(RegisteredBy::parse(bad), None, "{bad:?}");
+        }
     }
 }

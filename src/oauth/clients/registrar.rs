@@ -8,7 +8,7 @@ use super::assertion::{self, Audiences};
 use super::auth::{self as client_auth, Presented};
 use super::cache::ClientCache;
 use super::jwks_fetch::JwksFetcher;
-use super::model::{AuthMethod, BY_OPERATOR, Client, ClientKeys, ClientMetadata, Introspection};
+use super::model::{AuthMethod, Client, ClientKeys, ClientMetadata, Introspection, RegisteredBy};
 use super::redirect_uri;
 use super::request::{ValidClientRequest, validate_jwks_uri};
 use crate::clock::SharedClock;
@@ -260,7 +260,7 @@ pub fn register(
     req: &ValidClientRequest,
     now: i64,
 ) -> diesel::QueryResult<(Client, Option<NewSecret>)> {
-    let (mut row, secret) = new_row(req, new_client_id(), BY_OPERATOR.to_string(), None, now);
+    let (mut row, secret) = new_row(req, new_client_id(), &RegisteredBy::Operator, None, now);
     row.introspects_any = true;
     clients::insert(conn, &row)?;
     Ok((Client::try_from(row)?, secret))
@@ -282,7 +282,7 @@ pub struct SelfRegistered {
 pub fn register_self(
     conn: &mut AnyConnection,
     req: &ValidClientRequest,
-    registered_by: String,
+    registered_by: RegisteredBy,
     introspection: Introspection,
     now: i64,
 ) -> diesel::QueryResult<SelfRegistered> {
@@ -290,7 +290,7 @@ pub fn register_self(
     let (mut row, secret) = new_row(
         req,
         new_client_id(),
-        registered_by,
+        &registered_by,
         Some(secret::hash(&rat)),
         now,
     );
@@ -316,7 +316,7 @@ pub fn update_self(
     let (mut row, mut secret) = new_row(
         req,
         current.client_id.clone(),
-        current.registered_by.clone(),
+        &current.registered_by,
         Some(secret::hash(&rat)),
         now,
     );
@@ -348,7 +348,7 @@ pub fn update_self(
 fn new_row(
     req: &ValidClientRequest,
     client_id: String,
-    registered_by: String,
+    registered_by: &RegisteredBy,
     registration_token_hash: Option<String>,
     now: i64,
 ) -> (ClientRow, Option<NewSecret>) {
@@ -379,7 +379,7 @@ fn new_row(
         jwks_uri: req.jwks_uri.clone(),
         dpop_bound: req.dpop_bound,
         require_par: req.require_par,
-        registered_by,
+        registered_by: registered_by.to_string(),
         registration_token_hash,
         metadata: serde_json::to_string(&req.metadata).unwrap_or_else(|_| "{}".into()),
         last_sign_in_at: None,
@@ -470,7 +470,8 @@ impl TryFrom<ClientRow> for Client {
             keys,
             dpop_bound: r.dpop_bound,
             require_par: r.require_par,
-            registered_by: r.registered_by,
+            registered_by: RegisteredBy::parse(&r.registered_by)
+                .ok_or_else(|| corrupt(&what("registered_by"), &r.registered_by))?,
             registration_token_hash: r.registration_token_hash,
             metadata,
             scope: Scope::parse(&r.scopes).map_err(|e| corrupt(&what("scope"), e))?,
