@@ -89,7 +89,7 @@ fn zero() {
     }
 }
 
-/// Every value `grant_label` gives.
+/// Every grant-type label (`GrantType::label`), and `other`.
 pub const GRANT_LABELS: &[&str] = &[
     "authorization_code",
     "client_credentials",
@@ -114,18 +114,6 @@ pub const TOKEN_OUTCOMES: &[&str] = &[
     "server_error",
     "temporarily_unavailable",
 ];
-
-/// The grant-type label of a token request: our grants by name, anything else `other`
-/// (an unknown value is never a label).
-pub fn grant_label(grant_type: Option<&str>) -> &'static str {
-    match grant_type {
-        Some("authorization_code") => "authorization_code",
-        Some("client_credentials") => "client_credentials",
-        Some("refresh_token") => "refresh_token",
-        Some("urn:ietf:params:oauth:grant-type:token-exchange") => "token_exchange",
-        _ => "other",
-    }
-}
 
 /// A token request ended: `success`, or the OAuth error code.
 pub fn token_request(grant: &'static str, outcome: &'static str) {

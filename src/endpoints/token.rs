@@ -23,7 +23,8 @@ pub async fn token_ep(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let mut grant = metrics::grant_label(None);
+    // A request that names no grant of ours counts as `other`.
+    let mut grant = "other";
     let mut result = token(&req, payload, &state, &mut grant).await;
     super::dpop::next_nonce(&state, &req, &mut result);
     let outcome = match &result {
@@ -42,10 +43,14 @@ async fn token(
     grant: &mut &'static str,
 ) -> Result<HttpResponse, OAuthError> {
     let form = form::read(req, payload).await?;
-    *grant = metrics::grant_label(form.get("grant_type"));
-    let grant_type = form
+    let grant_type: Option<GrantType> = form
         .get("grant_type")
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?
+        .parse()
+        .ok();
+    if let Some(g) = grant_type {
+        *grant = g.label();
+    }
     let presented = super::credentials::presented(req.headers(), &form)?;
     // RFC 9449 §5: a proof binds what this request issues to its key. Checked (and its
     // jti spent) before the client is: a bad proof costs no client authentication.
@@ -100,7 +105,7 @@ async fn token(
         |c: Option<&Client>| state.settings.requires_dpop() || c.is_some_and(|c| c.dpop_bound);
     // RFC 8693 exchange of a personal token: the person's script has no client of its
     // own; a caller that does present credentials must present good ones.
-    if grant_type == GrantType::TOKEN_EXCHANGE_URN {
+    if grant_type == Some(GrantType::TokenExchange) {
         let client = match presented {
             Presented::Nothing => None,
             ref p => Some(state.registrar.authenticate(p).await?),
@@ -113,7 +118,7 @@ async fn token(
             client
                 .as_ref()
                 .map_or(PAT_CLIENT_ID, |c| c.client_id.as_str()),
-            "token_exchange",
+            GrantType::TokenExchange.label(),
         );
         return Ok(no_store(response));
     }
@@ -121,27 +126,25 @@ async fn token(
     if grants.dpop_jkt.is_none() && needs_proof(Some(&client)) {
         return Err(proof_required());
     }
-    let (grant, response): (&'static str, _) = match grant_type {
-        "client_credentials" => (
-            "client_credentials",
-            client_credentials::grant(&grants, &client, &request)?,
-        ),
-        "authorization_code" => (
-            "authorization_code",
+    let (grant, response) = match grant_type {
+        Some(g @ GrantType::ClientCredentials) => {
+            (g, client_credentials::grant(&grants, &client, &request)?)
+        }
+        Some(g @ GrantType::AuthorizationCode) => (
+            g,
             authorization_code::grant(&grants, &client, &request).await?,
         ),
-        "refresh_token" => (
-            "refresh_token",
-            refresh_token::grant(&grants, &client, &request).await?,
-        ),
-        _ => {
+        Some(g @ GrantType::RefreshToken) => {
+            (g, refresh_token::grant(&grants, &client, &request).await?)
+        }
+        Some(GrantType::TokenExchange) | None => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 "this grant type is not supported",
             ));
         }
     };
-    state.issued.note(&client.client_id, grant);
+    state.issued.note(&client.client_id, grant.label());
     Ok(no_store(response))
 }
 

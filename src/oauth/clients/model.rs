@@ -40,6 +40,15 @@ impl GrantType {
             GrantType::TokenExchange => GrantType::TOKEN_EXCHANGE_URN,
         }
     }
+
+    /// Its label in metrics and in the issued-token counts (one of
+    /// `metrics::GRANT_LABELS`; a request naming no grant of ours is `other`).
+    pub fn label(self) -> &'static str {
+        match self {
+            GrantType::TokenExchange => "token_exchange",
+            g => g.as_str(),
+        }
+    }
 }
 
 impl FromStr for GrantType {
@@ -260,6 +269,13 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::RegisteredBy;
+
+    #[test]
+    fn every_grant_has_a_metrics_label_exported_from_the_start() {
+        for g in super::GrantType::ALL {
+            assert!(crate::metrics::GRANT_LABELS.contains(&g.label()), "{g:?}");
+        }
+    }
 
     #[test]
     fn registered_by_round_trips_and_refuses_anything_else() {
