@@ -17,28 +17,7 @@ use crate::store::{AnyConnection, db, users};
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user; the password is read from standard input.
-    Create {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        email: Option<String>,
-        /// The operator vouches for the email address (`email_verified` in userinfo).
-        #[arg(long)]
-        email_verified: bool,
-        /// Full name (the OpenID Connect `name` claim).
-        #[arg(long)]
-        name: Option<String>,
-        /// API scopes the person may give personal tokens, space-separated, from the
-        /// catalogue (the server's --api-scopes); default: the whole catalogue. (Not
-        /// `--api-scopes`: that global flag sets the catalogue itself.)
-        #[arg(long = "allowed-api-scopes", value_name = "SCOPES")]
-        allowed_api_scopes: Option<String>,
-        /// Read the password from standard input (the only way: never on the command line).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Create(Box<CreateArgs>),
     /// List users.
     List {
         #[arg(long)]
@@ -78,6 +57,31 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `user create`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The operator vouches for the email address (`email_verified` in userinfo).
+    #[arg(long)]
+    pub email_verified: bool,
+    /// Full name (the OpenID Connect `name` claim).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// API scopes the person may give personal tokens, space-separated, from the
+    /// catalogue (the server's --api-scopes); default: the whole catalogue. (Not
+    /// `--api-scopes`: that global flag sets the catalogue itself.)
+    #[arg(long = "allowed-api-scopes", value_name = "SCOPES")]
+    pub allowed_api_scopes: Option<String>,
+    /// Read the password from standard input (the only way: never on the command line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Prefix of reset-link tokens, for secret scanners.
@@ -180,115 +184,8 @@ pub fn run(
             username,
             expires_in,
             json,
-        } => {
-            if !(60..=7 * 86_400).contains(&expires_in) {
-                anyhow::bail!("--expires-in: 60 seconds to a week (604800)");
-            }
-            let Some(user) = users::find_by_username(conn, &username)? else {
-                anyhow::bail!("no user {username:?}");
-            };
-            let token = crate::secret::random_token(RESET_PREFIX, 32);
-            let t = now();
-            let row = crate::store::resets::ResetRow {
-                id: Id::new_v7().to_string(),
-                token_hash: crate::secret::hash(&token),
-                user_id: user.id,
-                created_at: t,
-                expires_at: t + expires_in,
-                used_at: None,
-            };
-            db::write_transaction(conn, |conn| -> anyhow::Result<()> {
-                // One live link per person: a new one cancels the ones before.
-                crate::store::resets::cancel_for_user(conn, user.id, t)?;
-                crate::store::resets::insert(conn, &row)?;
-                let e = crate::store::audit::Event::new("user.reset_link_created", "success")
-                    .user(user.id)
-                    .detail("expires_at", row.expires_at);
-                crate::store::audit::record(conn, &Actor::Operator.stamp(e), t)?;
-                Ok(())
-            })?;
-            let base_url = match base {
-                super::context::Base::Issuer(issuer) => issuer,
-                super::context::Base::Default(guess) => {
-                    eprintln!(
-                        "portcullis: note: no issuer given (--issuer / PORTCULLIS_ISSUER), so \
-                         the link starts with {guess}; give this command the issuer your \
-                         servers use"
-                    );
-                    guess
-                }
-            };
-            let url = format!("{}/reset?token={token}", base_url.trim_end_matches('/'));
-            if json {
-                say!(
-                    "{}",
-                    serde_json::json!({ "url": url, "expires_at": row.expires_at })
-                );
-            } else {
-                say!("{url}");
-                say!(
-                    "(single use, until {}; give it to {username} yourself)",
-                    crate::clock::rfc3339(row.expires_at)
-                );
-            }
-        }
-        UserCommand::Create {
-            username,
-            email,
-            email_verified,
-            name,
-            allowed_api_scopes,
-            password_stdin: _,
-            json,
-        } => {
-            validate_username(&username)?;
-            if let Some(n) = &name
-                && (n.chars().count() > 100 || n.chars().any(invisible))
-            {
-                anyhow::bail!(
-                    "name: at most 100 characters, no control or invisible formatting characters"
-                );
-            }
-            let api_scopes = allowed_api_scopes
-                .map(|s| api_scope_list(&s, catalogue))
-                .transpose()?;
-            if let Some(e) = &email {
-                validate_email(e)?;
-            }
-            // Names differing only in case would pass for one another.
-            if users::username_taken(conn, &username)? {
-                anyhow::bail!("username: {username:?} is taken (names are compared ignoring case)");
-            }
-            let pw = read_password()?;
-            let known = password::Known {
-                username: &username,
-                email: email.as_deref(),
-                name: name.as_deref(),
-            };
-            password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
-            let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
-            let t = now();
-            let user = users::User {
-                id: Id::new_v7(),
-                username,
-                email: email.clone(),
-                password_hash: hash,
-                created_at: t,
-                updated_at: t,
-                name: name.filter(|n| !n.trim().is_empty()),
-                email_verified: email_verified && email.is_some(),
-                api_scopes,
-            };
-            users::insert(conn, &user)?;
-            if json {
-                say!(
-                    "{}",
-                    json!({ "id": user.id.to_string(), "username": user.username, "email": user.email })
-                );
-            } else {
-                say!("created user {} ({})", user.username, user.id);
-            }
-        }
+        } => reset_link(conn, base, &username, expires_in, json)?,
+        UserCommand::Create(a) => create(conn, catalogue, *a)?,
         UserCommand::List { json } => {
             for u in users::list(conn)? {
                 if json {
@@ -324,31 +221,7 @@ pub fn run(
             username,
             scopes,
             all,
-        } => {
-            let granted = match (all, scopes) {
-                (true, _) => None,
-                (false, s) => Some(api_scope_list(s.as_deref().unwrap_or(""), catalogue)?),
-            };
-            let (narrowed, revoked) = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
-                let Some(user) = users::find_by_username(conn, &username)? else {
-                    anyhow::bail!("no user {username:?}");
-                };
-                let by = Actor::Operator;
-                Ok(accounts::set_api_scopes(
-                    conn,
-                    user.id,
-                    granted.as_ref(),
-                    &by,
-                    now(),
-                )?)
-            })?;
-            let what = match &granted {
-                None => "the whole catalogue".to_string(),
-                Some(g) if g.is_empty() => "no API scopes".to_string(),
-                Some(g) => g.to_string(),
-            };
-            say!("{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}");
-        }
+        } => set_api_scopes(conn, catalogue, &username, scopes, all)?,
         UserCommand::Reset2fa { username } => {
             let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
                 let Some(user) = users::find_by_username(conn, &username)? else {
@@ -394,5 +267,163 @@ pub fn run(
             );
         }
     }
+    Ok(())
+}
+
+/// A single-use link where the person sets a new password.
+fn reset_link(
+    conn: &mut AnyConnection,
+    base: &super::context::Base,
+    username: &str,
+    expires_in: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    if !(60..=7 * 86_400).contains(&expires_in) {
+        anyhow::bail!("--expires-in: 60 seconds to a week (604800)");
+    }
+    let Some(user) = users::find_by_username(conn, username)? else {
+        anyhow::bail!("no user {username:?}");
+    };
+    let token = crate::secret::random_token(RESET_PREFIX, 32);
+    let t = now();
+    let row = crate::store::resets::ResetRow {
+        id: Id::new_v7().to_string(),
+        token_hash: crate::secret::hash(&token),
+        user_id: user.id,
+        created_at: t,
+        expires_at: t + expires_in,
+        used_at: None,
+    };
+    db::write_transaction(conn, |conn| -> anyhow::Result<()> {
+        // One live link per person: a new one cancels the ones before.
+        crate::store::resets::cancel_for_user(conn, user.id, t)?;
+        crate::store::resets::insert(conn, &row)?;
+        let e = crate::store::audit::Event::new("user.reset_link_created", "success")
+            .user(user.id)
+            .detail("expires_at", row.expires_at);
+        crate::store::audit::record(conn, &Actor::Operator.stamp(e), t)?;
+        Ok(())
+    })?;
+    let base_url = match base {
+        super::context::Base::Issuer(issuer) => issuer,
+        super::context::Base::Default(guess) => {
+            eprintln!(
+                "portcullis: note: no issuer given (--issuer / PORTCULLIS_ISSUER), so \
+                 the link starts with {guess}; give this command the issuer your \
+                 servers use"
+            );
+            guess
+        }
+    };
+    let url = format!("{}/reset?token={token}", base_url.trim_end_matches('/'));
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({ "url": url, "expires_at": row.expires_at })
+        );
+    } else {
+        say!("{url}");
+        say!(
+            "(single use, until {}; give it to {username} yourself)",
+            crate::clock::rfc3339(row.expires_at)
+        );
+    }
+    Ok(())
+}
+
+fn create(
+    conn: &mut AnyConnection,
+    catalogue: &[(String, String)],
+    a: CreateArgs,
+) -> anyhow::Result<()> {
+    let CreateArgs {
+        username,
+        email,
+        email_verified,
+        name,
+        allowed_api_scopes,
+        password_stdin: _,
+        json,
+    } = a;
+    validate_username(&username)?;
+    if let Some(n) = &name
+        && (n.chars().count() > 100 || n.chars().any(invisible))
+    {
+        anyhow::bail!(
+            "name: at most 100 characters, no control or invisible formatting characters"
+        );
+    }
+    let api_scopes = allowed_api_scopes
+        .map(|s| api_scope_list(&s, catalogue))
+        .transpose()?;
+    if let Some(e) = &email {
+        validate_email(e)?;
+    }
+    // Names differing only in case would pass for one another.
+    if users::username_taken(conn, &username)? {
+        anyhow::bail!("username: {username:?} is taken (names are compared ignoring case)");
+    }
+    let pw = read_password()?;
+    let known = password::Known {
+        username: &username,
+        email: email.as_deref(),
+        name: name.as_deref(),
+    };
+    password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
+    let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+    let t = now();
+    let user = users::User {
+        id: Id::new_v7(),
+        username,
+        email: email.clone(),
+        password_hash: hash,
+        created_at: t,
+        updated_at: t,
+        name: name.filter(|n| !n.trim().is_empty()),
+        email_verified: email_verified && email.is_some(),
+        api_scopes,
+    };
+    users::insert(conn, &user)?;
+    if json {
+        say!(
+            "{}",
+            json!({ "id": user.id.to_string(), "username": user.username, "email": user.email })
+        );
+    } else {
+        say!("created user {} ({})", user.username, user.id);
+    }
+    Ok(())
+}
+
+fn set_api_scopes(
+    conn: &mut AnyConnection,
+    catalogue: &[(String, String)],
+    username: &str,
+    scopes: Option<String>,
+    all: bool,
+) -> anyhow::Result<()> {
+    let granted = match (all, scopes) {
+        (true, _) => None,
+        (false, s) => Some(api_scope_list(s.as_deref().unwrap_or(""), catalogue)?),
+    };
+    let (narrowed, revoked) = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+        let Some(user) = users::find_by_username(conn, username)? else {
+            anyhow::bail!("no user {username:?}");
+        };
+        let by = Actor::Operator;
+        Ok(accounts::set_api_scopes(
+            conn,
+            user.id,
+            granted.as_ref(),
+            &by,
+            now(),
+        )?)
+    })?;
+    let what = match &granted {
+        None => "the whole catalogue".to_string(),
+        Some(g) if g.is_empty() => "no API scopes".to_string(),
+        Some(g) => g.to_string(),
+    };
+    say!("{username} may now use {what}; narrowed {narrowed} token(s), revoked {revoked}");
     Ok(())
 }
