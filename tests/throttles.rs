@@ -62,18 +62,19 @@ async fn failures_recorded(srv: &TestServer, reason: &str) -> usize {
         .count()
 }
 
-#[actix_web::test]
-async fn a_burst_of_wrong_passwords_for_one_username_gets_the_limit_checked() {
-    let srv = spawn().await;
-    create_user(&srv, "alice", PW, None);
+/// `BURST` wrong passwords sent together from one browser, the i-th for `username(i)`.
+async fn wrong_passwords_together<'a>(
+    srv: &TestServer,
+    username: impl Fn(usize) -> &'a str,
+) -> Tally {
     let http = http_client();
-    let csrf = login_page_csrf(&srv, &http).await;
+    let csrf = login_page_csrf(srv, &http).await;
     let burst = (0..BURST).map(|i| {
         let pw = format!("wrong password {i}");
         http.post(srv.url("/login"))
             .form(&[
                 ("csrf", csrf.as_str()),
-                ("username", "alice"),
+                ("username", username(i)),
                 ("password", pw.as_str()),
             ])
             .send()
@@ -83,7 +84,14 @@ async fn a_burst_of_wrong_passwords_for_one_username_gets_the_limit_checked() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let t = tally(responses, "Incorrect username or password").await;
+    tally(responses, "Incorrect username or password").await
+}
+
+#[actix_web::test]
+async fn a_burst_of_wrong_passwords_for_one_username_gets_the_limit_checked() {
+    let srv = spawn().await;
+    create_user(&srv, "alice", PW, None);
+    let t = wrong_passwords_together(&srv, |_| "alice").await;
     assert_eq!(t.checked, LIMIT, "{t:?}");
     assert_eq!(t.throttled, BURST - LIMIT, "{t:?}");
     assert!(t.other.is_empty(), "{t:?}");
@@ -156,25 +164,8 @@ async fn any_spelling_of_a_username_signs_in_and_shares_its_limit() {
             .status(),
         303
     );
-    let http = http_client();
-    let csrf = login_page_csrf(&srv, &http).await;
     let spellings = ["alice", "ALICE", "Alice", "aLICE", "alIce", "ALice"];
-    let burst = (0..BURST).map(|i| {
-        let pw = format!("wrong password {i}");
-        http.post(srv.url("/login"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("username", spellings[i % spellings.len()]),
-                ("password", pw.as_str()),
-            ])
-            .send()
-    });
-    let responses = join_all(burst)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let t = tally(responses, "Incorrect username or password").await;
+    let t = wrong_passwords_together(&srv, |i| spellings[i % spellings.len()]).await;
     assert_eq!(t.checked, LIMIT, "{t:?}");
     assert_eq!(t.throttled, BURST - LIMIT, "{t:?}");
     srv.stop().await;
