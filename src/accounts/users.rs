@@ -18,6 +18,17 @@ pub struct Ended {
     pub tokens: usize,
 }
 
+impl Ended {
+    /// The audit event `kind` for `user`, counting what ended.
+    fn event(&self, kind: &'static str, user: Id) -> Event {
+        Event::new(kind, "success")
+            .user(user)
+            .detail("sessions_ended", self.sessions)
+            .detail("families_revoked", self.families)
+            .detail("tokens_revoked", self.tokens)
+    }
+}
+
 /// Set `user`'s password hash. Every sign-in and every refresh-token family ends with
 /// the old password.
 pub fn set_password(
@@ -35,10 +46,7 @@ pub fn set_password(
         families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
         tokens: 0,
     };
-    let e = Event::new("user.password_changed", "success")
-        .user(user)
-        .detail("sessions_ended", ended.sessions)
-        .detail("families_revoked", ended.families);
+    let e = ended.event("user.password_changed", user);
     audit::record(conn, &by.stamp(e), now)?;
     Ok(ended)
 }
@@ -55,11 +63,7 @@ pub fn reset_password(
 ) -> QueryResult<Ended> {
     let mut ended = set_password(conn, user, hash, by, now)?;
     ended.tokens = pat::revoke_for_user(conn, user, now)?;
-    let e = Event::new("user.password_reset", "success")
-        .user(user)
-        .detail("sessions_ended", ended.sessions)
-        .detail("families_revoked", ended.families)
-        .detail("tokens_revoked", ended.tokens);
+    let e = ended.event("user.password_reset", user);
     audit::record(conn, &by.stamp(e), now)?;
     Ok(ended)
 }
@@ -137,12 +141,9 @@ pub fn change_own_password(
     if revoke_tokens {
         ended.tokens = pat::revoke_for_user(conn, user, now)?;
     }
-    let e = Event::new("user.password_changed", "success")
-        .user(user)
-        .detail("by", "self")
-        .detail("sessions_ended", ended.sessions)
-        .detail("families_revoked", ended.families)
-        .detail("tokens_revoked", ended.tokens);
+    let e = ended
+        .event("user.password_changed", user)
+        .detail("by", "self");
     audit::record(conn, &by.stamp(e), now)?;
     Ok(Some(ended))
 }
