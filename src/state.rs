@@ -66,6 +66,11 @@ pub struct AppState {
     pub device_key: MacKey,
     /// Binds CSRF tokens to sessions (`pages::csrf`).
     pub csrf_key: MacKey,
+    /// The WebAuthn relying party; None when passkeys are off (an issuer at an IP
+    /// address, where WebAuthn allows none).
+    pub passkeys: Option<Arc<crate::mfa::passkeys::RelyingParty>>,
+    /// Passkey ceremonies begun per client address (`pages::passkeys`).
+    pub ceremonies_by_ip: Throttle,
     /// DPoP server nonces, when proofs must carry one (`--dpop-nonce`).
     pub dpop_nonces: Option<Nonces>,
 }

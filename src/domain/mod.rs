@@ -5,3 +5,4 @@
 pub mod net;
 pub mod resource;
 pub mod scope;
+pub mod signin;

@@ -9,9 +9,11 @@
 //! - `factor`: checking a code (app or recovery) against a person's enrolment.
 //! - `guard`: the per-person limit on code checks.
 //! - `sealing`: a person's TOTP secret at rest, bound to them.
+//! - `passkeys`: the WebAuthn relying party and the steps of its ceremonies.
 
 pub mod factor;
 pub mod guard;
+pub mod passkeys;
 pub mod qr;
 pub mod recovery;
 pub mod sealing;

@@ -3,6 +3,7 @@
 //! Grants decide what a token says; this is where it is written and signed, and where
 //! the token response (RFC 6749 §5.1) is put together.
 
+use crate::domain::signin::SignInMethod;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -81,6 +82,8 @@ pub struct AccessToken<'a> {
 pub struct IdToken {
     pub subject: String,
     pub auth_time: i64,
+    /// How the person signed in (`amr` and `acr`).
+    pub method: SignInMethod,
     pub nonce: Option<String>,
     /// The browser session, for logout (`sid`).
     pub sid: Option<String>,
@@ -192,6 +195,8 @@ impl Issuer {
             nonce: t.nonce,
             at_hash: super::tokens::at_hash(key.alg, access_token),
             sid: t.sid,
+            amr: t.method.amr().into_iter().map(str::to_string).collect(),
+            acr: Some(t.method.acr().as_str().to_string()),
         };
         sign_id_token(key, &claims).map_err(OAuthError::server)
     }

@@ -18,6 +18,8 @@ const CLAIMS: &[&str] = &[
     "nonce",
     "at_hash",
     "sid",
+    "amr",
+    "acr",
     "preferred_username",
     "name",
     "email",
@@ -87,6 +89,8 @@ pub fn render(issuer: &str, served: Served) -> Vec<u8> {
         "token_endpoint_auth_signing_alg_values_supported": signing_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
+        // OpenID Connect Discovery §3: how strongly a sign-in can have been made.
+        "acr_values_supported": crate::domain::signin::ACR_VALUES,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

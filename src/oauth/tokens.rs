@@ -109,6 +109,12 @@ pub struct IdClaims {
     pub at_hash: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sid: Option<String>,
+    /// RFC 8176 method references: how the person signed in.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
+    /// The authentication context class the sign-in reached (`urn:portcullis:acr:…`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
 }
 
 pub fn sign_id_token(key: &Material, claims: &IdClaims) -> jsonwebtoken::errors::Result<String> {

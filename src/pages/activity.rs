@@ -28,6 +28,9 @@ fn title(kind: &str) -> &'static str {
         "mfa.reset" => "Two-factor sign-in reset by an administrator",
         "mfa.recovery_code_used" => "Recovery code used",
         "mfa.recovery_codes_replaced" => "New recovery codes made",
+        "passkey.added" => "Passkey added",
+        "passkey.removed" => "Passkey removed",
+        "passkey.counter_went_back" => "Passkey refused: it may have been copied",
         "sudo.confirmed" => "Identity confirmed for a sensitive change",
         "sudo.failed" => "Identity confirmation failed",
         "session.ended" => "Browser signed out from the sessions list",
@@ -56,6 +59,9 @@ fn line(e: AuditRow, names: &HashMap<String, String>, now: i64) -> EventLine {
     let mut parts = Vec::new();
     if let Some(n) = d.get("token_name").and_then(Value::as_str) {
         parts.push(format!("token \u{201c}{n}\u{201d}"));
+    }
+    if let Some(n) = d.get("passkey").and_then(Value::as_str) {
+        parts.push(format!("passkey \u{201c}{n}\u{201d}"));
     }
     if let Some(c) = &e.client_id {
         match names.get(c) {

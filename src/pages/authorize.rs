@@ -65,13 +65,19 @@ fn binding_cookie(secure: bool) -> &'static str {
     }
 }
 
-/// The browser's binding value, or a new one with the cookie that sets it.
-fn binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+/// The browser's binding value, if it has one.
+pub fn binding_value(state: &AppState, req: &HttpRequest) -> Option<String> {
     let secure = state.settings.secure_cookies();
-    if let Some(c) = req.cookie(binding_cookie(secure))
-        && c.value().len() == 43
-    {
-        return (c.value().to_string(), None);
+    req.cookie(binding_cookie(secure))
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 43)
+}
+
+/// The browser's binding value, or a new one with the cookie that sets it.
+pub fn binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    let secure = state.settings.secure_cookies();
+    if let Some(value) = binding_value(state, req) {
+        return (value, None);
     }
     let value = secret::random_token("", 32);
     let cookie = Cookie::build(binding_cookie(secure), value.clone())
@@ -255,10 +261,11 @@ pub fn login_page(
     let username = txn
         .and_then(|(_, a)| a.login_hint.clone())
         .unwrap_or_default();
-    login_page_with(token, txn, error, status, username)
+    login_page_with(state, token, txn, error, status, username)
 }
 
 pub fn login_page_with(
+    state: &AppState,
     token: csrf::Csrf,
     txn: Option<(&str, &AuthorizationRequest)>,
     error: Option<&'static str>,
@@ -272,12 +279,13 @@ pub fn login_page_with(
         client_unverified: txn.is_some_and(|(_, a)| a.client.self_registered()),
         error,
         username,
+        passkeys: state.passkeys.is_some(),
     };
     let mut b = page_builder(status);
     if let Some(c) = token.new_cookie {
         b.cookie(c);
     }
-    render(b, &page)
+    super::with_script(render(b, &page), page.passkeys)
 }
 
 /// Where the person is sent next, as they can check it. Only an https host is where the

@@ -47,6 +47,8 @@ pub struct Prompt {
     html: String,
     cookie: Option<Cookie<'static>>,
     retry_after: Option<i64>,
+    /// The page includes our script (`respond::with_script`).
+    script: bool,
 }
 
 impl PageError {
@@ -63,12 +65,21 @@ impl PageError {
                 html,
                 cookie,
                 retry_after,
+                script: false,
             })),
             Err(e) => {
                 tracing::error!(error = %e, "template rendering failed");
                 PageError::Unavailable
             }
         }
+    }
+
+    /// Let a prompt's page run our script.
+    pub fn with_script(mut self, script: bool) -> PageError {
+        if let PageError::Prompt(p) = &mut self {
+            p.script = script;
+        }
+        self
     }
 
     pub fn bad_request(title: &'static str, message: &'static str) -> PageError {
@@ -136,7 +147,7 @@ impl ResponseError for PageError {
                 if let Some(wait) = p.retry_after {
                     b.insert_header((header::RETRY_AFTER, wait.max(1).to_string()));
                 }
-                b.body(p.html.clone())
+                super::with_script(b.body(p.html.clone()), p.script)
             }
             PageError::TooMany(wait) => super::respond::too_many(
                 error_page(

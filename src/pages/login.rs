@@ -8,8 +8,9 @@ use super::authorize::{self as authz, login_page, login_page_with};
 use super::extract::CsrfForm;
 use super::limits::{self, Checked};
 use super::templates::LoginMfaPage;
-use super::{PageError, csrf, device, page_builder, render, see_other, session};
+use super::{PageError, csrf, device, page_builder, render, see_other, session, with_script};
 use crate::audit;
+use crate::domain::signin::SignInMethod;
 use crate::metrics;
 use crate::mfa::factor::{self, Factor, Options};
 use crate::mfa::guard;
@@ -46,7 +47,7 @@ pub async fn login_post(
     let token = csrf::ensure(&state, &req);
     let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
     let page = |token, error, status, username| {
-        login_page_with(token, for_page, Some(error), status, username)
+        login_page_with(&state, token, for_page, Some(error), status, username)
     };
     if username.is_empty() || pw.is_empty() || pw.len() > 4096 {
         return Ok(page(token, BAD_CREDENTIALS, StatusCode::OK, username));
@@ -73,22 +74,19 @@ pub async fn login_post(
     };
     let uid = user.id;
     let needs_mfa = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
-    let (session, cookie) = session::start(&state, &req, user.id, needs_mfa).await?;
+    let (session, cookie) = session::start(&state, &req, user.id, needs_mfa, SignInMethod::Password).await?;
     if let Some((_, t)) = &mut txn {
         authz::authorizer(&state).signing_in(t, session.id).await?;
     }
     if needs_mfa {
         // The password was right; the session stays pending until the second factor.
         // Its form is bound to the pending session this response starts.
-        let csrf = csrf::for_session(&state, &session.token_hash);
-        let page = LoginMfaPage {
-            csrf: &csrf,
-            txn: txn.as_ref().map(|(id, _)| id.as_str()),
-            error: None,
+        let token = csrf::Csrf {
+            token: csrf::for_session(&state, &session.token_hash),
+            new_cookie: Some(cookie),
         };
-        let mut b = page_builder(StatusCode::OK);
-        b.cookie(cookie);
-        return Ok(render(b, &page));
+        let id = txn.as_ref().map(|(id, _)| id.as_str());
+        return Ok(mfa_step_page(&state, token, id, None, StatusCode::OK));
     }
     let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let now = state.clock.now();
@@ -102,7 +100,7 @@ pub async fn login_post(
 }
 
 /// Signed in: carry on with the authorization request, or go to the account pages.
-async fn signed_in(
+pub(super) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
     txn: Option<(String, Transaction)>,
@@ -128,6 +126,28 @@ async fn signed_in(
         let _ = res.add_cookie(c);
     }
     Ok(res)
+}
+
+/// The second sign-in step's page: a code, or one of the person's passkeys. `token`'s
+/// cookie, when it has one, is set with it (the pending session's, after a password).
+pub(crate) fn mfa_step_page(
+    state: &AppState,
+    token: csrf::Csrf,
+    txn: Option<&str>,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let page = LoginMfaPage {
+        csrf: &token.token,
+        txn,
+        error,
+        passkeys: state.passkeys.is_some(),
+    };
+    let mut b = page_builder(status);
+    if let Some(c) = token.new_cookie {
+        b.cookie(c);
+    }
+    with_script(render(b, &page), page.passkeys)
 }
 
 const BAD_CODE: &str = "That code did not work. Check your app and try again.";
@@ -168,16 +188,7 @@ pub async fn mfa_post(
         ));
     };
     let mfa_page = |token: csrf::Csrf, error: Option<&'static str>, status: StatusCode| {
-        let page = LoginMfaPage {
-            csrf: &token.token,
-            txn: for_page.map(|(id, _)| id),
-            error,
-        };
-        let mut b = page_builder(status);
-        if let Some(c) = token.new_cookie {
-            b.cookie(c);
-        }
-        render(b, &page)
+        mfa_step_page(&state, token, for_page.map(|(id, _)| id), error, status)
     };
     let code = form.get("code").unwrap_or("").to_string();
     let keys = state.data_keys.clone();
@@ -205,7 +216,7 @@ pub async fn mfa_post(
                         trail::record(conn, &e, now)?;
                         return Ok(None);
                     };
-                    if !sessions::complete_mfa(conn, sid, &stored_hash, now)? {
+                    if !sessions::complete_mfa(conn, sid, &stored_hash, SignInMethod::PasswordAndCode, now)? {
                         return Ok(None);
                     }
                     let Some(user) = users::find(conn, uid)? else {
@@ -243,6 +254,7 @@ pub async fn mfa_post(
         auth_time: now,
         last_seen_at: now,
         mfa_pending: false,
+        amr: SignInMethod::PasswordAndCode,
         ..pending
     };
     let device = device::issue(&state.device_key, &user, state.settings.secure_cookies());

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod limits;
 pub mod login;
 pub mod logout;
+pub mod passkeys;
 pub mod password;
 pub mod reset;
 pub mod respond;
@@ -30,5 +31,5 @@ pub mod when;
 pub use error::PageError;
 pub use respond::{
     PAGE_CSP, error_page, page_builder, post_only, query_config, render, render_with, see_other,
-    stylesheet, too_many,
+    stylesheet, too_many, with_script,
 };

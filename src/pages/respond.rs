@@ -12,6 +12,21 @@ use super::templates::ErrorPage;
 /// consent form, the browser must follow our redirect to the client's redirect URI.
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
+/// The pages that offer passkeys: our one script (`/assets/passkeys.js`), which may
+/// fetch ceremony options from us, and nothing else.
+pub const PAGE_CSP_WITH_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// Let `res` (a page) run our script, when `script` says it includes it.
+pub fn with_script(mut res: HttpResponse, script: bool) -> HttpResponse {
+    if script {
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(PAGE_CSP_WITH_SCRIPT),
+        );
+    }
+    res
+}
+
 pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")

@@ -8,9 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::{SignedIn, SignedInForm};
 use super::sudo::{self, Action, Window};
 use super::templates::{
-    Enrolment, FieldError, Layout, PasswordNote, RecoveryCodesPage, SecurityPage,
+    Enrolment, FieldError, Layout, PasskeyLine, PasswordNote, RecoveryCodesPage, SecurityPage,
 };
-use super::{PageError, csrf, render_with};
+use super::when::when;
+use super::{PageError, csrf, render_with, with_script};
 use crate::accounts::Actor;
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
@@ -19,7 +20,7 @@ use crate::secret;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};
-use crate::store::totp;
+use crate::store::{passkeys, totp};
 use crate::store::users::User;
 use crate::web::origin;
 
@@ -49,6 +50,16 @@ const NEW_RECOVERY: Action = Action {
 const BAD_CODE: &str = "That code did not work, or was already used.";
 const TOO_MANY: &str = "Too many wrong codes. Please wait a few minutes.";
 
+/// What the page says besides its lists: an enrolment in progress, and the message of
+/// the form that was just sent.
+#[derive(Default)]
+pub struct Notes {
+    pub enrolment: Option<Enrolment>,
+    pub error: Option<FieldError>,
+    pub password: Option<PasswordNote>,
+    pub passkey: Option<PasswordNote>,
+}
+
 /// The page after a password change or its refusal.
 pub async fn show_with_password(
     state: &AppState,
@@ -57,7 +68,11 @@ pub async fn show_with_password(
     note: PasswordNote,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    render_page(state, user, token, None, None, Some(note), status).await
+    let notes = Notes {
+        password: Some(note),
+        ..Notes::default()
+    };
+    render_page(state, user, token, notes, status).await
 }
 
 async fn show(
@@ -68,38 +83,57 @@ async fn show(
     error: Option<FieldError>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    render_page(state, user, token, enrolment, error, None, status).await
+    let notes = Notes {
+        enrolment,
+        error,
+        ..Notes::default()
+    };
+    render_page(state, user, token, notes, status).await
 }
 
-async fn render_page(
+pub async fn render_page(
     state: &AppState,
     user: &User,
     token: csrf::Csrf,
-    enrolment: Option<Enrolment>,
-    error: Option<FieldError>,
-    password: Option<PasswordNote>,
+    notes: Notes,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let uid = user.id;
-    let (enabled, left) = state
+    let (enabled, left, keys) = state
         .db
         .run(move |conn| {
             Ok((
                 factor::enabled(conn, uid)?,
                 totp::recovery_codes_left(conn, uid)?,
+                passkeys::of_user(conn, uid)?,
             ))
         })
         .await?;
+    let now = state.clock.now();
+    let lines = state.passkeys.is_some().then(|| {
+        keys.into_iter()
+            .map(|k| PasskeyLine {
+                id: k.id.to_string(),
+                name: k.name,
+                created: when(k.created_at, now),
+                last_used: k.last_used_at.map(|t| when(t, now)),
+                synced: k.backup_eligible,
+            })
+            .collect()
+    });
     let page = SecurityPage {
         layout: Layout::new(user, "security", &token.token),
         csrf: &token.token,
         enabled,
         recovery_left: left,
-        enrolment,
-        error,
-        password,
+        enrolment: notes.enrolment,
+        error: notes.error,
+        password: notes.password,
+        passkeys: lines,
+        passkey_note: notes.passkey,
     };
-    Ok(render_with(token.new_cookie, status, &page))
+    let script = page.passkeys.is_some();
+    Ok(with_script(render_with(token.new_cookie, status, &page), script))
 }
 
 /// The page again after a refused change: 400, or 429 with `Retry-After`.

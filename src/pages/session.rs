@@ -5,6 +5,7 @@ use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
 
+use crate::domain::signin::SignInMethod;
 use crate::secret;
 use crate::state::AppState;
 use crate::store::DbError;
@@ -53,6 +54,7 @@ pub async fn start(
     req: &HttpRequest,
     user_id: Id,
     mfa_pending: bool,
+    method: SignInMethod,
 ) -> Result<(Session, Cookie<'static>), DbError> {
     let secure = state.settings.secure_cookies();
     let old = cookie_token(req, secure).map(|t| secret::hash(&t));
@@ -71,6 +73,7 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + lifetime,
         mfa_pending,
+        amr: method,
     };
     let row = session.clone();
     state

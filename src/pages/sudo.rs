@@ -27,7 +27,9 @@ use crate::sealed::DataKeys;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
-use crate::store::sessions;
+use crate::store::{passkeys, sessions};
+use crate::mfa::passkeys as mfa_passkeys;
+use super::passkeys::{self as ceremonies, Purpose};
 use crate::web::form::Form;
 use crate::web::origin;
 
@@ -130,7 +132,11 @@ pub async fn require(
         return Ok(Sudo::Fresh);
     }
     let uid = user.id;
-    let enrolled = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
+    let (enrolled, has_passkeys) = state
+        .db
+        .run(move |conn| Ok((factor::enabled(conn, uid)?, passkeys::count_of_user(conn, uid)? > 0)))
+        .await?;
+    let has_passkeys = has_passkeys && state.passkeys.is_some();
     let ask = |error: Option<&'static str>, status: StatusCode, retry_after: Option<i64>| {
         let token = csrf::ensure(state, req);
         let carried = form
@@ -152,9 +158,16 @@ pub async fn require(
             second_factor: enrolled,
             minutes: (ttl / 60).max(1),
             error,
+            passkeys: has_passkeys,
         };
-        PageError::prompt(status, &page, token.new_cookie, retry_after)
+        PageError::prompt(status, &page, token.new_cookie, retry_after).with_script(has_passkeys)
     };
+    if let (Some(ceremony), Some(answer)) = (form.get("sudo_ceremony"), form.get("sudo_credential")) {
+        return match by_passkey(state, req, session, ceremony, answer).await? {
+            Some(sudo) => Ok(sudo),
+            None => Err(ask(Some(BAD_PASSKEY), StatusCode::BAD_REQUEST, None)),
+        };
+    }
     let Some(password) = form.get("sudo_password") else {
         return Err(ask(None, StatusCode::OK, None));
     };
@@ -235,6 +248,67 @@ pub async fn require(
     }
 }
 
+/// Confirm with one of the person's passkeys (user verification makes it both factors).
+/// None when the ceremony or the assertion is refused.
+async fn by_passkey(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &sessions::Session,
+    ceremony: &str,
+    answer: &str,
+) -> Result<Option<Sudo>, PageError> {
+    let Some(rp) = ceremonies::relying_party(state) else {
+        return Ok(None);
+    };
+    let begun = ceremonies::take(state, req, ceremony, Purpose::Reauth)
+        .await?
+        .filter(|c| c.session_id == Some(session.id));
+    let (Some(c), Ok(credential)) = (begun, mfa_passkeys::credential_of(answer)) else {
+        return Ok(None);
+    };
+    let uid = session.user_id;
+    let row = state
+        .db
+        .run(move |conn| passkeys::by_credential(conn, &credential))
+        .await?
+        .filter(|r| r.user_id == uid);
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Ok(used) = rp.finish_for(answer, &c.state, &row) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let (new_hash, cookie) = session::new_token(state, session, now);
+    let (sid, presented, hash) = (session.id, session.token_hash.clone(), new_hash.clone());
+    let (ip, ua) = origin::origin(req, &state.settings.trusted_proxies);
+    let confirmed = Event::new("sudo.confirmed", "success")
+        .user(uid)
+        .from_addr(ip, ua)
+        .detail("second_factor", "passkey")
+        .detail("passkey", row.name.clone());
+    let id = row.id;
+    let done = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let ok = passkeys::record_use(conn, id, &used.passkey_json, used.sign_count, used.backed_up, now)?
+                    && sessions::reauthenticated(conn, sid, &presented, &hash, now)?;
+                if ok {
+                    audit::record(conn, &confirmed, now)?;
+                }
+                Ok(ok)
+            })
+        })
+        .await?;
+    Ok(done.then(|| Sudo::Confirmed {
+        cookie,
+        csrf: csrf::for_session(state, &new_hash),
+        second_factor: true,
+    }))
+}
+
+const BAD_PASSKEY: &str = "That passkey did not work. Try again, or use your password.";
 const BAD_PASSWORD: &str = "That password is not right.";
 const BAD_CODE: &str = "That code did not work, or was already used. Wait for the next one.";
 const TOO_MANY: &str = "Too many failed attempts. Please wait a few minutes and try again.";

@@ -15,6 +15,8 @@ pub struct LoginPage<'a> {
     pub client_unverified: bool,
     pub error: Option<&'static str>,
     pub username: String,
+    /// Passkeys are on: "Sign in with a passkey" and the username field's autofill.
+    pub passkeys: bool,
 }
 
 /// What every signed-in page shows around its content: who is signed in, the
@@ -125,6 +127,8 @@ pub struct LoginMfaPage<'a> {
     pub csrf: &'a str,
     pub txn: Option<&'a str>,
     pub error: Option<&'static str>,
+    /// Passkeys are on: the page offers them instead of a code.
+    pub passkeys: bool,
 }
 
 pub struct Enrolment {
@@ -144,6 +148,32 @@ pub struct SecurityPage<'a> {
     pub error: Option<FieldError>,
     /// After a password change or its refusal.
     pub password: Option<PasswordNote>,
+    /// The person's passkeys; None when passkeys are off.
+    pub passkeys: Option<Vec<PasskeyLine>>,
+    /// What the passkey section says after a change (`ok`) or a refusal.
+    pub passkey_note: Option<PasswordNote>,
+}
+
+/// One of the person's passkeys, as the security page lists it.
+pub struct PasskeyLine {
+    pub id: String,
+    pub name: String,
+    pub created: When,
+    pub last_used: Option<When>,
+    /// Backup eligible: the passkey syncs between the person's devices.
+    pub synced: bool,
+}
+
+/// Creating a passkey: the browser's options (JSON, read by our script) and the form the
+/// script completes and posts.
+#[derive(Template)]
+#[template(path = "passkey_new.html")]
+pub struct PasskeyNewPage<'a> {
+    pub layout: Layout,
+    pub csrf: &'a str,
+    pub ceremony: &'a str,
+    pub options: &'a str,
+    pub name: &'a str,
 }
 
 /// A refusal shown above a form, about one field (by its id): the template marks that
@@ -182,6 +212,11 @@ impl SecurityPage<'_> {
     /// Whether the two-factor forms' message is about field `id`.
     pub fn refused(&self, id: &str) -> bool {
         is_about(&self.error, id)
+    }
+
+    /// Whether the passkey section's message is a refusal.
+    pub fn passkey_refused(&self) -> bool {
+        self.passkey_note.as_ref().is_some_and(|n| !n.ok)
     }
 
     /// Whether the password form's message is a refusal about field `id`.
@@ -300,4 +335,6 @@ pub struct ReauthPage<'a> {
     pub second_factor: bool,
     pub minutes: i64,
     pub error: Option<&'static str>,
+    /// The person has passkeys and passkeys are on: one may confirm instead.
+    pub passkeys: bool,
 }

@@ -27,7 +27,7 @@ use crate::keys::{Keys, ring, signer};
 use crate::oauth::clients::registrar::Registrar;
 use crate::oauth::dpop::{self, Nonces};
 use crate::oauth::issuer::Issuer;
-use crate::pages::{csrf, device, limits};
+use crate::pages::{csrf, device, limits, passkeys as passkey_pages};
 use crate::sealed::DataKeys;
 use crate::state::{AppState, Precomputed};
 use crate::store::{Db, db};
@@ -293,6 +293,8 @@ fn build_state(
         flows_by_ip: Throttle::new(limits::FLOW_KB_PER_ADDRESS, limits::FLOWS_WINDOW),
         registrations_by_ip: Throttle::new(register::OPEN_PER_ADDRESS, register::OPEN_WINDOW),
         issued: IssuedCounter::default(),
+        passkeys: passkey_relying_party(&nonce_issuer),
+        ceremonies_by_ip: Throttle::new(passkey_pages::PER_ADDRESS, passkey_pages::WINDOW),
         device_key: data_keys.derive(device::KEY_LABEL),
         csrf_key: data_keys.derive(csrf::KEY_LABEL),
         dpop_nonces: settings
@@ -303,5 +305,16 @@ fn build_state(
         db,
         clock,
         settings,
+    }
+}
+
+/// Passkeys are on when the issuer has a host name; otherwise the log says why not.
+fn passkey_relying_party(issuer: &str) -> Option<Arc<crate::mfa::passkeys::RelyingParty>> {
+    match crate::mfa::passkeys::RelyingParty::for_issuer(issuer) {
+        Ok(rp) => Some(Arc::new(rp)),
+        Err(why) => {
+            tracing::warn!("passkeys are off: {why}");
+            None
+        }
     }
 }

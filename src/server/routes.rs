@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, guard, web};
 
 use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
 use crate::pages::{
-    self, account, activity, authorize, consent, login, logout, password, reset, security,
+    self, account, activity, authorize, consent, login, logout, passkeys, password, reset, security,
     sessions, tokens,
 };
 
@@ -94,6 +94,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(login::login_post)),
     )
     .service(form_action("/login/mfa", login::mfa_post))
+    .service(form_action("/login/passkey", passkeys::sign_in::passkey_post))
+    .service(form_action("/passkeys/options", passkeys::options_post))
+    .service(form_action(
+        "/account/security/passkeys/new",
+        passkeys::manage::new_post,
+    ))
+    .service(form_action(
+        "/account/security/passkeys",
+        passkeys::manage::create_post,
+    ))
+    .service(form_action(
+        "/account/security/passkeys/remove",
+        passkeys::manage::remove_post,
+    ))
     .service(form_action("/consent", consent::consent_post))
     .route("/account", get_or_head().to(account::account_get))
     .service(form_action("/account/revoke", account::revoke_post))
@@ -159,6 +173,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/assets/portcullis.css",
         get_or_head().to(pages::stylesheet),
     )
+    .route("/assets/passkeys.js", get_or_head().to(passkeys::script))
     .route("/healthz", get_or_head().to(health::healthz))
     .route("/readyz", get_or_head().to(health::readyz))
     .default_service(web::to(not_found));

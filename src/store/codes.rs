@@ -6,6 +6,7 @@ use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::authorization_codes as codes;
 use crate::domain::scope::Scope;
+use crate::domain::signin::SignInMethod;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = codes)]
@@ -32,6 +33,9 @@ pub struct CodeRow {
     pub dpop_jkt: Option<String>,
     /// RFC 8707 §2.2: the resources the authorization request named, space-separated.
     pub resources: String,
+    /// How the session that authorised the code signed in.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub amr: SignInMethod,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> QueryResult<()> {

@@ -2,7 +2,7 @@
 
 use super::db::AnyConnection;
 use super::{
-    audit, clients, codes, pushed, refresh, replay, resets, revoked, sessions, throttle,
+    audit, clients, codes, passkeys, pushed, refresh, replay, resets, revoked, sessions, throttle,
     transactions,
 };
 
@@ -43,7 +43,8 @@ pub fn run(
         transactions: transactions::purge(conn, now)?,
         single_use: replay::purge(conn, now)?
             + pushed::purge(conn, now)?
-            + resets::purge(conn, now)?,
+            + resets::purge(conn, now)?
+            + passkeys::purge(conn, now)?,
         unused_clients: clients::purge_unused_open(conn, now - registration_unused_days * 86_400)?,
     })
 }

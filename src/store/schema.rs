@@ -63,6 +63,7 @@ diesel::table! {
         mfa_pending -> Bool,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -102,6 +103,7 @@ diesel::table! {
         family_id -> Nullable<DbUuid>,
         dpop_jkt -> Nullable<Text>,
         resources -> Text,
+        amr -> Text,
     }
 }
 
@@ -334,5 +336,38 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    passkeys (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        credential_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        sign_count -> BigInt,
+        backup_eligible -> Bool,
+        backed_up -> Bool,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    webauthn_ceremonies (id) {
+        id -> Text,
+        binding_hash -> Text,
+        purpose -> Text,
+        user_id -> Nullable<DbUuid>,
+        session_id -> Nullable<DbUuid>,
+        state -> Text,
+        expires_at -> BigInt,
     }
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::db::AnyConnection;
 use super::id::Id;
 use super::schema::sessions;
+use crate::domain::signin::SignInMethod;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -22,11 +23,14 @@ pub struct Session {
     /// Where the sign-in came from (shown to the person in their list of sessions).
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How the session signed in (its `amr`), for the ID tokens it leads to.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub amr: SignInMethod,
 }
 
 pub fn insert(conn: &mut AnyConnection, s: &Session) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
-        .values(s)
+        .values(s.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -59,6 +63,7 @@ pub fn complete_mfa(
     conn: &mut AnyConnection,
     id: Id,
     new_token_hash: &str,
+    method: SignInMethod,
     now: i64,
 ) -> QueryResult<bool> {
     diesel::update(
@@ -71,6 +76,7 @@ pub fn complete_mfa(
         sessions::token_hash.eq(new_token_hash),
         sessions::auth_time.eq(now),
         sessions::last_seen_at.eq(now),
+        sessions::amr.eq(method.to_string()),
     ))
     .execute(conn)
     .map(|n| n == 1)

@@ -116,11 +116,16 @@ impl Authorizer<'_> {
         now: i64,
     ) -> Result<Step, DbError> {
         // OpenID Connect Core §3.1.2.1: max_age=0 means "sign in again now", hence `>=`.
+        // A session weaker than the `acr_values` asked for signs in again (step-up, RFC
+        // 9470 §4); after that the code is issued whatever was reached, since acr_values
+        // is a voluntary request, and the ID token's `acr` says what it was.
         let must_sign_in = match current {
             None => true,
             Some((s, _)) => {
                 !signed_in_here
-                    && (areq.prompt.login || areq.max_age.is_some_and(|m| now - s.auth_time >= m))
+                    && (areq.prompt.login
+                        || areq.max_age.is_some_and(|m| now - s.auth_time >= m)
+                        || areq.acr.is_some_and(|want| s.amr.acr() < want))
             }
         };
         if must_sign_in {
@@ -175,6 +180,7 @@ impl Authorizer<'_> {
             family_id: None,
             dpop_jkt: areq.dpop_jkt.clone(),
             resources: areq.resources.join(" "),
+            amr: session.amr,
         };
         // Openly registered clients that never sign anyone in are purged; this one did.
         let signs_in = (areq.client.registered_by == RegisteredBy::Open)

@@ -5,6 +5,7 @@
 //! checked first, and while either is in doubt nothing is sent to any URI: the person
 //! sees an error page. Only then do errors go back to the client's redirect URI.
 
+use crate::domain::signin::Acr;
 use std::sync::Arc;
 
 use crate::domain::scope::Scope;
@@ -35,6 +36,9 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// OpenID Connect Core §3.1.2.1 `acr_values`: the weakest of our levels it names
+    /// (any one of them will do); values we do not know are ignored.
+    pub acr: Option<Acr>,
     /// RFC 8707 §2: the resources the code will be bound to.
     pub resources: Vec<String>,
     /// RFC 9449 §10: the DPoP key the code will be bound to.
@@ -352,6 +356,7 @@ pub fn validate(
         prompt,
         max_age,
         login_hint,
+        acr: params.get("acr_values").and_then(Acr::requested),
         resources: params.resources.clone(),
         dpop_jkt,
         pushed: rules.pushed,

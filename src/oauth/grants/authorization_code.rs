@@ -229,6 +229,7 @@ pub async fn grant(
         let t = IdToken {
             subject,
             auth_time: row.auth_time,
+            method: row.amr,
             nonce: row.nonce.clone(),
             sid: row.session_id.map(|s| s.to_string()),
             now,

@@ -1,0 +1,4 @@
+ALTER TABLE authorization_codes DROP COLUMN amr;
+ALTER TABLE sessions DROP COLUMN amr;
+DROP TABLE webauthn_ceremonies;
+DROP TABLE passkeys;
