@@ -74,7 +74,8 @@ pub async fn login_post(
     };
     let uid = user.id;
     let needs_mfa = state.db.run(move |conn| factor::enabled(conn, uid)).await?;
-    let (session, cookie) = session::start(&state, &req, user.id, needs_mfa, SignInMethod::Password).await?;
+    let (session, cookie) =
+        session::start(&state, &req, user.id, needs_mfa, SignInMethod::Password).await?;
     if let Some((_, t)) = &mut txn {
         authz::authorizer(&state).signing_in(t, session.id).await?;
     }
@@ -216,7 +217,13 @@ pub async fn mfa_post(
                         trail::record(conn, &e, now)?;
                         return Ok(None);
                     };
-                    if !sessions::complete_mfa(conn, sid, &stored_hash, SignInMethod::PasswordAndCode, now)? {
+                    if !sessions::complete_mfa(
+                        conn,
+                        sid,
+                        &stored_hash,
+                        SignInMethod::PasswordAndCode,
+                        now,
+                    )? {
                         return Ok(None);
                     }
                     let Some(user) = users::find(conn, uid)? else {

@@ -20,8 +20,8 @@ use crate::secret;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::audit::{self, Event};
-use crate::store::{passkeys, totp};
 use crate::store::users::User;
+use crate::store::{passkeys, totp};
 use crate::web::origin;
 
 const RECOVERY_CODES: usize = 10;
@@ -133,7 +133,10 @@ pub async fn render_page(
         passkey_note: notes.passkey,
     };
     let script = page.passkeys.is_some();
-    Ok(with_script(render_with(token.new_cookie, status, &page), script))
+    Ok(with_script(
+        render_with(token.new_cookie, status, &page),
+        script,
+    ))
 }
 
 /// The page again after a refused change: 400, or 429 with `Retry-After`.

@@ -19,17 +19,17 @@ use actix_web::http::StatusCode;
 
 use super::extract::SignedInForm;
 use super::limits::{self, Checked};
+use super::passkeys::{self as ceremonies, Purpose};
 use super::templates::{Layout, ReauthPage};
 use super::{PageError, csrf, session};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Proof};
+use crate::mfa::passkeys as mfa_passkeys;
 use crate::sealed::DataKeys;
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::store::{passkeys, sessions};
-use crate::mfa::passkeys as mfa_passkeys;
-use super::passkeys::{self as ceremonies, Purpose};
 use crate::web::form::Form;
 use crate::web::origin;
 
@@ -134,7 +134,12 @@ pub async fn require(
     let uid = user.id;
     let (enrolled, has_passkeys) = state
         .db
-        .run(move |conn| Ok((factor::enabled(conn, uid)?, passkeys::count_of_user(conn, uid)? > 0)))
+        .run(move |conn| {
+            Ok((
+                factor::enabled(conn, uid)?,
+                passkeys::count_of_user(conn, uid)? > 0,
+            ))
+        })
         .await?;
     let has_passkeys = has_passkeys && state.passkeys.is_some();
     let ask = |error: Option<&'static str>, status: StatusCode, retry_after: Option<i64>| {
@@ -162,7 +167,8 @@ pub async fn require(
         };
         PageError::prompt(status, &page, token.new_cookie, retry_after).with_script(has_passkeys)
     };
-    if let (Some(ceremony), Some(answer)) = (form.get("sudo_ceremony"), form.get("sudo_credential")) {
+    if let (Some(ceremony), Some(answer)) = (form.get("sudo_ceremony"), form.get("sudo_credential"))
+    {
         return match by_passkey(state, req, session, ceremony, answer).await? {
             Some(sudo) => Ok(sudo),
             None => Err(ask(Some(BAD_PASSKEY), StatusCode::BAD_REQUEST, None)),
@@ -292,8 +298,14 @@ async fn by_passkey(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let ok = passkeys::record_use(conn, id, &used.passkey_json, used.sign_count, used.backed_up, now)?
-                    && sessions::reauthenticated(conn, sid, &presented, &hash, now)?;
+                let ok = passkeys::record_use(
+                    conn,
+                    id,
+                    &used.passkey_json,
+                    used.sign_count,
+                    used.backed_up,
+                    now,
+                )? && sessions::reauthenticated(conn, sid, &presented, &hash, now)?;
                 if ok {
                     audit::record(conn, &confirmed, now)?;
                 }

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, guard, web};
 
 use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
 use crate::pages::{
-    self, account, activity, authorize, consent, login, logout, passkeys, password, reset, security,
-    sessions, tokens,
+    self, account, activity, authorize, consent, login, logout, passkeys, password, reset,
+    security, sessions, tokens,
 };
 
 /// Headers for every response. Pages add their own CSP on top later; JSON answers
@@ -94,7 +94,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(login::login_post)),
     )
     .service(form_action("/login/mfa", login::mfa_post))
-    .service(form_action("/login/passkey", passkeys::sign_in::passkey_post))
+    .service(form_action(
+        "/login/passkey",
+        passkeys::sign_in::passkey_post,
+    ))
     .service(form_action("/passkeys/options", passkeys::options_post))
     .service(form_action(
         "/account/security/passkeys/new",

@@ -26,7 +26,10 @@ pub struct PasskeyRow {
 /// False when the credential is registered already (to anyone: WebAuthn L3 §7.1 step 26
 /// says to refuse it).
 pub fn insert(conn: &mut AnyConnection, row: &PasskeyRow) -> QueryResult<bool> {
-    match diesel::insert_into(passkeys::table).values(row).execute(conn) {
+    match diesel::insert_into(passkeys::table)
+        .values(row)
+        .execute(conn)
+    {
         Ok(_) => Ok(true),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -50,7 +53,10 @@ pub fn count_of_user(conn: &mut AnyConnection, user: Id) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-pub fn by_credential(conn: &mut AnyConnection, credential_id: &str) -> QueryResult<Option<PasskeyRow>> {
+pub fn by_credential(
+    conn: &mut AnyConnection,
+    credential_id: &str,
+) -> QueryResult<Option<PasskeyRow>> {
     passkeys::table
         .filter(passkeys::credential_id.eq(credential_id))
         .first(conn)

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod flow;
 pub mod jose;
 pub mod oidc;
+pub mod passkey;
 pub mod people;
 
 use std::sync::Arc;

@@ -123,7 +123,8 @@ impl RelyingParty {
 
     pub fn finish_registration(&self, answer: &str, state: &str) -> Result<NewPasskey, Refused> {
         let answer: RegisterPublicKeyCredential = from_json(answer)?;
-        let state: PasskeyRegistration = serde_json::from_str(state).map_err(|_| Refused::Corrupt)?;
+        let state: PasskeyRegistration =
+            serde_json::from_str(state).map_err(|_| Refused::Corrupt)?;
         let passkey = self.webauthn.finish_passkey_registration(&answer, &state)?;
         let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
         let cred = Credential::from(passkey.clone());
@@ -164,7 +165,9 @@ impl RelyingParty {
     /// The person and credential a discoverable answer claims (not yet verified).
     pub fn identify(&self, answer: &str) -> Result<(uuid::Uuid, String), Refused> {
         let answer: PublicKeyCredential = from_json(answer)?;
-        let (user, cred) = self.webauthn.identify_discoverable_authentication(&answer)?;
+        let (user, cred) = self
+            .webauthn
+            .identify_discoverable_authentication(&answer)?;
         Ok((user, URL_SAFE_NO_PAD.encode(cred)))
     }
 
@@ -197,7 +200,9 @@ impl RelyingParty {
         // webauthn-rs checks the answer against the credentials the ceremony allowed, as
         // they were when it began; the counter is checked again against the row when the
         // use is recorded (`store::passkeys::record_use`).
-        let result = self.webauthn.finish_passkey_authentication(&answer, &state)?;
+        let result = self
+            .webauthn
+            .finish_passkey_authentication(&answer, &state)?;
         used(&mut passkey, &result)
     }
 }
@@ -248,7 +253,9 @@ mod tests {
 
     #[test]
     fn an_issuer_at_an_ip_address_has_no_relying_party() {
-        let e = RelyingParty::for_issuer("http://127.0.0.1:8080").err().unwrap();
+        let e = RelyingParty::for_issuer("http://127.0.0.1:8080")
+            .err()
+            .unwrap();
         assert!(e.contains("IP address"), "{e}");
         assert!(RelyingParty::for_issuer("http://[::1]:8080").is_err());
         assert!(RelyingParty::for_issuer("http://localhost:8080").is_ok());

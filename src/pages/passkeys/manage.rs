@@ -37,9 +37,12 @@ const NAME_MAX: usize = 64;
 const PER_PERSON: i64 = 20;
 
 const OFF: &str = "Passkeys are not available on this server.";
-const BAD_NAME: &str = "Give the passkey a shorter name (up to 64 characters), without control characters.";
-const TOO_MANY: &str = "You have as many passkeys as you can have. Remove one you no longer use first.";
-const DID_NOT_WORK: &str = "The passkey was not added: your browser or authenticator did not finish. Try again.";
+const BAD_NAME: &str =
+    "Give the passkey a shorter name (up to 64 characters), without control characters.";
+const TOO_MANY: &str =
+    "You have as many passkeys as you can have. Remove one you no longer use first.";
+const DID_NOT_WORK: &str =
+    "The passkey was not added: your browser or authenticator did not finish. Try again.";
 const ALREADY: &str = "That passkey is registered already.";
 
 /// `POST /account/security/passkeys/new`: begin creating a passkey.
@@ -59,13 +62,25 @@ pub async fn new_post(
         return Ok(sudo.finish(page.await?));
     };
     let Some(name) = name(f.form.get("name").unwrap_or("")) else {
-        let page = render_page(&state, &f.user, token, note(BAD_NAME), StatusCode::BAD_REQUEST);
+        let page = render_page(
+            &state,
+            &f.user,
+            token,
+            note(BAD_NAME),
+            StatusCode::BAD_REQUEST,
+        );
         return Ok(sudo.finish(page.await?));
     };
     let uid = f.user.id;
     let existing = state.db.run(move |conn| store::of_user(conn, uid)).await?;
     if existing.len() as i64 >= PER_PERSON {
-        let page = render_page(&state, &f.user, token, note(TOO_MANY), StatusCode::BAD_REQUEST);
+        let page = render_page(
+            &state,
+            &f.user,
+            token,
+            note(TOO_MANY),
+            StatusCode::BAD_REQUEST,
+        );
         return Ok(sudo.finish(page.await?));
     }
     let (options, server_half) = rp
@@ -81,7 +96,10 @@ pub async fn new_post(
         options: &options,
         name: &name,
     };
-    let mut res = with_script(render_with(token.new_cookie.clone(), StatusCode::OK, &page), true);
+    let mut res = with_script(
+        render_with(token.new_cookie.clone(), StatusCode::OK, &page),
+        true,
+    );
     if let Some(c) = cookie {
         let _ = res.add_cookie(&c);
     }
@@ -182,7 +200,11 @@ pub async fn remove_post(
 ) -> Result<HttpResponse, PageError> {
     let sudo = sudo::require(&state, &req, &f, &REMOVE).await?;
     let token = sudo.csrf(&state, &req);
-    let id = f.form.get("id").and_then(|s| s.parse::<uuid::Uuid>().ok()).map(Id);
+    let id = f
+        .form
+        .get("id")
+        .and_then(|s| s.parse::<uuid::Uuid>().ok())
+        .map(Id);
     let (uid, now) = (f.user.id, state.clock.now());
     let (ip, ua) = origin::origin(&req, &state.settings.trusted_proxies);
     let removed = match id {
@@ -215,7 +237,10 @@ pub async fn remove_post(
             },
             StatusCode::OK,
         ),
-        None => (refusal("That passkey is not one of yours, or was removed already."), StatusCode::NOT_FOUND),
+        None => (
+            refusal("That passkey is not one of yours, or was removed already."),
+            StatusCode::NOT_FOUND,
+        ),
     };
     let notes = Notes {
         passkey: Some(note),
@@ -239,7 +264,11 @@ fn name(given: &str) -> Option<String> {
     if n.chars().count() > NAME_MAX || n.chars().any(escape::dangerous) {
         return None;
     }
-    Some(if n.is_empty() { "Passkey".into() } else { n.to_string() })
+    Some(if n.is_empty() {
+        "Passkey".into()
+    } else {
+        n.to_string()
+    })
 }
 
 #[cfg(test)]

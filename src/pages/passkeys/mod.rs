@@ -91,7 +91,11 @@ pub async fn take(
         return Ok(None);
     }
     let (id, now) = (id.to_string(), state.clock.now());
-    let Some(row) = state.db.run(move |conn| store::take(conn, &id, now)).await? else {
+    let Some(row) = state
+        .db
+        .run(move |conn| store::take(conn, &id, now))
+        .await?
+    else {
         return Ok(None);
     };
     let presented = authorize::binding_value(state, req)
@@ -210,6 +214,9 @@ pub async fn pending_session(
 pub async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=3600",
+        ))
         .body(include_str!("../../../templates/passkeys.js"))
 }

@@ -37,7 +37,13 @@ pub async fn passkey_post(
     let second = form.get("step") == Some("second");
     let Some(rp) = relying_party(&state) else {
         let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
-        return Ok(login_page(&req, &state, for_page, Some(DID_NOT_WORK), StatusCode::BAD_REQUEST));
+        return Ok(login_page(
+            &req,
+            &state,
+            for_page,
+            Some(DID_NOT_WORK),
+            StatusCode::BAD_REQUEST,
+        ));
     };
     if second {
         second_step(&req, &state, rp, txn, &ceremony, &answer).await
@@ -57,7 +63,13 @@ async fn on_its_own(
 ) -> Result<HttpResponse, PageError> {
     let refuse = |txn: &Option<(String, Transaction)>, message| {
         let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
-        Ok(login_page(req, state, for_page, Some(message), StatusCode::BAD_REQUEST))
+        Ok(login_page(
+            req,
+            state,
+            for_page,
+            Some(message),
+            StatusCode::BAD_REQUEST,
+        ))
     };
     let Some(c) = take(state, req, ceremony, Purpose::SignIn).await? else {
         return refuse(&txn, EXPIRED);
@@ -98,12 +110,24 @@ async fn second_step(
 ) -> Result<HttpResponse, PageError> {
     let Some(pending) = pending_session(state, req).await? else {
         let for_page = txn.as_ref().map(|(id, t)| (id.as_str(), &t.request));
-        return Ok(login_page(req, state, for_page, Some(EXPIRED), StatusCode::OK));
+        return Ok(login_page(
+            req,
+            state,
+            for_page,
+            Some(EXPIRED),
+            StatusCode::OK,
+        ));
     };
     let refuse = |txn: &Option<(String, Transaction)>| {
         let token = csrf::ensure(state, req);
         let id = txn.as_ref().map(|(id, _)| id.as_str());
-        Ok(mfa_step_page(state, token, id, Some(DID_NOT_WORK), StatusCode::BAD_REQUEST))
+        Ok(mfa_step_page(
+            state,
+            token,
+            id,
+            Some(DID_NOT_WORK),
+            StatusCode::BAD_REQUEST,
+        ))
     };
     let c = take(state, req, ceremony, Purpose::SecondStep)
         .await?
