@@ -50,7 +50,10 @@
     var button = form.querySelector("#passkey-button");
     var autofill = null;
     form.hidden = false;
-    if (purpose === "sign_in" && PKC.isConditionalMediationAvailable) {
+    // Not again after a refusal: the page would sign in, fail and reload in a loop with
+    // an authenticator that answers by itself.
+    var refused = document.getElementById("login-error");
+    if (purpose === "sign_in" && !refused && PKC.isConditionalMediationAvailable) {
       // The username field offers the browser's passkeys (autocomplete "webauthn").
       PKC.isConditionalMediationAvailable().then(function (ok) {
         if (!ok) { return; }

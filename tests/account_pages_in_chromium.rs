@@ -15,15 +15,12 @@ use anyhow::{Context, Result, bail, ensure};
 use common::{TestServer, create_user, spawn};
 use portcullis::oauth::clients::ClientRequest;
 use serde_json::{Value, json};
-use webdriver::{ChromeDriver, browser_available, screenshots_dir};
+use webdriver::{ChromeDriver, browser_available};
 
 /// The same as `common::people::PW`, which `enrolled` gives its people.
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "violet tundra spoon orchestra";
 const WEAK_PASSWORD: &str = "password1";
-
-/// The widths the pages are checked and photographed at: a laptop and a small phone.
-const WIDTHS: [u32; 2] = [1100, 375];
 
 /// The account pages: path, the link marked in the navigation (the sessions list sits
 /// under Security), the screenshot's name.
@@ -82,49 +79,6 @@ where
 async fn is_signed_out(srv: &TestServer, browser: &ChromeDriver) -> Result<bool> {
     browser.navigate(&srv.url("/account")).await?;
     Ok(browser.current_url().await?.starts_with(&srv.url("/login")))
-}
-
-/// Check the current page with axe-core at every width, in light and dark mode, and
-/// photograph it (light mode; dark at the desktop width) as `account-{name}-{width}.png`.
-/// Returns the serious and critical violations, described for the failure message.
-async fn check_page(browser: &ChromeDriver, name: &str) -> Result<Vec<String>> {
-    let shots = screenshots_dir()?;
-    let mut blocking = Vec::new();
-    for width in WIDTHS {
-        for scheme in ["light", "dark"] {
-            browser.emulate_color_scheme(scheme).await?;
-            browser.emulate_screen(width, 800, width < 600).await?;
-            for v in browser.accessibility_violations().await? {
-                if v.is_blocking() {
-                    blocking.push(format!("{name} at {width}px, {scheme}: {v}"));
-                } else {
-                    eprintln!("note: {name} at {width}px, {scheme}: {v}");
-                }
-            }
-            // Nothing wider than the screen: no sideways scrolling on a phone.
-            let overflow = browser
-                .execute(
-                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-                    vec![],
-                )
-                .await?;
-            if overflow.as_i64().unwrap_or(0) > 0 {
-                blocking.push(format!(
-                    "{name} at {width}px, {scheme}: {overflow}px wider than the screen"
-                ));
-            }
-            if scheme == "light" || width > 600 {
-                let file = match scheme {
-                    "light" => format!("account-{name}-{width}.png"),
-                    _ => format!("account-{name}-{width}-dark.png"),
-                };
-                browser.screenshot_at(width, &shots.join(file)).await?;
-            }
-        }
-    }
-    browser.emulate_color_scheme("light").await?;
-    browser.emulate_screen(1100, 800, false).await?;
-    Ok(blocking)
 }
 
 /// The layout every account page shares: who is signed in, the four links with the
@@ -221,14 +175,14 @@ async fn every_account_page_has_one_navigation_and_passes_the_accessibility_chec
     // The code used to enrol is spent: the second step takes the next one.
     srv.clock.advance(30);
     let field = browser.wait_for("#code").await?;
-    let mut blocking = check_page(&browser, "second-step").await?;
+    let mut blocking = browser.check_page("account-second-step").await?;
     browser.send_keys(&field, &person.code(&srv)).await?;
     let verify = browser.find("form button[type=submit]").await?;
     browser.click(&verify).await?;
     let allow = browser
         .wait_for("button[name=decision][value=allow]")
         .await?;
-    blocking.extend(check_page(&browser, "consent").await?);
+    blocking.extend(browser.check_page("account-consent").await?);
     browser.click(&allow).await?;
     browser.wait_for_url(&redirect).await?;
 
@@ -237,7 +191,7 @@ async fn every_account_page_has_one_navigation_and_passes_the_accessibility_chec
         browser.navigate(&srv.url(path)).await?;
         browser.wait_for("nav[aria-label=Account]").await?;
         check_layout(&browser, path, current).await?;
-        blocking.extend(check_page(&browser, name).await?);
+        blocking.extend(browser.check_page(&format!("account-{name}")).await?);
         blocking.extend(check_focus_visible(&browser, name).await?);
     }
     // Someone who lands on the first page finds every other one by following links.
@@ -271,7 +225,7 @@ async fn every_account_page_has_one_navigation_and_passes_the_accessibility_chec
         is_signed_out(&srv, &browser).await?,
         "signed out by the bar"
     );
-    blocking.extend(check_page(&browser, "login").await?);
+    blocking.extend(browser.check_page("account-login").await?);
     browser.quit().await?;
     srv.stop().await;
     if !blocking.is_empty() {
@@ -344,7 +298,7 @@ async fn chromium_changes_a_password_and_the_other_browser_is_signed_out() -> Re
         ids.split(' ').any(|id| json!(id) == error_id),
         "the error is tied to the field: {described} / {error_id}"
     );
-    let blocking = check_page(&here, "password-refused").await?;
+    let blocking = here.check_page("account-password-refused").await?;
     ensure!(blocking.is_empty(), "{}", blocking.join("\n"));
     ensure!(
         !is_signed_out(&srv, &elsewhere).await?,
@@ -527,7 +481,7 @@ async fn chromium_uses_a_reset_link_once_and_an_expired_one_not_at_all() -> Resu
     let person = ChromeDriver::start().await?;
     person.navigate(&url).await?;
     person.wait_for("#new-password").await?;
-    let mut blocking = check_page(&person, "reset").await?;
+    let mut blocking = person.check_page("account-reset").await?;
     set_password(&person, WEAK_PASSWORD).await?;
     person.wait_for(".alert").await?;
     let alert = text_of(&person, ".alert").await?;
@@ -535,7 +489,7 @@ async fn chromium_uses_a_reset_link_once_and_an_expired_one_not_at_all() -> Resu
         alert.as_str().unwrap_or("").contains("not strong enough"),
         "{alert}"
     );
-    blocking.extend(check_page(&person, "reset-refused").await?);
+    blocking.extend(person.check_page("account-reset-refused").await?);
     // Refused, the link still works; a strong password is set.
     set_password(&person, NEW_PASSWORD).await?;
     let done = person.wait_for("a[href='/login']").await?;
@@ -559,7 +513,7 @@ async fn chromium_uses_a_reset_link_once_and_an_expired_one_not_at_all() -> Resu
         person.find("#new-password").await.is_err(),
         "no form on a used link"
     );
-    blocking.extend(check_page(&person, "reset-used").await?);
+    blocking.extend(person.check_page("account-reset-used").await?);
 
     // A one-minute link works until its minute is over, then not at all. (The CLI
     // stamps it by the system clock; the server's clock is the test's, moved to just

@@ -30,6 +30,9 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Flags that keep Chromium headless and off the network: without them it phones home
 /// (updates, sync, field trials), which fails or hangs on machines without internet.
+/// The widths pages are checked and photographed at: a laptop and a small phone.
+const WIDTHS: [u32; 2] = [1100, 375];
+
 const CHROMIUM_ARGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -328,6 +331,82 @@ impl ChromeDriver {
         self.emulate_screen(width, height as u32, width < 600)
             .await?;
         self.screenshot(path).await
+    }
+
+    /// Check the current page with axe-core at every width, in light and dark mode, and
+    /// photograph it (light mode; dark at the desktop width) as `{name}-{width}.png` in
+    /// target/screenshots. Returns the serious and critical violations, described for
+    /// the failure message.
+    pub async fn check_page(&self, name: &str) -> Result<Vec<String>> {
+        let shots = screenshots_dir()?;
+        let mut blocking = Vec::new();
+        for width in WIDTHS {
+            for scheme in ["light", "dark"] {
+                self.emulate_color_scheme(scheme).await?;
+                self.emulate_screen(width, 800, width < 600).await?;
+                for v in self.accessibility_violations().await? {
+                    if v.is_blocking() {
+                        blocking.push(format!("{name} at {width}px, {scheme}: {v}"));
+                    } else {
+                        eprintln!("note: {name} at {width}px, {scheme}: {v}");
+                    }
+                }
+                // Nothing wider than the screen: no sideways scrolling on a phone.
+                let overflow = self
+                    .execute(
+                        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                        vec![],
+                    )
+                    .await?;
+                if overflow.as_i64().unwrap_or(0) > 0 {
+                    blocking.push(format!(
+                        "{name} at {width}px, {scheme}: {overflow}px wider than the screen"
+                    ));
+                }
+                if scheme == "light" || width > 600 {
+                    let file = match scheme {
+                        "light" => format!("{name}-{width}.png"),
+                        _ => format!("{name}-{width}-dark.png"),
+                    };
+                    self.screenshot_at(width, &shots.join(file)).await?;
+                }
+            }
+        }
+        self.emulate_color_scheme("light").await?;
+        self.emulate_screen(1100, 800, false).await?;
+        Ok(blocking)
+    }
+
+    /// WebDriver's virtual authenticator (W3C WebAuthn L3 §11.3): a platform
+    /// authenticator that keeps discoverable credentials and verifies its user (as a
+    /// screen lock would) without asking. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> Result<String> {
+        let body = json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+        });
+        let id = self
+            .session_call(Method::POST, "/webauthn/authenticator", Some(body))
+            .await?;
+        id.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no authenticator id: {id}"))
+    }
+
+    /// The credentials the virtual authenticator `id` holds (private keys included).
+    pub async fn virtual_credentials(&self, id: &str) -> Result<Vec<Value>> {
+        let path = format!("/webauthn/authenticator/{id}/credentials");
+        let v = self.session_call(Method::GET, &path, None).await?;
+        serde_json::from_value(v).context("credentials")
+    }
+
+    /// Give the virtual authenticator `id` a copy of `credential` (as another device
+    /// holding the same synced passkey would).
+    pub async fn add_virtual_credential(&self, id: &str, credential: Value) -> Result<()> {
+        let path = format!("/webauthn/authenticator/{id}/credential");
+        self.session_call(Method::POST, &path, Some(credential))
+            .await?;
+        Ok(())
     }
 
     /// End the session (Chromium quits); chromedriver is killed when `self` drops.
