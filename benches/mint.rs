@@ -43,6 +43,8 @@ fn claims() -> AccessClaims {
         scope: Some("bench:read".into()),
         nbf: None,
         cnf: None,
+        auth_time: None,
+        acr: None,
     }
 }
 

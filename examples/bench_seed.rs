@@ -22,6 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::clock::{Clock, SystemClock};
 use portcullis::domain::scope::Scope;
+use portcullis::domain::signin::SignInMethod;
 use portcullis::oauth::grants::refresh_token::issue_refresh;
 use portcullis::oauth::tokens::new_jti;
 use portcullis::store::codes::{self, CodeRow};
@@ -104,6 +105,7 @@ fn run() -> anyhow::Result<()> {
                             family_id: None,
                             dpop_jkt: None,
                             resources: String::new(),
+                            amr: SignInMethod::Password,
                         },
                     )?;
                     code
@@ -121,6 +123,7 @@ fn run() -> anyhow::Result<()> {
                         revoked_reason: None,
                         dpop_jkt: None,
                         resources: String::new(),
+                        amr: SignInMethod::Password,
                     };
                     create_family(conn, &family)?;
                     issue_refresh(conn, &family, &new_jti(), now + 600, SEED_TTL, now)?

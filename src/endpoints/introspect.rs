@@ -83,6 +83,13 @@ pub async fn introspect_ep(
             body["scope"] = s.into();
         }
         // RFC 9449 §6.2: the key the token is bound to.
+        // RFC 7662 §2.2 allows other claims; these say how the person signed in.
+        if let Some(t) = claims.auth_time {
+            body["auth_time"] = json!(t);
+        }
+        if let Some(acr) = claims.acr {
+            body["acr"] = json!(acr);
+        }
         if let Some(cnf) = claims.cnf {
             body["cnf"] = json!({ "jkt": cnf.jkt });
         }

@@ -76,6 +76,9 @@ pub struct AccessToken<'a> {
     pub ttl: i64,
     /// The DPoP key to bind the token to (`cnf.jkt`).
     pub jkt: Option<String>,
+    /// When and how the person signed in, for a token that acts for one (RFC 9068
+    /// §2.2.1: `auth_time` and `acr`).
+    pub sign_in: Option<(i64, SignInMethod)>,
 }
 
 /// What an ID token says about the sign-in (OpenID Connect Core §2).
@@ -150,6 +153,8 @@ impl Issuer {
             scope: scope.clone(),
             nbf: None,
             cnf: t.jkt.clone().map(|jkt| Confirmation { jkt }),
+            auth_time: t.sign_in.map(|(at, _)| at),
+            acr: t.sign_in.map(|(_, m)| m.acr().as_str().to_string()),
         };
         let keys = self.keys.current();
         let token = sign_access_token(keys.signing(), &claims).map_err(OAuthError::server)?;

@@ -62,6 +62,12 @@ pub struct AccessClaims {
     /// RFC 9449 §6.1: the DPoP key the token is bound to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cnf: Option<Confirmation>,
+    /// RFC 9068 §2.2.1: when the person signed in, for a token that acts for one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<i64>,
+    /// RFC 9068 §2.2.1: the authentication context class of that sign-in.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
 }
 
 /// RFC 7800 `cnf`, with the RFC 9449 §6.1 member.

@@ -8,6 +8,7 @@ use super::id::Id;
 use super::revoked;
 use super::schema::{refresh_tokens, token_families};
 use crate::domain::scope::Scope;
+use crate::domain::signin::SignInMethod;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = token_families)]
@@ -29,6 +30,9 @@ pub struct Family {
     /// RFC 8707 §2.2: the resources of the original grant, space-separated ("" for the
     /// default audience).
     pub resources: String,
+    /// How the person signed in for the original grant.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub amr: SignInMethod,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]

@@ -135,6 +135,7 @@ diesel::table! {
         resources -> Text,
         last_used_at -> Nullable<BigInt>,
         last_used_ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 

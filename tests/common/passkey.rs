@@ -58,7 +58,7 @@ impl Authenticator {
         if discoverable {
             rcr.public_key.allow_credentials = vec![AllowCredentials {
                 type_: "public-key".into(),
-                id: id.into(),
+                id,
                 transports: Some(vec![AuthenticatorTransport::Internal]),
             }];
         }
@@ -67,7 +67,7 @@ impl Authenticator {
             .do_authentication(self.origin.clone(), rcr)
             .expect("the soft passkey signs");
         if discoverable {
-            cred.response.user_handle = Some(user.into());
+            cred.response.user_handle = Some(user);
         }
         serde_json::to_string(&cred).unwrap()
     }

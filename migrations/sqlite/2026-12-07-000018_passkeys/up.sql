@@ -29,6 +29,8 @@ CREATE TABLE webauthn_ceremonies (
 );
 
 -- How a session signed in (RFC 8176 method references, space-separated), carried into
--- the codes it authorises and from there into ID tokens.
+-- the codes it authorises, the refresh-token families they start, and from there into
+-- ID tokens and access tokens (`acr`).
 ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
 ALTER TABLE authorization_codes ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE token_families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';

@@ -104,7 +104,6 @@ impl RelyingParty {
         let exclude = existing
             .iter()
             .filter_map(|r| URL_SAFE_NO_PAD.decode(&r.credential_id).ok())
-            .map(Into::into)
             .collect::<Vec<_>>();
         let (mut ccr, state) = self.webauthn.start_passkey_registration(
             user.id.0,
@@ -185,7 +184,7 @@ impl RelyingParty {
         let result = self.webauthn.finish_discoverable_authentication_v2(
             &answer,
             state,
-            &Credential::from(passkey.clone()),
+            Credential::from(passkey.clone()),
         )?;
         used(&mut passkey, &result)
     }

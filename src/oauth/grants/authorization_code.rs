@@ -182,6 +182,7 @@ pub async fn grant(
                             revoked_reason: None,
                             dpop_jkt: family_jkt.clone(),
                             resources: granted.clone(),
+                            amr: row.amr,
                         };
                         refresh::create_family(conn, &f)?;
                         Some(issue_refresh(
@@ -222,6 +223,7 @@ pub async fn grant(
         now,
         ttl,
         jkt: g.dpop_jkt.clone(),
+        sign_in: Some((row.auth_time, row.amr)),
     })?;
     // The client's id_token_signed_response_alg; the key set must hold an active key of
     // it (`keys rotate --alg`), or the exchange fails loudly.

@@ -114,6 +114,7 @@ impl Grants<'_> {
             now: self.now,
             ttl: self.lifetimes.access,
             jkt: self.dpop_jkt.clone(),
+            sign_in: None,
         })
     }
 }

@@ -302,6 +302,7 @@ pub async fn grant(
         now,
         ttl,
         jkt: g.dpop_jkt.clone(),
+        sign_in: Some((family.auth_time, family.amr)),
     })?;
     Ok(TokenResponse {
         refresh_token: token,

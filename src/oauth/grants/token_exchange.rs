@@ -124,6 +124,7 @@ pub async fn grant(
         now: g.now,
         ttl,
         jkt: g.dpop_jkt.clone(),
+        sign_in: None,
     })?;
     Ok(TokenResponse {
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
