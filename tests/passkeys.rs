@@ -381,3 +381,70 @@ async fn a_passkey_confirms_it_is_you_before_a_sensitive_change() {
         "the creation page after confirming"
     );
 }
+
+fn passkeys_of(srv: &common::TestServer, user: &str) -> usize {
+    let mut conn = srv.state().db.pool().get().unwrap();
+    let uid = portcullis::store::users::find_by_username(&mut conn, user)
+        .unwrap()
+        .unwrap()
+        .id;
+    portcullis::store::passkeys::of_user(&mut conn, uid)
+        .unwrap()
+        .len()
+}
+
+/// Whoever had the account may have added a passkey: an operator's `user reset-2fa` and
+/// a password set with a reset link remove them all, and the passkey signs nobody in.
+#[actix_web::test]
+async fn a_factor_reset_and_a_reset_link_remove_passkeys() {
+    let srv = spawn_at_localhost().await;
+    let (_, mut auth) = with_passkey(&srv, "alice").await;
+    let out = srv.cli(&["user", "reset-2fa", "alice"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("1 passkey(s) removed"),
+        "{said}"
+    );
+    assert_eq!(passkeys_of(&srv, "alice"), 0);
+    let http = http_client();
+    let page = passkey::text(&http, &srv.url("/login")).await;
+    assert_eq!(
+        passkey::sign_in(&srv.base, &http, &page, &mut auth)
+            .await
+            .status(),
+        400
+    );
+    // Nothing left to reset.
+    assert!(!srv.cli(&["user", "reset-2fa", "alice"]).status.success());
+
+    let (_, _) = with_passkey_again(&srv, "alice").await;
+    assert_eq!(passkeys_of(&srv, "alice"), 1);
+    let out = srv.cli(&["user", "reset-link", "alice", "--json"]);
+    let link: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, query) = link["url"].as_str().unwrap().split_once("/reset").unwrap();
+    let person = Browser::new(&srv);
+    let page = person.text(&srv.url(&format!("/reset{query}"))).await;
+    let new = "violet tundra spoon orchestra";
+    let res = person
+        .submit(
+            &page,
+            "/reset",
+            &[("new_password", new), ("new_password_again", new)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(passkeys_of(&srv, "alice"), 0);
+}
+
+/// Sign in again with the password and add another passkey.
+async fn with_passkey_again(
+    srv: &common::TestServer,
+    user: &str,
+) -> (reqwest::Client, Authenticator) {
+    let http = http_client();
+    assert_eq!(sign_in_password(srv, &http, user).await.status(), 303);
+    let mut auth = Authenticator::new(&srv.base);
+    let res = passkey::add(&srv.base, &http, &mut auth, "Again").await;
+    assert_eq!(res.status(), 200);
+    (http, auth)
+}

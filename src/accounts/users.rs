@@ -7,7 +7,7 @@ use super::Actor;
 use crate::domain::scope::Scope;
 use crate::store::audit::{self, Event};
 use crate::store::id::Id;
-use crate::store::{AnyConnection, pat, refresh, resets, sessions, totp, users};
+use crate::store::{AnyConnection, passkeys, pat, refresh, resets, sessions, totp, users};
 
 /// What a password change ended.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +52,7 @@ pub fn set_password(
 }
 
 /// A password set with a reset link: whoever may have had the account loses all of it,
-/// sessions, app sign-ins and personal API tokens alike (a token minted by someone who
+/// sessions, app sign-ins, passkeys and personal API tokens alike (a token minted by someone who
 /// had the old password would otherwise outlive the reset).
 pub fn reset_password(
     conn: &mut AnyConnection,
@@ -63,30 +63,51 @@ pub fn reset_password(
 ) -> QueryResult<Ended> {
     let mut ended = set_password(conn, user, hash, by, now)?;
     ended.tokens = pat::revoke_for_user(conn, user, now)?;
-    let e = ended.event("user.password_reset", user);
+    // A passkey added by whoever had the password would outlive the reset too.
+    let removed = passkeys::remove_all(conn, user)?;
+    let e = ended
+        .event("user.password_reset", user)
+        .detail("passkeys_removed", removed);
     audit::record(conn, &by.stamp(e), now)?;
     Ok(ended)
 }
 
-/// An operator turns off `user`'s second factor (authenticator and recovery codes), for
-/// a person who lost both: every session ends, so nobody stays signed in on the
-/// strength of a factor that is gone. `None` when two-factor was not on.
+/// What an operator's reset of a person's second factors removed.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorsReset {
+    pub totp: bool,
+    pub passkeys: usize,
+    pub sessions: usize,
+}
+
+/// An operator turns off `user`'s second factors (authenticator, recovery codes and
+/// passkeys), for a person who lost them: every session ends, so nobody stays signed in
+/// on the strength of a factor that is gone. `None` when there was nothing to reset.
 pub fn reset_second_factor(
     conn: &mut AnyConnection,
     user: Id,
     by: &Actor,
     now: i64,
-) -> QueryResult<Option<usize>> {
-    if totp::find(conn, user)?.is_none_or(|t| t.enabled_at.is_none()) {
+) -> QueryResult<Option<FactorsReset>> {
+    let totp_on = totp::find(conn, user)?.is_some_and(|t| t.enabled_at.is_some());
+    let removed = passkeys::remove_all(conn, user)?;
+    if !totp_on && removed == 0 {
         return Ok(None);
     }
-    totp::disable(conn, user)?;
+    if totp_on {
+        totp::disable(conn, user)?;
+    }
     let ended = sessions::delete_for_user(conn, user)?;
     let e = Event::new("mfa.reset", "success")
         .user(user)
-        .detail("sessions_ended", ended);
+        .detail("sessions_ended", ended)
+        .detail("passkeys_removed", removed);
     audit::record(conn, &by.stamp(e), now)?;
-    Ok(Some(ended))
+    Ok(Some(FactorsReset {
+        totp: totp_on,
+        passkeys: removed,
+        sessions: ended,
+    }))
 }
 
 /// A person's change of their own password, made from the browser session `session`.

@@ -41,8 +41,8 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Turn off a person's two-factor sign-in (authenticator app and recovery codes), for
-    /// someone who lost both: make sure it is them first. Ends all their sessions; they
+    /// Turn off a person's two-factor sign-in (authenticator app and recovery codes) and
+    /// remove their passkeys, for someone who lost them: make sure it is them first. Ends all their sessions; they
     /// sign in with their password and can turn it on again. Audited.
     #[command(name = "reset-2fa")]
     Reset2fa { username: String },
@@ -235,10 +235,15 @@ pub fn run(
                 )?)
             })?;
             match ended {
-                Some(n) => say!(
-                    "two-factor sign-in is off for {username}; ended {n} session(s). They sign in with their password and can turn it on again."
+                Some(r) => say!(
+                    "two-factor sign-in is off for {username}{}; ended {} session(s). They sign in with their password and can turn it on again.",
+                    match r.passkeys {
+                        0 => String::new(),
+                        n => format!(", {n} passkey(s) removed"),
+                    },
+                    r.sessions
                 ),
-                None => anyhow::bail!("{username} has no two-factor sign-in to reset"),
+                None => anyhow::bail!("{username} has no two-factor sign-in or passkey to reset"),
             }
         }
         UserCommand::SetPassword { username, .. } => {
