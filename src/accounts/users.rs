@@ -5,6 +5,7 @@ use diesel::QueryResult;
 
 use super::Actor;
 use crate::domain::scope::Scope;
+use crate::domain::signin::SignInMethod;
 use crate::store::audit::{self, Event};
 use crate::store::id::Id;
 use crate::store::{AnyConnection, passkeys, pat, refresh, resets, sessions, totp, users};
@@ -119,6 +120,8 @@ pub struct OwnPasswordChange<'a> {
     /// (`pages::session::new_token`).
     pub presented_token_hash: &'a str,
     pub session_token_hash: &'a str,
+    /// How the change proved the person (their session counts as signed in that way).
+    pub method: SignInMethod,
     /// End every other session and refresh family of the person.
     pub sign_out_others: bool,
     /// Revoke the person's personal API tokens too.
@@ -141,6 +144,7 @@ pub fn change_own_password(
         session,
         presented_token_hash,
         session_token_hash,
+        method,
         sign_out_others,
         revoke_tokens,
     } = change;
@@ -149,7 +153,14 @@ pub fn change_own_password(
     // identifier on any privilege change), counted as signed in now. First, and only
     // from the token presented: of concurrent changes sent with one session, exactly one
     // goes through; the rest change nothing (None).
-    if !sessions::reauthenticated(conn, session, presented_token_hash, session_token_hash, now)? {
+    if !sessions::reauthenticated(
+        conn,
+        session,
+        presented_token_hash,
+        session_token_hash,
+        method,
+        now,
+    )? {
         return Ok(None);
     }
     users::set_password_hash(conn, user, hash, now)?;

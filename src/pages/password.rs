@@ -13,6 +13,7 @@ use super::templates::PasswordNote;
 use super::{PageError, csrf, too_many};
 use crate::accounts::Actor;
 use crate::accounts::users::{Ended, OwnPasswordChange, change_own_password};
+use crate::domain::signin::SignInMethod;
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Checked, Proof};
 use crate::password;
@@ -133,18 +134,26 @@ pub async fn password_post(
     let outcome = state
         .db
         .run(move |conn| {
+            let enrolled = factor::enabled(conn, uid)?;
+            // The form checks the current password, and a code when enrolled: the
+            // session counts as signed in now, that way.
+            let method = match enrolled {
+                true => SignInMethod::PasswordAndCode,
+                false => SignInMethod::Password,
+            };
             let change = |conn: &mut crate::store::AnyConnection| {
                 let change = OwnPasswordChange {
                     hash: &hash,
                     session,
                     presented_token_hash: &presented,
                     session_token_hash: &session_hash,
+                    method,
                     sign_out_others,
                     revoke_tokens,
                 };
                 change_own_password(conn, uid, &change, &by, now)
             };
-            if factor::enabled(conn, uid)? {
+            if enrolled {
                 guard::with_second_factor(
                     conn,
                     &keys,

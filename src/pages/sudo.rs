@@ -22,6 +22,7 @@ use super::limits::{self, Checked};
 use super::passkeys::{self as ceremonies, Purpose};
 use super::templates::{Layout, ReauthPage};
 use super::{PageError, csrf, session};
+use crate::domain::signin::{KeyStorage, SignInMethod};
 use crate::mfa::factor::{self, Options};
 use crate::mfa::guard::{self, Proof};
 use crate::mfa::passkeys as mfa_passkeys;
@@ -208,11 +209,15 @@ pub async fn require(
         .from_addr(ip, ua)
         .detail("second_factor", enrolled);
     let hash = new_hash.clone();
+    let method = match enrolled {
+        true => SignInMethod::PasswordAndCode,
+        false => SignInMethod::Password,
+    };
     let outcome = state
         .db
         .run(move |conn| {
             let renew = |conn: &mut _| -> diesel::QueryResult<Option<()>> {
-                if !sessions::reauthenticated(conn, sid, &presented, &hash, now)? {
+                if !sessions::reauthenticated(conn, sid, &presented, &hash, method, now)? {
                     return Ok(None);
                 }
                 audit::record(conn, &confirmed, now)?;
@@ -294,18 +299,20 @@ async fn by_passkey(
         .detail("second_factor", "passkey")
         .detail("passkey", row.name.clone());
     let id = row.id;
+    let method = SignInMethod::Passkey(KeyStorage::from_backup_eligible(used.backup_eligible));
     let done = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let ok = passkeys::record_use(
-                    conn,
-                    id,
-                    &used.passkey_json,
-                    used.sign_count,
-                    used.backed_up,
-                    now,
-                )? && sessions::reauthenticated(conn, sid, &presented, &hash, now)?;
+                let ok =
+                    passkeys::record_use(
+                        conn,
+                        id,
+                        &used.passkey_json,
+                        used.sign_count,
+                        used.backed_up,
+                        now,
+                    )? && sessions::reauthenticated(conn, sid, &presented, &hash, method, now)?;
                 if ok {
                     audit::record(conn, &confirmed, now)?;
                 }

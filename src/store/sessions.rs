@@ -91,6 +91,7 @@ pub fn reauthenticated(
     id: Id,
     old_token_hash: &str,
     new_token_hash: &str,
+    method: SignInMethod,
     now: i64,
 ) -> QueryResult<bool> {
     diesel::update(
@@ -103,6 +104,7 @@ pub fn reauthenticated(
         sessions::token_hash.eq(new_token_hash),
         sessions::auth_time.eq(now),
         sessions::last_seen_at.eq(now),
+        sessions::amr.eq(method.to_string()),
     ))
     .execute(conn)
     .map(|n| n == 1)
