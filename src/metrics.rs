@@ -54,6 +54,9 @@ fn zero() {
     for outcome in ["success", "failure"] {
         counter!("portcullis_second_factor_checks_total", "outcome" => outcome).absolute(0);
     }
+    for outcome in ["success", "failure", "counter_went_back"] {
+        counter!("portcullis_passkey_checks_total", "outcome" => outcome).absolute(0);
+    }
     for limit in [
         "address",
         "username",
@@ -62,6 +65,7 @@ fn zero() {
         "authorization",
         "registration",
         "audit",
+        "passkey_ceremony",
     ] {
         counter!("portcullis_throttle_refusals_total", "limit" => limit).absolute(0);
     }
@@ -136,9 +140,16 @@ pub fn second_factor(outcome: &'static str) {
     counter!("portcullis_second_factor_checks_total", "outcome" => outcome).increment(1);
 }
 
+/// A passkey assertion was checked: `success`, `failure`, or `counter_went_back` (the
+/// authenticator may have been cloned).
+pub fn passkey(outcome: &'static str) {
+    counter!("portcullis_passkey_checks_total", "outcome" => outcome).increment(1);
+}
+
 /// An attempt refused unchecked by a limit: `address`, `username`, `device`,
 /// `second_factor`, `authorization` (sign-ins started per address), `registration` (open
-/// client registrations per address) or `audit` (refusals not written to the trail).
+/// client registrations per address), `audit` (refusals not written to the trail) or
+/// `passkey_ceremony` (passkey ceremonies begun per address).
 pub fn throttled(limit: &'static str) {
     counter!("portcullis_throttle_refusals_total", "limit" => limit).increment(1);
 }

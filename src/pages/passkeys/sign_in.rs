@@ -184,6 +184,7 @@ async fn record(
             return Ok(None);
         }
         Err(e) => {
+            crate::metrics::passkey("failure");
             tracing::info!(error = %e, "passkey assertion refused");
             failed(state, req, Some(row.user_id), "bad_passkey").await;
             return Ok(None);
@@ -226,7 +227,10 @@ async fn record(
         })
         .await?;
     match outcome {
-        Ok(user) => Ok(Some((used, user))),
+        Ok(user) => {
+            crate::metrics::passkey("success");
+            Ok(Some((used, user)))
+        }
         Err(true) => {
             counter_went_back(state, req, row).await;
             Ok(None)
@@ -249,7 +253,7 @@ async fn failed(state: &AppState, req: &HttpRequest, user: Option<Id>, reason: &
 /// WebAuthn L3 §7.2 step 22: a signature counter that does not move forward may mean a
 /// cloned authenticator. The sign-in is refused and the person's trail says so.
 async fn counter_went_back(state: &AppState, req: &HttpRequest, row: &PasskeyRow) {
-    crate::metrics::sign_in("passkey_counter");
+    crate::metrics::passkey("counter_went_back");
     tracing::warn!(user = %row.user_id, passkey = %row.id, "passkey signature counter did not move forward");
     let (ip, ua) = origin::origin(req, &state.settings.trusted_proxies);
     let e = Event::new("passkey.counter_went_back", "failure")
