@@ -53,8 +53,10 @@ pub fn init(format: LogFormat, default_level: &str) {
 /// Off by default: actix's HTTP/1 dispatcher writes an ERROR line for every request it
 /// cannot parse (a URI over its limit, bad headers), which any client can send at will;
 /// ERROR lines are for faults of the server, which operators alert on. The client gets
-/// its 400 either way; `PORTCULLIS_LOG=info,actix_http=debug` shows them again.
-const QUIET: &str = "actix_http::h1::dispatcher=off";
+/// its 400 either way; `PORTCULLIS_LOG=info,actix_http=debug` shows them again. The same
+/// for webauthn-rs, which writes ERROR lines (with bytes the browser chose) for every
+/// passkey answer it refuses; we log each refusal ourselves, at info.
+const QUIET: &str = "actix_http::h1::dispatcher=off,webauthn_rs_core=off";
 
 /// The text format's fields, with every dangerous character of a value (a stored
 /// `jwks_uri`, a client's name, an error from the network) written as an escape: a

@@ -83,6 +83,7 @@ impl AppState {
             registrar: &self.registrar,
             db: &self.db,
             issuer: &self.issuer.id,
+            keys: &self.keys,
             rules: Rules {
                 pushed: false,
                 require_par: self.settings.requires_par(),

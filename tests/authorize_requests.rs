@@ -210,3 +210,74 @@ async fn authorization_requests_check_resource_indicators() {
     }
     srv.stop().await;
 }
+
+/// OpenID Connect Core §3.1.2.1: `id_token_hint` names the person the client expects. A
+/// browser signed in as someone else is not given a code for them: `prompt=none` gets
+/// `login_required`, otherwise the person signs in again, and a sign-in as someone else
+/// then is refused too. A hint that is not one of our ID tokens is `invalid_request`.
+#[actix_web::test]
+async fn an_id_token_hint_for_someone_else_gets_no_code() {
+    let srv = spawn().await;
+    common::create_user(&srv, "alice", PASSWORD, None);
+    common::create_user(&srv, "bob", PASSWORD, None);
+    let app = app(&srv, false, "openid");
+    let browser = Browser::new(&srv);
+    let s = start(&app, &["openid"], &[]);
+    let params = sign_in_and_allow(&srv, &browser, &s).await;
+    let t = exchange(&srv, &app, &params["code"], s.verifier).await;
+    let alice_hint = t.extra_fields().id_token.clone().unwrap();
+    // The same browser, now bob's.
+    let res = browser.get(&srv.url("/logout")).await;
+    let page = res.text().await.unwrap();
+    browser.submit(&page, "/logout", &[]).await;
+    assert_eq!(browser.sign_in("bob", PASSWORD).await.status(), 303);
+
+    let s = start(
+        &app,
+        &["openid"],
+        &[("prompt", "none"), ("id_token_hint", &alice_hint)],
+    );
+    expect_redirect_error(
+        &browser,
+        &s.url,
+        "login_required",
+        Some(&s.state),
+        &srv.base,
+    )
+    .await;
+    // Interactive: the sign-in page; bob signing in there gets no code for alice's hint.
+    let s = start(&app, &["openid"], &[("id_token_hint", &alice_hint)]);
+    let page = browser.get(&s.url).await.text().await.unwrap();
+    assert!(page.contains("name=\"password\""), "asked to sign in again");
+    let res = browser.login(&page, "bob", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let (loc, p) = location_params(&res);
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    assert_eq!(p.get("error").map(String::as_str), Some("login_required"));
+    assert!(!p.contains_key("code"));
+    // Garbage, or an access token, is not a hint.
+    let s = start(&app, &["openid"], &[("id_token_hint", "e30.e30.e30")]);
+    expect_redirect_error(
+        &browser,
+        &s.url,
+        "invalid_request",
+        Some(&s.state),
+        &srv.base,
+    )
+    .await;
+    let access = t.access_token().secret().clone();
+    let s = start(
+        &app,
+        &["openid"],
+        &[("prompt", "none"), ("id_token_hint", &access)],
+    );
+    expect_redirect_error(
+        &browser,
+        &s.url,
+        "invalid_request",
+        Some(&s.state),
+        &srv.base,
+    )
+    .await;
+    srv.stop().await;
+}

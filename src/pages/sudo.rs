@@ -122,17 +122,11 @@ pub async fn require(
     f: &SignedInForm,
     action: &Action,
 ) -> Result<Sudo, PageError> {
-    let SignedInForm {
-        form,
-        session,
-        user,
-    } = f;
     let now = state.clock.now();
-    let ttl = action.window.seconds(state);
-    if now - session.auth_time < ttl {
+    if now - f.session.auth_time < action.window.seconds(state) {
         return Ok(Sudo::Fresh);
     }
-    let uid = user.id;
+    let uid = f.user.id;
     let (enrolled, has_passkeys) = state
         .db
         .run(move |conn| {
@@ -142,42 +136,92 @@ pub async fn require(
             ))
         })
         .await?;
-    let has_passkeys = has_passkeys && state.passkeys.is_some();
-    let ask = |error: Option<&'static str>, status: StatusCode, retry_after: Option<i64>| {
-        let token = csrf::ensure(state, req);
-        let carried = form
+    let asking = Asking {
+        state,
+        req,
+        f,
+        action,
+        enrolled,
+        passkeys: has_passkeys && state.passkeys.is_some(),
+    };
+    let form = &f.form;
+    if let (Some(ceremony), Some(answer)) = (form.get("sudo_ceremony"), form.get("sudo_credential"))
+    {
+        return match by_passkey(state, req, &f.session, ceremony, answer).await? {
+            Some(sudo) => Ok(sudo),
+            None => Err(asking.page(Some(BAD_PASSKEY), StatusCode::BAD_REQUEST, None)),
+        };
+    }
+    let Some(password) = form.get("sudo_password") else {
+        return Err(asking.page(None, StatusCode::OK, None));
+    };
+    match by_password(state, req, f, enrolled, password).await? {
+        Ok(sudo) => Ok(sudo),
+        Err(Refusal(message, status, wait)) => Err(asking.page(Some(message), status, wait)),
+    }
+}
+
+/// The page that asks the person to confirm it is them, with what they sent riding along.
+struct Asking<'a> {
+    state: &'a AppState,
+    req: &'a HttpRequest,
+    f: &'a SignedInForm,
+    action: &'a Action,
+    /// Two-factor sign-in is on: the page asks for a code too.
+    enrolled: bool,
+    /// The person has passkeys (and they are on): the page offers them.
+    passkeys: bool,
+}
+
+impl Asking<'_> {
+    fn page(
+        &self,
+        error: Option<&'static str>,
+        status: StatusCode,
+        wait: Option<i64>,
+    ) -> PageError {
+        let token = csrf::ensure(self.state, self.req);
+        let carried = self
+            .f
+            .form
             .pairs()
             .filter(|(k, _)| !NOT_CARRIED.contains(k))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let current = if action.path.starts_with("/account/tokens") {
+        let current = if self.action.path.starts_with("/account/tokens") {
             "tokens"
         } else {
             "security"
         };
         let page = ReauthPage {
-            layout: Layout::new(user, current, &token.token),
+            layout: Layout::new(&self.f.user, current, &token.token),
             csrf: &token.token,
-            action: action.path,
-            purpose: action.purpose,
+            action: self.action.path,
+            purpose: self.action.purpose,
             carried,
-            second_factor: enrolled,
-            minutes: (ttl / 60).max(1),
+            second_factor: self.enrolled,
+            minutes: (self.action.window.seconds(self.state) / 60).max(1),
             error,
-            passkeys: has_passkeys,
+            passkeys: self.passkeys,
         };
-        PageError::prompt(status, &page, token.new_cookie, retry_after).with_script(has_passkeys)
-    };
-    if let (Some(ceremony), Some(answer)) = (form.get("sudo_ceremony"), form.get("sudo_credential"))
-    {
-        return match by_passkey(state, req, session, ceremony, answer).await? {
-            Some(sudo) => Ok(sudo),
-            None => Err(ask(Some(BAD_PASSKEY), StatusCode::BAD_REQUEST, None)),
-        };
+        PageError::prompt(status, &page, token.new_cookie, wait).with_script(self.passkeys)
     }
-    let Some(password) = form.get("sudo_password") else {
-        return Err(ask(None, StatusCode::OK, None));
-    };
+}
+
+/// Why a confirmation was refused: the message, the status and the `Retry-After` of the
+/// page that asks again.
+struct Refusal(&'static str, StatusCode, Option<i64>);
+
+/// Confirm with the password, and a fresh code from the app when `enrolled`.
+async fn by_password(
+    state: &AppState,
+    req: &HttpRequest,
+    f: &SignedInForm,
+    enrolled: bool,
+    password: &str,
+) -> Result<Result<Sudo, Refusal>, PageError> {
+    let (session, user, now) = (&f.session, &f.user, state.clock.now());
+    let uid = user.id;
     let (ip, ua) = origin::origin(req, &state.settings.trusted_proxies);
     let failed = |reason: &'static str| {
         Event::new("sudo.failed", "failure")
@@ -188,18 +232,18 @@ pub async fn require(
     match limits::password(state, req, &user.username, password.to_string(), None).await? {
         Checked::Passed(u) if u.id == uid => {}
         Checked::TooMany(wait) => {
-            return Err(ask(
-                Some(TOO_MANY),
+            return Ok(Err(Refusal(
+                TOO_MANY,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(wait),
-            ));
+            )));
         }
         _ => {
             crate::audit::record(&state.db, failed("bad_password"), now).await;
-            return Err(ask(Some(BAD_PASSWORD), StatusCode::BAD_REQUEST, None));
+            return Ok(Err(Refusal(BAD_PASSWORD, StatusCode::BAD_REQUEST, None)));
         }
     }
-    let code = form.get("sudo_code").unwrap_or("").to_string();
+    let code = f.form.get("sudo_code").unwrap_or("").to_string();
     let keys: std::sync::Arc<DataKeys> = state.data_keys.clone();
     let (new_hash, cookie) = session::new_token(state, session, now);
     let (sid, presented) = (session.id, session.token_hash.clone());
@@ -244,19 +288,15 @@ pub async fn require(
             Ok(checked)
         })
         .await?;
-    match outcome {
+    Ok(match outcome {
         Checked::Passed(()) => Ok(Sudo::Confirmed {
             cookie,
             csrf: csrf::for_session(state, &new_hash),
             second_factor: enrolled,
         }),
-        Checked::Failed => Err(ask(Some(BAD_CODE), StatusCode::BAD_REQUEST, None)),
-        Checked::TooMany(wait) => Err(ask(
-            Some(TOO_MANY),
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(wait),
-        )),
-    }
+        Checked::Failed => Err(Refusal(BAD_CODE, StatusCode::BAD_REQUEST, None)),
+        Checked::TooMany(wait) => Err(Refusal(TOO_MANY, StatusCode::TOO_MANY_REQUESTS, Some(wait))),
+    })
 }
 
 /// Confirm with one of the person's passkeys (user verification makes it both factors).

@@ -122,9 +122,16 @@ impl RelyingParty {
 
     pub fn finish_registration(&self, answer: &str, state: &str) -> Result<NewPasskey, Refused> {
         let answer: RegisterPublicKeyCredential = from_json(answer)?;
+        well_formed(&answer.id, &answer.raw_id, &answer.type_)?;
+        top_level(&answer.response.client_data_json)?;
         let state: PasskeyRegistration =
             serde_json::from_str(state).map_err(|_| Refused::Corrupt)?;
         let passkey = self.webauthn.finish_passkey_registration(&answer, &state)?;
+        // WebAuthn L3 §7.1 step 19: an id this long is refused (it would be sent back to
+        // the browser in every list of the person's credentials).
+        if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+            return Err(Refused::Malformed("the credential id is too long".into()));
+        }
         let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
         let cred = Credential::from(passkey.clone());
         Ok(NewPasskey {
@@ -163,7 +170,7 @@ impl RelyingParty {
 
     /// The person and credential a discoverable answer claims (not yet verified).
     pub fn identify(&self, answer: &str) -> Result<(uuid::Uuid, String), Refused> {
-        let answer: PublicKeyCredential = from_json(answer)?;
+        let answer = assertion(answer)?;
         let (user, cred) = self
             .webauthn
             .identify_discoverable_authentication(&answer)?;
@@ -177,7 +184,7 @@ impl RelyingParty {
         state: &str,
         row: &PasskeyRow,
     ) -> Result<Used, Refused> {
-        let answer: PublicKeyCredential = from_json(answer)?;
+        let answer = assertion(answer)?;
         let state: DiscoverableAuthentication =
             serde_json::from_str(state).map_err(|_| Refused::Corrupt)?;
         let mut passkey = stored(row)?;
@@ -192,7 +199,17 @@ impl RelyingParty {
     /// Verify an answer to `start_for`; `row` is the stored passkey it names (found by
     /// the caller with `credential_of`), which must be one the ceremony allowed.
     pub fn finish_for(&self, answer: &str, state: &str, row: &PasskeyRow) -> Result<Used, Refused> {
-        let answer: PublicKeyCredential = from_json(answer)?;
+        let answer = assertion(answer)?;
+        // WebAuthn L3 §7.2 step 6: the person is known already; a user handle, when the
+        // authenticator gives one, must be theirs.
+        if answer
+            .get_user_unique_id()
+            .is_some_and(|h| h != row.user_id.0.as_bytes())
+        {
+            return Err(Refused::Malformed(
+                "the user handle names someone else".into(),
+            ));
+        }
         let state: PasskeyAuthentication =
             serde_json::from_str(state).map_err(|_| Refused::Corrupt)?;
         let mut passkey = stored(row)?;
@@ -208,8 +225,45 @@ impl RelyingParty {
 
 /// The credential id (base64url) an assertion names.
 pub fn credential_of(answer: &str) -> Result<String, Refused> {
+    Ok(URL_SAFE_NO_PAD.encode(&assertion(answer)?.raw_id))
+}
+
+/// WebAuthn L3 §7.1 step 19: credential ids are at most 1023 bytes.
+const MAX_CREDENTIAL_ID: usize = 1023;
+
+/// An assertion as the browser sent it, checked for the shape webauthn-rs leaves to us.
+fn assertion(answer: &str) -> Result<PublicKeyCredential, Refused> {
     let answer: PublicKeyCredential = from_json(answer)?;
-    Ok(URL_SAFE_NO_PAD.encode(&answer.raw_id))
+    well_formed(&answer.id, &answer.raw_id, &answer.type_)?;
+    top_level(&answer.response.client_data_json)?;
+    Ok(answer)
+}
+
+/// WebAuthn L3 §5.1: `id` is `rawId` in base64url, and the type is "public-key".
+fn well_formed(id: &str, raw_id: &[u8], type_: &str) -> Result<(), Refused> {
+    if type_ != "public-key" || id != URL_SAFE_NO_PAD.encode(raw_id) {
+        return Err(Refused::Malformed("id, rawId and type do not agree".into()));
+    }
+    Ok(())
+}
+
+/// WebAuthn L3 §7.1 step 9, §7.2 steps 13-14 leave cross-origin frames to the relying
+/// party: ours are never framed (`frame-ancestors 'none'`), so an answer made in one
+/// (`crossOrigin` true, or a `topOrigin`) is refused.
+fn top_level(client_data_json: &[u8]) -> Result<(), Refused> {
+    #[derive(serde::Deserialize)]
+    struct Collected {
+        #[serde(rename = "crossOrigin", default)]
+        cross_origin: Option<bool>,
+        #[serde(rename = "topOrigin", default)]
+        top_origin: Option<serde_json::Value>,
+    }
+    let c: Collected = serde_json::from_slice(client_data_json)
+        .map_err(|e| Refused::Malformed(format!("clientDataJSON: {e}")))?;
+    if c.cross_origin == Some(true) || c.top_origin.is_some() {
+        return Err(Refused::Malformed("made in a cross-origin frame".into()));
+    }
+    Ok(())
 }
 
 /// A stored passkey, with the signature counter of its row (the one the database
@@ -249,6 +303,28 @@ fn from_json<T: DeserializeOwned>(s: &str) -> Result<T, Refused> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_made_in_a_cross_origin_frame_are_refused() {
+        let get = |extra: &str| {
+            format!(
+                r#"{{"type":"webauthn.get","challenge":"x","origin":"http://localhost:8080"{extra}}}"#
+            )
+        };
+        assert!(top_level(get("").as_bytes()).is_ok());
+        assert!(top_level(get(r#","crossOrigin":false"#).as_bytes()).is_ok());
+        assert!(top_level(get(r#","crossOrigin":true"#).as_bytes()).is_err());
+        assert!(top_level(get(r#","topOrigin":"http://evil.example""#).as_bytes()).is_err());
+        assert!(top_level(b"not json").is_err());
+    }
+
+    #[test]
+    fn id_raw_id_and_type_must_agree() {
+        let raw = [1u8, 2, 3];
+        assert!(well_formed("AQID", &raw, "public-key").is_ok());
+        assert!(well_formed("AQIE", &raw, "public-key").is_err());
+        assert!(well_formed("AQID", &raw, "password").is_err());
+    }
 
     #[test]
     fn an_issuer_at_an_ip_address_has_no_relying_party() {

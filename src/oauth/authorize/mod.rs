@@ -14,6 +14,8 @@ pub use request::{
 
 use super::clients::RegisteredBy;
 use super::clients::registrar::Registrar;
+use crate::keys::Keys;
+use crate::oauth::tokens::verify_id_token_hint;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
 use crate::store::sessions::Session;
@@ -42,6 +44,8 @@ pub struct Authorizer<'a> {
     pub db: &'a Db,
     /// The issuer identifier, added to every response (RFC 9207).
     pub issuer: &'a str,
+    /// Our signing keys, for `id_token_hint`.
+    pub keys: &'a Keys,
     /// The server's rules: every request pushed, the FAPI 2.0 profile (`pushed` unset).
     pub rules: Rules,
 }
@@ -100,9 +104,24 @@ impl Authorizer<'_> {
             pushed,
             ..self.rules
         };
-        request::resolve_redirect(&params, client)
+        let mut areq = request::resolve_redirect(&params, client)
             .and_then(|(client, uri, given)| request::validate(params, client, uri, given, rules))
-            .map_err(Refusal::Invalid)
+            .map_err(Refusal::Invalid)?;
+        // OpenID Connect Core §3.1.2.1: `id_token_hint` names the person the client
+        // expects. Only one of our ID tokens can name anyone (expired is fine: it is a
+        // hint from an earlier sign-in).
+        if let Some(hint) = areq.params.get("id_token_hint") {
+            let claims = verify_id_token_hint(&self.keys.current(), self.issuer, hint);
+            let Some(claims) = claims else {
+                let e = areq.error(
+                    "invalid_request",
+                    "id_token_hint is not an ID token of ours",
+                );
+                return Err(Refusal::Invalid(AuthorizeError::Redirect(e)));
+            };
+            areq.hint_subject = Some(claims.sub);
+        }
+        Ok(areq)
     }
 
     /// What `areq` needs, for the browser signed in as `current` (if anyone).
@@ -128,6 +147,16 @@ impl Authorizer<'_> {
                         || areq.acr.is_some_and(|want| s.amr.acr() < want))
             }
         };
+        // The person the client named with `id_token_hint` must be the one signed in: a
+        // browser signed in as someone else signs in again, and a sign-in made for this
+        // request as someone else is refused (OpenID Connect Core §3.1.2.1).
+        let someone_else = |u: &User| {
+            areq.hint_subject
+                .as_deref()
+                .is_some_and(|sub| sub != u.id.to_string())
+        };
+        let must_sign_in =
+            must_sign_in || current.is_some_and(|(_, u)| !signed_in_here && someone_else(u));
         if must_sign_in {
             return Ok(match areq.prompt.none {
                 true => Step::Refuse(areq.error("login_required", "the user is not signed in")),
@@ -137,6 +166,12 @@ impl Authorizer<'_> {
         let Some((_, user)) = current else {
             return Ok(Step::SignIn);
         };
+        if someone_else(user) {
+            return Ok(Step::Refuse(areq.error(
+                "login_required",
+                "the signed-in user is not the one id_token_hint names",
+            )));
+        }
         let (uid, client_id) = (user.id, areq.client.client_id.clone());
         let granted = self
             .db

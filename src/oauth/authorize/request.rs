@@ -39,6 +39,8 @@ pub struct AuthorizationRequest {
     /// OpenID Connect Core §3.1.2.1 `acr_values`: the weakest of our levels it names
     /// (any one of them will do); values we do not know are ignored.
     pub acr: Option<Acr>,
+    /// The subject of a verified `id_token_hint` (set by `Authorizer::validate_as`).
+    pub hint_subject: Option<String>,
     /// RFC 8707 §2: the resources the code will be bound to.
     pub resources: Vec<String>,
     /// RFC 9449 §10: the DPoP key the code will be bound to.
@@ -357,6 +359,7 @@ pub fn validate(
         max_age,
         login_hint,
         acr: params.get("acr_values").and_then(Acr::requested),
+        hint_subject: None,
         resources: params.resources.clone(),
         dpop_jkt,
         pushed: rules.pushed,
