@@ -44,12 +44,17 @@ async fn a_passkey_added_on_one_instance_signs_in_on_another_without_a_username(
             a.issuer = Some(issuer);
         })
         .await;
-    let b_base = format!("http://{}", b.addr);
+    // Cookies are per host, not per port: one browser, as behind one front door.
+    let b_base = format!("http://localhost:{}", b.addr.port());
     let http = http_client();
     let page = passkey::text(&http, &format!("{b_base}/login")).await;
     assert!(page.contains("Sign in with a passkey"));
     assert!(page.contains("autocomplete=\"username webauthn\""));
-    let res = passkey::sign_in(&b_base, &http, &page, &mut auth).await;
+    // The ceremony begins on A and finishes on B.
+    let o = passkey::options_json(&srv.base, &http, &page, "sign_in").await;
+    let credential = auth.get(&o);
+    let ceremony = o["ceremony"].as_str().unwrap();
+    let res = passkey::post_sign_in(&b_base, &http, &page, ceremony, &credential, &[]).await;
     assert_eq!(res.status(), 303, "{:?}", res.text().await);
     let account = signed_in_as(&b_base, &http).await.expect("signed in on B");
     assert!(account.contains("alice"));
@@ -72,11 +77,7 @@ async fn a_ceremony_answers_once_even_to_a_burst() {
     let (_, mut auth) = with_passkey(&srv, "alice").await;
     let http = http_client();
     let page = passkey::text(&http, &srv.url("/login")).await;
-    let o: Value = passkey::options(&srv.base, &http, &page, "sign_in")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = passkey::options_json(&srv.base, &http, &page, "sign_in").await;
     let credential = auth.get(&o);
     let ceremony = o["ceremony"].as_str().unwrap().to_string();
     // Eight copies at once, from the same browser: one signs in.
@@ -108,11 +109,7 @@ async fn a_ceremony_answers_once_even_to_a_burst() {
     // The same answer against a new ceremony is a replay: its challenge is another.
     let fresh = http_client();
     let page = passkey::text(&fresh, &srv.url("/login")).await;
-    let o: Value = passkey::options(&srv.base, &fresh, &page, "sign_in")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = passkey::options_json(&srv.base, &fresh, &page, "sign_in").await;
     let res = passkey::post_sign_in(
         &srv.base,
         &fresh,
@@ -132,11 +129,7 @@ async fn a_ceremony_begun_in_another_browser_is_refused() {
     let (_, mut auth) = with_passkey(&srv, "alice").await;
     let victim = http_client();
     let page = passkey::text(&victim, &srv.url("/login")).await;
-    let o: Value = passkey::options(&srv.base, &victim, &page, "sign_in")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = passkey::options_json(&srv.base, &victim, &page, "sign_in").await;
     let credential = auth.get(&o);
     // Another browser presents the ceremony and a valid answer to it.
     let other = http_client();
@@ -234,11 +227,7 @@ async fn with_two_factor_on_a_passkey_is_the_second_step_or_the_whole_sign_in() 
     assert_eq!(res.status(), 200);
     let step = res.text().await.unwrap();
     assert!(step.contains("Use a passkey instead"));
-    let o: Value = passkey::options(&srv.base, &http, &step, "second_step")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = passkey::options_json(&srv.base, &http, &step, "second_step").await;
     assert!(
         !o["publicKey"]["allowCredentials"]
             .as_array()
@@ -352,11 +341,7 @@ async fn a_passkey_confirms_it_is_you_before_a_sensitive_change() {
     assert_eq!(res.status(), 200);
     let reauth = res.text().await.unwrap();
     assert!(reauth.contains("Confirm with a passkey"), "{reauth}");
-    let o: Value = passkey::options(&srv.base, &http, &reauth, "reauth")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o = passkey::options_json(&srv.base, &http, &reauth, "reauth").await;
     let credential = auth.get(&o);
     let hidden = common::browser::hidden_fields(&reauth, "/account/security/passkeys/new");
     let mut form: Vec<(String, String)> = hidden

@@ -136,6 +136,13 @@ pub async fn options(
         .unwrap()
 }
 
+/// `options`, answered 200: its JSON.
+pub async fn options_json(base: &str, http: &reqwest::Client, page: &str, purpose: &str) -> Value {
+    let res = options(base, http, page, purpose).await;
+    assert_eq!(res.status(), 200, "options for {purpose}");
+    res.json().await.unwrap()
+}
+
 /// Post the answer `credential` for `ceremony` as the sign-in page's passkey form does.
 pub async fn post_sign_in(
     base: &str,
