@@ -69,6 +69,13 @@ fn zero() {
     ] {
         counter!("portcullis_throttle_refusals_total", "limit" => limit).absolute(0);
     }
+    for outcome in BACKCHANNEL_OUTCOMES {
+        counter!("portcullis_backchannel_deliveries_total", "outcome" => *outcome).absolute(0);
+    }
+    for kind in ["backchannel_logout"] {
+        gauge!("portcullis_outbox_pending", "kind" => kind).set(0.0);
+        gauge!("portcullis_outbox_oldest_pending_seconds", "kind" => kind).set(0.0);
+    }
     for token_type in ["access_token", "refresh_token"] {
         counter!("portcullis_revocations_total", "token_type" => token_type).absolute(0);
     }
@@ -91,6 +98,29 @@ fn zero() {
     ] {
         counter!("portcullis_personal_token_checks_total", "outcome" => outcome).absolute(0);
     }
+}
+
+/// What a logout-token delivery attempt can end in: `delivered` (2xx), `retry` (no
+/// answer, or 5xx/408/429: tried again later), `refused` (another answer: not tried
+/// again), `gave_up` (still failing after a day), `no_longer_wanted` (the client is gone
+/// or no longer has a back-channel URI).
+pub const BACKCHANNEL_OUTCOMES: &[&str] = &[
+    "delivered",
+    "retry",
+    "refused",
+    "gave_up",
+    "no_longer_wanted",
+];
+
+/// A logout token delivery attempt ended (one of `BACKCHANNEL_OUTCOMES`).
+pub fn backchannel_delivery(outcome: &'static str) {
+    counter!("portcullis_backchannel_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// The outbox's messages of `kind` not yet delivered, and the age of the oldest.
+pub fn outbox(kind: &'static str, pending: i64, oldest_seconds: i64) {
+    gauge!("portcullis_outbox_pending", "kind" => kind).set(pending as f64);
+    gauge!("portcullis_outbox_oldest_pending_seconds", "kind" => kind).set(oldest_seconds as f64);
 }
 
 /// Every grant-type label (`GrantType::label`), and `other`.

@@ -71,6 +71,8 @@ pub struct AppState {
     pub passkeys: Option<Arc<crate::mfa::passkeys::RelyingParty>>,
     /// Passkey ceremonies begun per client address (`pages::passkeys`).
     pub ceremonies_by_ip: Throttle,
+    /// Calls out to URLs clients registered (back-channel logout).
+    pub outbound: crate::web::outbound::Outbound,
     /// DPoP server nonces, when proofs must carry one (`--dpop-nonce`).
     pub dpop_nonces: Option<Nonces>,
 }

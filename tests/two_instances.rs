@@ -178,3 +178,117 @@ async fn a_refresh_token_raced_across_two_instances_has_exactly_one_winner() {
     drop(a);
     drop(b);
 }
+
+/// `portcullis user create alice` with the tests' password.
+fn create_alice(db: &TestDb, keys: &std::path::Path) {
+    let mut child = cli(db, keys)
+        .args(["user", "create", "--username", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse battery staple\n")
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+}
+
+/// `portcullis user set-password alice` (which ends alice's sessions) from the CLI.
+fn set_password(db: &TestDb, keys: &std::path::Path) {
+    use std::io::Write;
+    let mut child = cli(db, keys)
+        .args(["user", "set-password", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A logout token is never lost to a crash: the instance sending it is killed (SIGKILL)
+/// while the app has the request and has not answered; the restarted instance sends it
+/// once the dead one's claim runs out. And a session ended while no instance runs is
+/// announced when one starts.
+#[actix_web::test]
+async fn a_logout_token_survives_kill_9() {
+    use common::receiver::{Receiver, Reply, claims};
+    let db = TestDb::new();
+    let keys = common::keys_dir();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut a = start(&db, keys.path(), &issuer, port);
+    let http = common::http_client();
+    wait_ready(&http, &a.base).await;
+    let r = Receiver::start().await;
+    let out = cli(&db, keys.path())
+        .args([
+            "client",
+            "create",
+            "--name",
+            "listener",
+            "--redirect-uri",
+            REDIRECT,
+            "--scope",
+            "openid",
+            "--backchannel-logout-uri",
+            &r.uri("app"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(client["backchannel_logout_uri"], r.uri("app"));
+    assert_eq!(client["backchannel_logout_session_required"], true);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    create_alice(&db, keys.path());
+    let pw = "correct horse battery staple";
+    let sid_of = |t: &Value| claims(t["id_token"].as_str().unwrap())["sid"].clone();
+
+    // Killed mid-delivery.
+    let tokens = sign_in_at(&a.base, id, Some(secret), "openid", "alice", pw).await;
+    let first = sid_of(&tokens);
+    r.answer(&[Reply::Silence]);
+    set_password(&db, keys.path());
+    r.wait_for("app", 1, Duration::from_secs(15)).await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let a = start(&db, keys.path(), &issuer, port);
+    wait_ready(&http, &a.base).await;
+    let got = r.wait_for("app", 2, Duration::from_secs(60)).await;
+    assert_eq!(claims(&got[1].token)["sid"], first);
+
+    // Ended while nothing runs.
+    let tokens = sign_in_at(&a.base, id, Some(secret), "openid", "alice", pw).await;
+    let second = sid_of(&tokens);
+    drop(a);
+    set_password(&db, keys.path());
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(r.got("app").len(), 2);
+    let a = start(&db, keys.path(), &issuer, port);
+    wait_ready(&http, &a.base).await;
+    let got = r.wait_for("app", 3, Duration::from_secs(15)).await;
+    assert_eq!(claims(&got[2].token)["sid"], second);
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.got("app").len(), 3, "each once");
+    drop(a);
+    r.stop().await;
+}

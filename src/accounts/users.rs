@@ -43,7 +43,7 @@ pub fn set_password(
     // A reset link given out before no longer resets anything.
     resets::cancel_for_user(conn, user, now)?;
     let ended = Ended {
-        sessions: sessions::delete_for_user(conn, user)?,
+        sessions: sessions::delete_for_user(conn, user, now)?,
         families: refresh::revoke_for_user(conn, user, None, "password changed", now)?,
         tokens: 0,
     };
@@ -73,6 +73,19 @@ pub fn reset_password(
     Ok(ended)
 }
 
+/// Delete `user`. Their sessions end first, so that the apps they signed in to hear
+/// about it (the deletion would otherwise remove the sessions silently). Returns how
+/// many sessions ended.
+pub fn delete(conn: &mut AnyConnection, user: Id, by: &Actor, now: i64) -> QueryResult<usize> {
+    let ended = sessions::delete_for_user(conn, user, now)?;
+    users::delete(conn, user)?;
+    let e = Event::new("user.deleted", "success")
+        .user(user)
+        .detail("sessions_ended", ended);
+    audit::record(conn, &by.stamp(e), now)?;
+    Ok(ended)
+}
+
 /// What an operator's reset of a person's second factors removed.
 #[derive(Debug, Clone, Copy)]
 pub struct FactorsReset {
@@ -98,7 +111,7 @@ pub fn reset_second_factor(
     if totp_on {
         totp::disable(conn, user)?;
     }
-    let ended = sessions::delete_for_user(conn, user)?;
+    let ended = sessions::delete_for_user(conn, user, now)?;
     let e = Event::new("mfa.reset", "success")
         .user(user)
         .detail("sessions_ended", ended)
@@ -167,7 +180,7 @@ pub fn change_own_password(
     resets::cancel_for_user(conn, user, now)?;
     let mut ended = Ended::default();
     if sign_out_others {
-        ended.sessions = sessions::delete_others(conn, user, session)?;
+        ended.sessions = sessions::delete_others(conn, user, session, now)?;
         ended.families = refresh::revoke_for_user(conn, user, None, "password changed", now)?;
     }
     if revoke_tokens {

@@ -212,10 +212,13 @@ pub fn run(
             }
         }
         UserCommand::Delete { username } => {
-            if !users::delete_by_username(conn, &username)? {
-                anyhow::bail!("no user {username:?}");
-            }
-            say!("deleted user {username}");
+            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+                let Some(user) = users::find_by_username(conn, &username)? else {
+                    anyhow::bail!("no user {username:?}");
+                };
+                Ok(accounts::delete(conn, user.id, &Actor::Operator, now())?)
+            })?;
+            say!("deleted user {username}; ended {ended} session(s)");
         }
         UserCommand::SetApiScopes {
             username,

@@ -68,6 +68,9 @@ pub fn render(issuer: &str, served: Served) -> Vec<u8> {
         "revocation_endpoint": format!("{issuer}/revoke"),
         // OpenID Connect RP-Initiated Logout 1.0 §2.1.
         "end_session_endpoint": format!("{issuer}/logout"),
+        // Back-Channel Logout 1.0 §2.1: logout tokens, always with `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "revocation_endpoint_auth_methods_supported": auth,
         "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
         "introspection_endpoint": format!("{issuer}/introspect"),

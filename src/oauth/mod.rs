@@ -3,6 +3,7 @@
 //! and codes), the grants, and the `Issuer` (tokens).
 
 pub mod authorize;
+pub mod backchannel;
 pub mod bearer;
 pub mod clients;
 pub mod dpop;

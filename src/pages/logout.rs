@@ -197,9 +197,10 @@ pub async fn logout_post(
     // person asked to sign out here.
     if let (Some(sid), Some((_, user))) = (request.named_session(), &current) {
         let uid = user.id;
+        let now = state.clock.now();
         state
             .db
-            .run(move |conn| sessions::delete_for(conn, sid, uid))
+            .run(move |conn| sessions::delete_for(conn, sid, uid, now))
             .await?;
     }
     let cookie = Some(session::end(&state, &req).await?);

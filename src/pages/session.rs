@@ -80,7 +80,7 @@ pub async fn start(
         .db
         .run(move |conn| {
             if let Some(old) = old {
-                sessions::delete_by_hash(conn, &old)?;
+                sessions::delete_by_hash(conn, &old, now)?;
             }
             sessions::insert(conn, &row)
         })
@@ -114,9 +114,10 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>,
     let secure = state.settings.secure_cookies();
     if let Some(t) = cookie_token(req, secure) {
         let h = secret::hash(&t);
+        let now = state.clock.now();
         state
             .db
-            .run(move |conn| sessions::delete_by_hash(conn, &h))
+            .run(move |conn| sessions::delete_by_hash(conn, &h, now))
             .await?;
     }
     Ok(removal(state))

@@ -80,8 +80,8 @@ async fn end(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let n = match which {
-                    Some(id) => usize::from(sessions::delete_for(conn, id, uid)?),
-                    None => sessions::delete_others(conn, uid, current)?,
+                    Some(id) => usize::from(sessions::delete_for(conn, id, uid, now)?),
+                    None => sessions::delete_others(conn, uid, current, now)?,
                 };
                 if n > 0 {
                     let e = Event::new("session.ended", "success")

@@ -1,6 +1,7 @@
 //! Building and running the server: storage, keys, the state, the listeners (public and
 //! metrics) and the background tasks.
 
+mod outbox;
 mod routes;
 mod tasks;
 
@@ -295,6 +296,7 @@ fn build_state(
         issued: IssuedCounter::default(),
         passkeys: passkey_relying_party(&nonce_issuer),
         ceremonies_by_ip: Throttle::new(passkey_pages::PER_ADDRESS, passkey_pages::WINDOW),
+        outbound: crate::web::outbound::Outbound::new(crate::oauth::backchannel::TIMEOUT),
         device_key: data_keys.derive(device::KEY_LABEL),
         csrf_key: data_keys.derive(csrf::KEY_LABEL),
         dpop_nonces: settings

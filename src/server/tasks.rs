@@ -13,6 +13,7 @@ pub fn spawn(state: &Arc<AppState>) {
     actix_web::rt::spawn(watch_keys(state.clone()));
     actix_web::rt::spawn(purge_periodically(state.clone()));
     actix_web::rt::spawn(flush_issued_periodically(state.clone()));
+    super::outbox::spawn(state);
 }
 
 /// How often each instance looks for key-set changes made by the CLI or another instance.

@@ -37,6 +37,9 @@ pub struct ClientRow {
     pub tokens_not_before: Option<i64>,
     /// May introspect any token (else only its own).
     pub introspects_any: bool,
+    /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -162,6 +165,8 @@ pub fn replace(conn: &mut AnyConnection, row: &ClientRow, current_rat: &str) -> 
         clients::registration_token_hash.eq(&row.registration_token_hash),
         clients::metadata.eq(&row.metadata),
         clients::secret_hash.eq(&row.secret_hash),
+        clients::backchannel_logout_uri.eq(&row.backchannel_logout_uri),
+        clients::backchannel_logout_session_required.eq(row.backchannel_logout_session_required),
     ))
     .execute(conn)
     .map(|n| n == 1)

@@ -10,6 +10,7 @@ pub mod consents;
 pub mod db;
 pub mod id;
 pub mod keys;
+pub mod outbox;
 pub mod passkeys;
 pub mod pat;
 pub mod purge;

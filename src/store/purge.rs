@@ -2,8 +2,8 @@
 
 use super::db::AnyConnection;
 use super::{
-    audit, clients, codes, passkeys, pushed, refresh, replay, resets, revoked, sessions, throttle,
-    transactions,
+    audit, clients, codes, outbox, passkeys, pushed, refresh, replay, resets, revoked, sessions,
+    throttle, transactions,
 };
 
 #[derive(Debug, Default)]
@@ -44,7 +44,8 @@ pub fn run(
         single_use: replay::purge(conn, now)?
             + pushed::purge(conn, now)?
             + resets::purge(conn, now)?
-            + passkeys::purge(conn, now)?,
+            + passkeys::purge(conn, now)?
+            + outbox::purge(conn, now)?,
         unused_clients: clients::purge_unused_open(conn, now - registration_unused_days * 86_400)?,
     })
 }

@@ -27,6 +27,8 @@ diesel::table! {
         disabled_at -> Nullable<BigInt>,
         tokens_not_before -> Nullable<BigInt>,
         introspects_any -> Bool,
+        backchannel_logout_uri -> Nullable<Text>,
+        backchannel_logout_session_required -> Bool,
     }
 }
 
@@ -370,5 +372,35 @@ diesel::table! {
         session_id -> Nullable<DbUuid>,
         state -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    session_clients (session_id, client_id) {
+        session_id -> DbUuid,
+        client_id -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::id::DbUuid;
+
+    outbox (id) {
+        id -> DbUuid,
+        kind -> Text,
+        dedupe_key -> Text,
+        target -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        next_attempt_at -> BigInt,
+        attempts -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        last_error -> Nullable<Text>,
     }
 }

@@ -2,9 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::db::AnyConnection;
+use super::db::{self, AnyConnection};
 use super::id::Id;
-use super::schema::sessions;
+use super::outbox::{self, Kind, NewMessage};
+use super::schema::{clients, session_clients, sessions};
 use crate::domain::signin::SignInMethod;
 
 #[derive(Debug, Clone, Queryable, Insertable, Selectable)]
@@ -124,7 +125,7 @@ fn find_any(
         return Ok(None);
     };
     if s.expires_at <= now || s.last_seen_at + idle <= now {
-        diesel::delete(sessions::table.find(s.id)).execute(conn)?;
+        end(conn, vec![(s.id, s.user_id)], now)?;
         return Ok(None);
     }
     if now > s.last_seen_at {
@@ -145,21 +146,22 @@ pub fn is_live(conn: &mut AnyConnection, id: Id, now: i64) -> QueryResult<bool> 
     .get_result(conn)
 }
 
-pub fn delete_by_hash(conn: &mut AnyConnection, token_hash: &str) -> QueryResult<()> {
-    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash)))
-        .execute(conn)
-        .map(|_| ())
+pub fn delete_by_hash(conn: &mut AnyConnection, token_hash: &str, now: i64) -> QueryResult<()> {
+    let found = sessions::table
+        .filter(sessions::token_hash.eq(token_hash))
+        .select(WHO)
+        .load::<(Id, Id)>(conn)?;
+    end(conn, found, now).map(|_| ())
 }
 
 /// End session `id` if it is `user_id`'s. Returns whether one was ended.
-pub fn delete_for(conn: &mut AnyConnection, id: Id, user_id: Id) -> QueryResult<bool> {
-    diesel::delete(
-        sessions::table
-            .find(id)
-            .filter(sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)
-    .map(|n| n == 1)
+pub fn delete_for(conn: &mut AnyConnection, id: Id, user_id: Id, now: i64) -> QueryResult<bool> {
+    let found = sessions::table
+        .find(id)
+        .filter(sessions::user_id.eq(user_id))
+        .select(WHO)
+        .load::<(Id, Id)>(conn)?;
+    end(conn, found, now).map(|n| n == 1)
 }
 
 /// The person's live, fully signed-in sessions, most recently active first.
@@ -180,26 +182,112 @@ pub fn list_live(
 }
 
 /// End every session of `user_id` but `keep` (the browser that asked).
-pub fn delete_others(conn: &mut AnyConnection, user_id: Id, keep: Id) -> QueryResult<usize> {
-    diesel::delete(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id.ne(keep)),
-    )
-    .execute(conn)
+pub fn delete_others(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    keep: Id,
+    now: i64,
+) -> QueryResult<usize> {
+    let found = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::id.ne(keep))
+        .select(WHO)
+        .load::<(Id, Id)>(conn)?;
+    end(conn, found, now)
 }
 
-pub fn delete_for_user(conn: &mut AnyConnection, user_id: Id) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+pub fn delete_for_user(conn: &mut AnyConnection, user_id: Id, now: i64) -> QueryResult<usize> {
+    let found = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .select(WHO)
+        .load::<(Id, Id)>(conn)?;
+    end(conn, found, now)
 }
 
+/// End the sessions past their absolute lifetime or idle for `idle` seconds.
 pub fn purge_expired(conn: &mut AnyConnection, idle: i64, now: i64) -> QueryResult<usize> {
-    diesel::delete(
-        sessions::table.filter(
+    let found = sessions::table
+        .filter(
             sessions::expires_at
                 .le(now)
                 .or(sessions::last_seen_at.le(now - idle)),
-        ),
-    )
-    .execute(conn)
+        )
+        .select(WHO)
+        .load::<(Id, Id)>(conn)?;
+    end(conn, found, now)
+}
+
+/// Note that `client_id` was signed in through session `session` (a code was issued to
+/// it there): it hears when the session ends.
+pub fn note_client(conn: &mut AnyConnection, session: Id, client_id: &str) -> QueryResult<()> {
+    let q = diesel::insert_into(session_clients::table).values((
+        session_clients::session_id.eq(session),
+        session_clients::client_id.eq(client_id),
+    ));
+    match conn {
+        AnyConnection::Postgresql(c) => q.on_conflict_do_nothing().execute(c),
+        AnyConnection::Sqlite(c) => q.on_conflict_do_nothing().execute(c),
+    }
+    .map(|_| ())
+}
+
+/// Who a session is: (id, person).
+const WHO: (sessions::id, sessions::user_id) = (sessions::id, sessions::user_id);
+
+/// End `found` sessions: each app that signed in through one of them and has a
+/// back-channel logout URI gets a logout token (OpenID Connect Back-Channel Logout 1.0
+/// §2.5), written to the outbox in the same transaction as the deletion, so that the
+/// ending and its announcement exist together or not at all. Returns how many ended.
+fn end(conn: &mut AnyConnection, found: Vec<(Id, Id)>, now: i64) -> QueryResult<usize> {
+    if found.is_empty() {
+        return Ok(0);
+    }
+    db::write_transaction(conn, |conn| {
+        let mut ended = 0;
+        // (Bounded statements: a purge may end many sessions at once.)
+        for chunk in found.chunks(500) {
+            announce(conn, chunk, now)?;
+            let ids: Vec<Id> = chunk.iter().map(|(id, _)| *id).collect();
+            diesel::delete(session_clients::table.filter(session_clients::session_id.eq_any(&ids)))
+                .execute(conn)?;
+            ended +=
+                diesel::delete(sessions::table.filter(sessions::id.eq_any(&ids))).execute(conn)?;
+        }
+        Ok(ended)
+    })
+}
+
+/// The logout messages for the ending of `sessions`: one per (app, session), whichever
+/// path ends it (the dedupe key), and only to the apps that took part.
+fn announce(conn: &mut AnyConnection, ending: &[(Id, Id)], now: i64) -> QueryResult<()> {
+    let ids: Vec<Id> = ending.iter().map(|(id, _)| *id).collect();
+    let took_part: Vec<(Id, String)> = session_clients::table
+        .filter(session_clients::session_id.eq_any(&ids))
+        .select((session_clients::session_id, session_clients::client_id))
+        .load(conn)?;
+    if took_part.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&String> = took_part.iter().map(|(_, c)| c).collect();
+    let listening: std::collections::HashSet<String> = clients::table
+        .filter(clients::client_id.eq_any(names))
+        .filter(clients::backchannel_logout_uri.is_not_null())
+        .select(clients::client_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    for (sid, client_id) in took_part.iter().filter(|(_, c)| listening.contains(c)) {
+        let Some((_, sub)) = ending.iter().find(|(id, _)| id == sid) else {
+            continue;
+        };
+        let payload = serde_json::json!({ "sid": sid.to_string(), "sub": sub.to_string() });
+        let m = NewMessage {
+            kind: Kind::BackchannelLogout,
+            dedupe_key: format!("backchannel_logout {client_id} {sid}"),
+            target: client_id.clone(),
+            payload: payload.to_string(),
+        };
+        outbox::enqueue(conn, &m, now)?;
+    }
+    Ok(())
 }

@@ -148,8 +148,8 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
 }
 
 /// Delete the person named `username`, in any case (as `find_by_username`).
-pub fn delete_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<bool> {
-    diesel::delete(users::table.filter(users::username_key.eq(key(username))))
+pub fn delete(conn: &mut AnyConnection, id: Id) -> QueryResult<bool> {
+    diesel::delete(users::table.find(id))
         .execute(conn)
         .map(|n| n > 0)
 }

@@ -4,3 +4,4 @@
 pub mod form;
 pub mod observe;
 pub mod origin;
+pub mod outbound;

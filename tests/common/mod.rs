@@ -8,6 +8,7 @@ pub mod jose;
 pub mod oidc;
 pub mod passkey;
 pub mod people;
+pub mod receiver;
 
 use std::sync::Arc;
 

@@ -57,14 +57,34 @@ pub struct App {
 }
 
 pub fn app(srv: &TestServer, public: bool, scope: &str) -> App {
-    let (id, secret) = srv.register(ClientRequest {
+    app_with(
+        srv,
+        ClientRequest {
+            public,
+            scope: Some(scope.into()),
+            ..app_request()
+        },
+    )
+}
+
+/// What `app` registers: "Photo Printer", returning to `REDIRECT`.
+pub fn app_request() -> ClientRequest {
+    ClientRequest {
         name: "Photo Printer".into(),
         redirect_uris: vec![REDIRECT.into()],
         post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
-        scope: Some(scope.into()),
-        public,
         ..Default::default()
-    });
+    }
+}
+
+/// An app registered as `req` says, driven by the `oauth2` client.
+pub fn app_with(srv: &TestServer, req: ClientRequest) -> App {
+    let (id, secret) = srv.register(req);
+    registered_app(srv, id, secret)
+}
+
+/// The app registered as `id` (with `secret` if confidential), returning to `REDIRECT`.
+pub fn registered_app(srv: &TestServer, id: String, secret: Option<String>) -> App {
     let mut oauth = oauth2::Client::new(ClientId::new(id.clone()))
         .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
         .set_token_uri(TokenUrl::new(srv.url("/token")).unwrap())

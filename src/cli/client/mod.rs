@@ -11,7 +11,7 @@ use crate::keys::KeyAlg;
 use crate::oauth::clients::registrar::{self, NewSecret};
 use crate::oauth::clients::{Client, ClientKeys, ClientRequest, GrantType, Introspection};
 use crate::store::audit::{self, Event};
-use crate::store::{AnyConnection, clients};
+use crate::store::{AnyConnection, clients, outbox};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -97,6 +97,18 @@ pub struct CreateArgs {
     /// (default), ES256 or EdDSA; the key set needs an active key of it.
     #[arg(long = "id-token-signed-response-alg", value_name = "ALG")]
     pub id_token_alg: Option<String>,
+    /// Where the client hears that a session it signed in ended (OpenID Connect
+    /// Back-Channel Logout): https, or http on loopback.
+    #[arg(long = "backchannel-logout-uri", value_name = "URL")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in logout tokens (default true; it is always
+    /// sent).
+    #[arg(
+        long = "backchannel-logout-session-required",
+        value_name = "true|false",
+        requires = "backchannel_logout_uri"
+    )]
+    pub backchannel_logout_session_required: Option<bool>,
     #[arg(long)]
     pub json: bool,
 }
@@ -169,6 +181,10 @@ fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Value {
         ClientKeys::Uri(u) => v["jwks_uri"] = u.clone().into(),
         ClientKeys::None => {}
     }
+    if let Some(b) = &c.backchannel_logout {
+        v["backchannel_logout_uri"] = b.uri.clone().into();
+        v["backchannel_logout_session_required"] = b.session_required.into();
+    }
     if let Some(s) = secret {
         v["client_secret"] = s.0.clone().into();
         // RFC 7591 §3.2.1: 0 means the secret does not expire.
@@ -225,6 +241,9 @@ fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
         ClientKeys::Set(_) => say!("keys (kid):    {}", list(&kids(c))),
         ClientKeys::Uri(u) => say!("jwks_uri:      {}", inert(u)),
         ClientKeys::None => {}
+    }
+    if let Some(b) = &c.backchannel_logout {
+        say!("back-channel:  {}", inert(&b.uri));
     }
     if c.dpop_bound {
         say!("DPoP:          required on every token request");
@@ -283,6 +302,8 @@ fn create(a: CreateArgs, conn: &mut AnyConnection, profile: Profile) -> anyhow::
         jwks_uri: a.jwks_uri,
         dpop_bound: a.dpop_bound,
         require_par: a.require_par,
+        backchannel_logout_uri: a.backchannel_logout_uri,
+        backchannel_logout_session_required: a.backchannel_logout_session_required,
         metadata: Default::default(),
     }
     .validate()?;
@@ -365,12 +386,45 @@ fn list(conn: &mut AnyConnection, json: bool) -> anyhow::Result<()> {
 fn show(conn: &mut AnyConnection, id: &str, json: bool) -> anyhow::Result<()> {
     let c =
         registrar::load(conn, id)?.ok_or_else(|| anyhow::anyhow!("no client with id {id:?}"))?;
+    let last = outbox::last_for(conn, outbox::Kind::BackchannelLogout, &c.client_id)?;
     if json {
-        say!("{}", json_line(&c, None));
+        let mut v = to_json(&c, None);
+        if let Some(l) = &last {
+            v["backchannel_logout_last_delivery"] = last_delivery_json(l);
+        }
+        say!("{}", json_inert(&v.to_string()));
     } else {
         print_human(&c, None);
+        if let Some(l) = &last {
+            say!("last logout:   {}", last_delivery_text(l));
+        }
     }
     Ok(())
+}
+
+/// The last logout token sent to a client: what became of it.
+fn last_delivery_json(l: &outbox::LastAttempt) -> serde_json::Value {
+    json!({
+        "session_ended_at": l.created_at,
+        "attempts": l.attempts,
+        "outcome": l.outcome.as_deref().unwrap_or("pending"),
+        "finished_at": l.finished_at,
+        "error": l.last_error,
+    })
+}
+
+fn last_delivery_text(l: &outbox::LastAttempt) -> String {
+    let outcome = l.outcome.as_deref().unwrap_or("pending, will retry");
+    let error = l
+        .last_error
+        .as_deref()
+        .map(|e| format!(" ({})", inert(e)))
+        .unwrap_or_default();
+    format!(
+        "{outcome} after {} attempt(s){error}; session ended {}",
+        l.attempts,
+        rfc3339(l.created_at)
+    )
 }
 
 fn delete(conn: &mut AnyConnection, id: &str) -> anyhow::Result<()> {

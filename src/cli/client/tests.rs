@@ -32,6 +32,7 @@ fn hostile() -> Client {
         resources: vec![evil.into()],
         post_logout_redirect_uris: vec![evil.into()],
         id_token_alg: KeyAlg::RS256,
+        backchannel_logout: None,
         created_at: 0,
     }
 }

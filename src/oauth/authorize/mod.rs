@@ -18,7 +18,7 @@ use crate::keys::Keys;
 use crate::oauth::tokens::verify_id_token_hint;
 use crate::secret;
 use crate::store::codes::{self, CodeRow};
-use crate::store::sessions::Session;
+use crate::store::sessions::{self, Session};
 use crate::store::users::User;
 use crate::store::{Db, DbError, clients, consents, pushed};
 use crate::web::form;
@@ -196,6 +196,7 @@ impl Authorizer<'_> {
         now: i64,
     ) -> Result<String, DbError> {
         let code = secret::random_token("", 32);
+        let session_id = session.id;
         let row = CodeRow {
             code_hash: secret::hash(&code),
             client_id: areq.client.client_id.clone(),
@@ -223,6 +224,8 @@ impl Authorizer<'_> {
         self.db
             .run(move |conn| {
                 codes::insert(conn, &row)?;
+                // The app took part in this session: it hears when the session ends.
+                sessions::note_client(conn, session_id, &row.client_id)?;
                 if let Some(id) = signs_in {
                     clients::note_sign_in(conn, &id, now)?;
                 }

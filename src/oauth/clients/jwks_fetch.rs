@@ -11,6 +11,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::oauth::jwk::{self, PublicKey};
+use crate::web::outbound::Outbound;
 
 /// How long a fetched set is used before it is fetched again.
 pub const CACHE_TTL: i64 = 300;
@@ -27,35 +28,12 @@ struct Entry {
 }
 
 pub struct JwksFetcher {
-    http: reqwest::Client,
-    /// For URLs that a self-registered client named: resolves to public addresses only
-    /// and refuses IP literals, so that nobody can point us at our own network.
-    public_only: reqwest::Client,
+    http: Outbound,
     cache: Mutex<HashMap<String, Entry>>,
     /// One fetch at a time per URL: requests that arrive while a set is being fetched
     /// wait for it, then find it in the cache, rather than each fetching again. Other
     /// URLs do not wait (a slow client's server delays only that client).
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// A resolver that answers only with public addresses (`domain::net::is_public`): the
-/// check happens at connect time, on the addresses actually used.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| crate::domain::net::is_public(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
 }
 
 impl Default for JwksFetcher {
@@ -66,23 +44,8 @@ impl Default for JwksFetcher {
 
 impl JwksFetcher {
     pub fn new() -> JwksFetcher {
-        let builder = || {
-            reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                .connect_timeout(TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-        };
-        let http = builder().build().unwrap_or_default();
-        // (No fallback to a permissive client: without its resolver it refuses all.)
-        let public_only = builder()
-            .dns_resolver(Arc::new(PublicOnly))
-            .https_only(true)
-            .build()
-            .unwrap_or_else(|_| http.clone());
         JwksFetcher {
-            http,
-            public_only,
+            http: Outbound::new(TIMEOUT),
             cache: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
         }
@@ -191,16 +154,7 @@ impl JwksFetcher {
     }
 
     async fn fetch(&self, uri: &str, public_only: bool) -> Result<Vec<PublicKey>, String> {
-        let http = if public_only {
-            // An IP literal would be connected to without the resolver.
-            let parsed = url::Url::parse(uri).map_err(|_| "not a URL".to_string())?;
-            if !matches!(parsed.host(), Some(url::Host::Domain(_))) {
-                return Err("a self-registered client's jwks_uri must name a host".into());
-            }
-            &self.public_only
-        } else {
-            &self.http
-        };
+        let http = self.http.for_url(uri, public_only)?;
         let mut res = http
             .get(uri)
             .header("accept", "application/json, application/jwk-set+json")

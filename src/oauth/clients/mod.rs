@@ -15,6 +15,7 @@ pub mod registration;
 mod request;
 
 pub use model::{
-    AuthMethod, Client, ClientKeys, ClientMetadata, GrantType, Introspection, RegisteredBy,
+    AuthMethod, BackchannelLogout, Client, ClientKeys, ClientMetadata, GrantType, Introspection,
+    RegisteredBy,
 };
 pub use request::{ClientRequest, RegistrationError, ValidClientRequest, validate_jwks_uri};

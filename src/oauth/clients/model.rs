@@ -132,6 +132,17 @@ impl fmt::Display for AuthMethod {
     }
 }
 
+/// Where and how a client hears that a session it took part in ended (OpenID Connect
+/// Back-Channel Logout 1.0 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackchannelLogout {
+    /// `backchannel_logout_uri`: https, or http to a loopback host.
+    pub uri: String,
+    /// `backchannel_logout_session_required`: the client needs `sid` in the logout
+    /// token (we always send it, and `sub` too).
+    pub session_required: bool,
+}
+
 /// Where a `private_key_jwt` client's public keys are.
 #[derive(Debug, Clone)]
 pub enum ClientKeys {
@@ -243,6 +254,7 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// `id_token_signed_response_alg` (OpenID Connect Registration §2); RS256 by default.
     pub id_token_alg: KeyAlg,
+    pub backchannel_logout: Option<BackchannelLogout>,
     pub created_at: i64,
 }
 

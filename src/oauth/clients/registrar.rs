@@ -8,9 +8,11 @@ use super::assertion::{self, Audiences};
 use super::auth::{self as client_auth, Presented};
 use super::cache::ClientCache;
 use super::jwks_fetch::JwksFetcher;
-use super::model::{AuthMethod, Client, ClientKeys, ClientMetadata, Introspection, RegisteredBy};
+use super::model::{
+    AuthMethod, BackchannelLogout, Client, ClientKeys, ClientMetadata, Introspection, RegisteredBy,
+};
 use super::redirect_uri;
-use super::request::{ValidClientRequest, validate_jwks_uri};
+use super::request::{ValidClientRequest, validate_backchannel_logout_uri, validate_jwks_uri};
 use crate::clock::SharedClock;
 use crate::domain::scope::Scope;
 use crate::oauth::error::OAuthError;
@@ -386,6 +388,11 @@ fn new_row(
         disabled_at: None,
         tokens_not_before: None,
         introspects_any: false,
+        backchannel_logout_uri: req.backchannel_logout.as_ref().map(|b| b.uri.clone()),
+        backchannel_logout_session_required: req
+            .backchannel_logout
+            .as_ref()
+            .is_none_or(|b| b.session_required),
     };
     (row, secret)
 }
@@ -457,6 +464,17 @@ impl TryFrom<ClientRow> for Client {
                 return Err(corrupt(&what("keys"), "both a JWK Set and a jwks_uri"));
             }
         };
+        let backchannel_logout = match &r.backchannel_logout_uri {
+            Some(uri) => {
+                validate_backchannel_logout_uri(uri)
+                    .map_err(|e| corrupt(&what("backchannel_logout_uri"), e))?;
+                Some(BackchannelLogout {
+                    uri: uri.clone(),
+                    session_required: r.backchannel_logout_session_required,
+                })
+            }
+            None => None,
+        };
         let metadata: ClientMetadata =
             serde_json::from_str(&r.metadata).map_err(|e| corrupt(&what("metadata"), e))?;
         Ok(Client {
@@ -487,6 +505,7 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris,
             resources,
             post_logout_redirect_uris,
+            backchannel_logout,
             created_at: r.created_at,
         })
     }

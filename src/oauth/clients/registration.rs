@@ -66,6 +66,10 @@ pub struct Submitted {
     pub dpop_bound_access_tokens: bool,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
     // (Named one by one rather than flattened: a flattened field's type error would not
     // say which field it was.)
     #[serde(default)]
@@ -122,16 +126,21 @@ impl Submitted {
         if let Some(u) = &self.jwks_uri {
             // Fetched later from public addresses only (see jwks_fetch); refused now if it
             // cannot be: https, and a host name rather than an address.
-            let named_host = url::Url::parse(u).ok().is_some_and(|p| {
-                p.scheme() == "https"
-                    && matches!(p.host(), Some(url::Host::Domain(h))
-                        if h != "localhost" && !h.ends_with(".localhost"))
-            });
-            if !named_host {
+            if !public_https_host(u) {
                 return Err(invalid(
                     "jwks_uri: must be an https URL with a public host name",
                 ));
             }
+        }
+        if policy.open
+            && let Some(u) = &self.backchannel_logout_uri
+            && !public_https_host(u)
+        {
+            // Anyone may register: we post only to names that resolve to public addresses
+            // (checked again when connecting), never to an address someone typed.
+            return Err(invalid(
+                "backchannel_logout_uri: must be an https URL with a public host name",
+            ));
         }
         let jwks = match &self.jwks {
             None => None,
@@ -227,6 +236,8 @@ impl Submitted {
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
             metadata: ClientMetadata {
                 client_uri: self.client_uri,
                 logo_uri: self.logo_uri,
@@ -245,6 +256,17 @@ impl Submitted {
             other => invalid(describe(&other)),
         })
     }
+}
+
+/// An https URL naming a host (not an address, not localhost): what we call on behalf of
+/// a client that registered itself, through a resolver that connects to public addresses
+/// only.
+fn public_https_host(u: &str) -> bool {
+    url::Url::parse(u).ok().is_some_and(|p| {
+        p.scheme() == "https"
+            && matches!(p.host(), Some(url::Host::Domain(h))
+                if h != "localhost" && !h.ends_with(".localhost"))
+    })
 }
 
 /// RFC 7592 §2.2 leaves it to the server what an update may change. Ours may narrow what
@@ -324,6 +346,9 @@ fn describe(e: &RegistrationError) -> String {
         }
         E::Jwks(s) => format!("jwks: {s}"),
         E::JwksUri(_) => "jwks_uri: must be an https URL without fragment or credentials".into(),
+        E::BackchannelLogoutUri(_) => {
+            "backchannel_logout_uri: must be an https URL (http only for a loopback host) without fragment or credentials".into()
+        }
         E::MetadataUrl(f) => format!("{f}: must be an https URL with a host, without credentials or fragment"),
         E::MetadataText(f) => format!("{f}: too long, or not printable text"),
     }
@@ -360,6 +385,7 @@ pub fn to_json(
         "id_token_signed_response_alg": c.id_token_alg.as_str(),
         "dpop_bound_access_tokens": c.dpop_bound,
         "require_pushed_authorization_requests": c.require_par,
+        "backchannel_logout_session_required": c.backchannel_logout.as_ref().is_none_or(|b| b.session_required),
         "registration_client_uri": format!("{issuer}/register/{}", c.client_id),
     });
     if let Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or(Value::Null)
@@ -376,6 +402,9 @@ pub fn to_json(
         }
         ClientKeys::Uri(u) => v["jwks_uri"] = json!(u),
         ClientKeys::None => {}
+    }
+    if let Some(b) = &c.backchannel_logout {
+        v["backchannel_logout_uri"] = json!(b.uri);
     }
     if let Some(s) = secret {
         v["client_secret"] = json!(s);

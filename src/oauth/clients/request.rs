@@ -1,7 +1,7 @@
 //! What an operator asks for at `client create`, and a self-registration after its own
 //! policy (`registration`): checked rule by rule into a `ValidClientRequest`.
 
-use super::model::{AuthMethod, ClientMetadata, GrantType};
+use super::model::{AuthMethod, BackchannelLogout, ClientMetadata, GrantType};
 use super::redirect_uri::{self, RedirectUriError};
 use crate::domain::resource;
 use crate::domain::scope::{Scope, ScopeSyntaxError};
@@ -60,6 +60,10 @@ pub enum RegistrationError {
         "jwks_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
     )]
     JwksUri(String),
+    #[error(
+        "backchannel_logout_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
+    )]
+    BackchannelLogoutUri(String),
     #[error("{0}: must be an https URL without credentials")]
     MetadataUrl(&'static str),
     #[error("{0}: too long or not printable text")]
@@ -85,6 +89,10 @@ pub struct ClientRequest {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (true unless said otherwise).
+    pub backchannel_logout_session_required: Option<bool>,
     /// Self-description (dynamic registration); URLs must be https.
     pub metadata: ClientMetadata,
 }
@@ -106,6 +114,7 @@ pub struct ValidClientRequest {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    pub backchannel_logout: Option<BackchannelLogout>,
     pub metadata: ClientMetadata,
 }
 
@@ -162,7 +171,19 @@ fn validate_metadata(m: ClientMetadata) -> Result<ClientMetadata, RegistrationEr
 /// A `jwks_uri` we will fetch: https, or http to a loopback host (tests, a local
 /// proxy); no fragment, no credentials in it.
 pub fn validate_jwks_uri(u: &str) -> Result<(), RegistrationError> {
-    let bad = || RegistrationError::JwksUri(u.to_string());
+    outbound_uri(u, RegistrationError::JwksUri)
+}
+
+/// A `backchannel_logout_uri` we will post to, under the rules of a `jwks_uri`
+/// (Back-Channel Logout 1.0 §2.2 also forbids a fragment; a query is allowed).
+pub fn validate_backchannel_logout_uri(u: &str) -> Result<(), RegistrationError> {
+    outbound_uri(u, RegistrationError::BackchannelLogoutUri)
+}
+
+/// A URL this server calls: https, or http to a loopback host (tests, a local proxy);
+/// no fragment, no credentials in it.
+fn outbound_uri(u: &str, error: fn(String) -> RegistrationError) -> Result<(), RegistrationError> {
+    let bad = || error(u.to_string());
     // As for redirect URIs: nothing a terminal or a log line would act on.
     if u.len() > 2048 || u.chars().any(crate::escape::dangerous) {
         return Err(bad());
@@ -190,6 +211,7 @@ impl ClientRequest {
     /// each step below is one rule, in the order their refusals are reported.
     pub fn validate(self) -> Result<ValidClientRequest, RegistrationError> {
         let name = checked_name(&self.name)?;
+        let backchannel_logout = self.checked_backchannel_logout()?;
         let grant_types = self.grant_types_or_default()?;
         let auth_methods = self.auth_methods_or_default()?;
         check_client_type(self.public, &grant_types, &auth_methods)?;
@@ -205,6 +227,7 @@ impl ClientRequest {
         )?;
         check_grants_have_what_they_need(&grant_types, &redirect_uris)?;
         Ok(ValidClientRequest {
+            backchannel_logout,
             scope: Scope::parse(self.scope.as_deref().unwrap_or(""))?,
             resources: unique_resources(self.resources)?,
             id_token_alg: id_token_alg(self.id_token_alg.as_deref())?,
@@ -220,6 +243,18 @@ impl ClientRequest {
             redirect_uris,
             post_logout_redirect_uris,
         })
+    }
+
+    /// Where the client hears of ended sessions, if it asked to.
+    fn checked_backchannel_logout(&self) -> Result<Option<BackchannelLogout>, RegistrationError> {
+        let Some(uri) = &self.backchannel_logout_uri else {
+            return Ok(None);
+        };
+        validate_backchannel_logout_uri(uri)?;
+        Ok(Some(BackchannelLogout {
+            uri: uri.clone(),
+            session_required: self.backchannel_logout_session_required.unwrap_or(true),
+        }))
     }
 
     /// The grant types asked for, without repeats; none means the usual one: a client
