@@ -39,6 +39,7 @@ fn title(kind: &str) -> &'static str {
         "user.reset_link_created" => "Password reset link made",
         "user.password_reset" => "Password set with a reset link",
         "user.api_scopes_changed" => "API permissions changed",
+        "backchannel_logout.finished" => "App told of a sign-out",
         "consent.granted" => "App allowed",
         "consent.revoked" => "App access removed",
         "token.issued" => "App given tokens",
