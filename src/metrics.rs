@@ -72,9 +72,9 @@ fn zero() {
     for outcome in BACKCHANNEL_OUTCOMES {
         counter!("portcullis_backchannel_deliveries_total", "outcome" => *outcome).absolute(0);
     }
-    for kind in ["backchannel_logout"] {
-        gauge!("portcullis_outbox_pending", "kind" => kind).set(0.0);
-        gauge!("portcullis_outbox_oldest_pending_seconds", "kind" => kind).set(0.0);
+    for kind in OUTBOX_KINDS {
+        gauge!("portcullis_outbox_pending", "kind" => *kind).set(0.0);
+        gauge!("portcullis_outbox_oldest_pending_seconds", "kind" => *kind).set(0.0);
     }
     for token_type in ["access_token", "refresh_token"] {
         counter!("portcullis_revocations_total", "token_type" => token_type).absolute(0);
@@ -99,6 +99,9 @@ fn zero() {
         counter!("portcullis_personal_token_checks_total", "outcome" => outcome).absolute(0);
     }
 }
+
+/// The kinds of outbox message (`store::outbox::Kind::as_str`).
+pub const OUTBOX_KINDS: &[&str] = &["backchannel_logout"];
 
 /// What a logout-token delivery attempt can end in: `delivered` (2xx), `retry` (no
 /// answer, or 5xx/408/429: tried again later), `refused` (another answer: not tried

@@ -440,6 +440,10 @@ async fn a_dynamically_registered_app_hears_and_open_registration_names_public_h
         r.uri("open"),
         "https://127.0.0.1/logout".to_string(),
         "https://localhost/logout".to_string(),
+        "https://localhost./logout".to_string(),
+        "https://metadata.google.internal/logout".to_string(),
+        "https://app.example\\@127.0.0.1/logout".to_string(),
+        " https://app.example/logout".to_string(),
         "https://app.example/logout#frag".to_string(),
         "ftp://app.example/logout".to_string(),
     ] {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::clients::{BackchannelLogout, Client, RegisteredBy};
 use crate::keys::KeySet;
 use crate::oauth::issuer::Issuer;
-use crate::web::outbound::Outbound;
+use crate::web::outbound::{NotPublic, Outbound};
 
 /// §2.4: the one event a logout token carries.
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -99,6 +99,10 @@ pub async fn deliver(
         .await;
     let status = match sent {
         Ok(res) => res.status(),
+        // Its name leads only to private addresses: that will not change by retrying.
+        Err(e) if NotPublic::caused(&e) => {
+            return Delivery::Refused("the host has no public address".into());
+        }
         // (Without the URL: reqwest's message would repeat it.)
         Err(e) => return Delivery::Retry(describe(&e)),
     };
@@ -113,7 +117,7 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "no answer in time".into()
     } else if e.is_connect() {
-        "cannot connect".into()
+        "cannot connect (no connection, or no TLS handshake)".into()
     } else {
         "request failed".into()
     }

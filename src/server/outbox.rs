@@ -40,7 +40,7 @@ async fn run(state: Arc<AppState>) {
     let mut polls = 0u32;
     loop {
         actix_web::rt::time::sleep(POLL).await;
-        if polls % GAUGE_EVERY == 0 {
+        if polls.is_multiple_of(GAUGE_EVERY) {
             gauges(&state).await;
         }
         polls = polls.wrapping_add(1);
@@ -96,6 +96,7 @@ async fn attempt(state: Arc<AppState>, m: Claimed, _slot: OwnedSemaphorePermit) 
         crate::metrics::backchannel_delivery("retry");
     }
     let id = m.id;
+    log_outcome(&m, how, error.as_deref());
     let audited = event_for(&m, how, error.as_deref());
     let recorded = state
         .db
@@ -139,6 +140,35 @@ async fn logout(state: &AppState, m: &Claimed) -> (Finish, Option<String>) {
         Delivery::Delivered => (Finish::Done("delivered"), None),
         Delivery::Retry(e) => (retry(state, m), Some(e)),
         Delivery::Refused(e) => (Finish::Done("refused"), Some(e)),
+    }
+}
+
+/// Operators see in the log what did not go through (never the token: it is not here).
+fn log_outcome(m: &Claimed, how: Finish, error: Option<&str>) {
+    let (client, attempts) = (m.target.as_str(), m.attempts);
+    let error = error.unwrap_or("");
+    match how {
+        Finish::Done("delivered") => {
+            tracing::debug!(client, attempts, "logout token delivered")
+        }
+        Finish::Done(outcome) => {
+            tracing::warn!(
+                client,
+                attempts,
+                outcome,
+                error,
+                "logout token not delivered"
+            )
+        }
+        Finish::RetryAt(at) => {
+            tracing::info!(
+                client,
+                attempts,
+                error,
+                retry_at = at,
+                "logout token: will retry"
+            )
+        }
     }
 }
 

@@ -15,6 +15,33 @@ pub struct Outbound {
     public_only: reqwest::Client,
 }
 
+/// The refusal of `PublicOnly`: the name resolves, but to no public address. Not worth
+/// retrying (unlike a name that does not resolve now).
+#[derive(Debug)]
+pub struct NotPublic(String);
+
+impl std::fmt::Display for NotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} has no public address", self.0)
+    }
+}
+
+impl std::error::Error for NotPublic {}
+
+impl NotPublic {
+    /// Whether `e` (or what caused it) is this refusal.
+    pub fn caused(e: &(dyn std::error::Error + 'static)) -> bool {
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            if c.is::<NotPublic>() {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
+    }
+}
+
 /// A resolver that answers only with public addresses (`domain::net::is_public`): the
 /// check happens at connect time, on the addresses actually used.
 struct PublicOnly;
@@ -28,7 +55,7 @@ impl reqwest::dns::Resolve for PublicOnly {
                 .filter(|a| crate::domain::net::is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("{host} has no public address").into());
+                return Err(Box::new(NotPublic(host)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -66,5 +93,25 @@ impl Outbound {
             return Err("a self-registered client's URL must name a host".into());
         }
         Ok(&self.public_only)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name that resolves only to a private address is refused at connect time, and the
+    /// refusal is told apart from a failure worth retrying.
+    #[actix_web::test]
+    async fn a_name_with_only_private_addresses_is_not_called() {
+        let o = Outbound::new(Duration::from_secs(5));
+        let http = o.for_url("https://localhost/x", true).unwrap();
+        let e = http.get("https://localhost/x").send().await.unwrap_err();
+        assert!(NotPublic::caused(&e), "{e:?}");
+        assert!(
+            o.for_url("https://127.0.0.1/x", true).is_err(),
+            "no IP literals"
+        );
+        assert!(o.for_url("http://127.0.0.1/x", false).is_ok());
     }
 }

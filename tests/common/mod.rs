@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod passkey;
 pub mod people;
 pub mod receiver;
+pub mod scrape;
 
 use std::sync::Arc;
 

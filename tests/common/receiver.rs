@@ -29,6 +29,8 @@ pub enum Reply {
 struct Shared {
     got: Mutex<Vec<Received>>,
     replies: Mutex<VecDeque<Reply>>,
+    /// One answer for the next request to an app, before `replies`.
+    by_app: Mutex<Vec<(String, Reply)>>,
 }
 
 pub struct Receiver {
@@ -56,11 +58,16 @@ async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) 
         .unwrap_or("")
         .to_string();
     shared.got.lock().unwrap().push(Received {
-        app,
+        app: app.clone(),
         content_type,
         token,
     });
-    let reply = shared.replies.lock().unwrap().pop_front();
+    let for_app = {
+        let mut by_app = shared.by_app.lock().unwrap();
+        let i = by_app.iter().position(|(a, _)| *a == app);
+        i.map(|i| by_app.remove(i).1)
+    };
+    let reply = for_app.or_else(|| shared.replies.lock().unwrap().pop_front());
     match reply {
         None => HttpResponse::Ok().finish(),
         Some(Reply::Status(s)) => {
@@ -105,6 +112,12 @@ impl Receiver {
     /// Answer the next requests so, in order (then 200 again).
     pub fn answer(&self, replies: &[Reply]) {
         self.shared.replies.lock().unwrap().extend(replies);
+    }
+
+    /// Answer the next request to each app so (then as `answer` says).
+    pub fn answer_by_app(&self, replies: &[(&str, Reply)]) {
+        let mut by_app = self.shared.by_app.lock().unwrap();
+        by_app.extend(replies.iter().map(|(a, r)| (a.to_string(), *r)));
     }
 
     /// What `app` received so far.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::escape::dangerous;
 use crate::keys::KeyAlg;
-use crate::oauth::clients::{AuthMethod, ClientMetadata};
+use crate::oauth::clients::{AuthMethod, ClientKeys, ClientMetadata};
 
 /// A client stored before registration refused such characters (or written to the
 /// database by other means): what the operator sees must still be inert.

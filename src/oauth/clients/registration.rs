@@ -258,15 +258,27 @@ impl Submitted {
     }
 }
 
-/// An https URL naming a host (not an address, not localhost): what we call on behalf of
-/// a client that registered itself, through a resolver that connects to public addresses
-/// only.
+/// An https URL naming a public host (not an address, not a local name): what we call on
+/// behalf of a client that registered itself. Calls go through a resolver that connects
+/// to public addresses only, whatever the name; this refuses up front the names that
+/// cannot be public, so that the client hears why now rather than never being called.
 fn public_https_host(u: &str) -> bool {
     url::Url::parse(u).ok().is_some_and(|p| {
-        p.scheme() == "https"
-            && matches!(p.host(), Some(url::Host::Domain(h))
-                if h != "localhost" && !h.ends_with(".localhost"))
+        p.scheme() == "https" && matches!(p.host(), Some(url::Host::Domain(h)) if publicly_named(h))
     })
+}
+
+/// A name with at least two labels, no trailing dot, outside the names reserved for
+/// local use (RFC 6761 `localhost`, RFC 6762 `local`, RFC 8375 `home.arpa`, ICANN's
+/// `internal`) and the common private `lan`.
+fn publicly_named(host: &str) -> bool {
+    const LOCAL: &[&str] = &["localhost", "local", "internal", "home.arpa", "lan"];
+    let h = host.to_ascii_lowercase();
+    h.contains('.')
+        && !h.ends_with('.')
+        && !LOCAL
+            .iter()
+            .any(|l| h == *l || h.ends_with(&format!(".{l}")))
 }
 
 /// RFC 7592 §2.2 leaves it to the server what an update may change. Ours may narrow what
@@ -345,9 +357,9 @@ fn describe(e: &RegistrationError) -> String {
             "jwks: keys are only for token_endpoint_auth_method private_key_jwt".into()
         }
         E::Jwks(s) => format!("jwks: {s}"),
-        E::JwksUri(_) => "jwks_uri: must be an https URL without fragment or credentials".into(),
+        E::JwksUri(_) => "jwks_uri: must be an https URL written as it is called (no spaces, no escapes in the host), without fragment or credentials, at most 2048 characters".into(),
         E::BackchannelLogoutUri(_) => {
-            "backchannel_logout_uri: must be an https URL (http only for a loopback host) without fragment or credentials".into()
+            "backchannel_logout_uri: must be an https URL (http only for a loopback host) written as it is called (no spaces, no escapes in the host), without fragment or credentials, at most 2048 characters".into()
         }
         E::MetadataUrl(f) => format!("{f}: must be an https URL with a host, without credentials or fragment"),
         E::MetadataText(f) => format!("{f}: too long, or not printable text"),
@@ -425,6 +437,31 @@ mod tests {
         Policy {
             open: true,
             open_scopes: Scope::parse("openid profile").unwrap(),
+        }
+    }
+
+    /// Open registration names public hosts only: no single label, no trailing dot, no
+    /// name reserved for local use.
+    #[test]
+    fn open_registration_calls_public_names_only() {
+        for good in ["https://rp.example.com/logout", "https://app.example/x"] {
+            assert!(public_https_host(good), "{good}");
+        }
+        for bad in [
+            "https://localhost./x",
+            "https://LOCALHOST/x",
+            "https://vm:9443/x",
+            "https://nodot/x",
+            "https://metadata.google.internal/x",
+            "https://printer.local/x",
+            "https://nas.home.arpa/x",
+            "https://router.lan/x",
+            "https://a.localhost/x",
+            "https://example.com./x",
+            "https://10.0.0.1/x",
+            "http://app.example/x",
+        ] {
+            assert!(!public_https_host(bad), "{bad}");
         }
     }
 

@@ -57,11 +57,11 @@ pub enum RegistrationError {
     #[error("JWK Set: {0}")]
     Jwks(String),
     #[error(
-        "jwks_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
+        "jwks_uri {0:?}: must be an https URL (http only for loopback hosts) written as it is called (no spaces or escapes in the host), without fragment or credentials, at most 2048 characters"
     )]
     JwksUri(String),
     #[error(
-        "backchannel_logout_uri {0:?}: must be an https URL (http only for loopback hosts), without fragment or credentials"
+        "backchannel_logout_uri {0:?}: must be an https URL (http only for loopback hosts) written as it is called (no spaces or escapes in the host), without fragment or credentials, at most 2048 characters"
     )]
     BackchannelLogoutUri(String),
     #[error("{0}: must be an https URL without credentials")]
@@ -189,6 +189,12 @@ fn outbound_uri(u: &str, error: fn(String) -> RegistrationError) -> Result<(), R
         return Err(bad());
     }
     let url = url::Url::parse(u).map_err(|_| bad())?;
+    // Stored and shown as the URL we call, never something the parser reads otherwise:
+    // spaces, `https:host`, a backslash, an escaped host all differ from their parse. (An
+    // empty path is the one difference allowed: it is the same request.)
+    if url.as_str() != u && url.as_str() != format!("{u}/") {
+        return Err(bad());
+    }
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -433,6 +439,37 @@ mod tests {
         let v = req().validate().unwrap();
         assert_eq!(v.grant_types, vec![GrantType::ClientCredentials]);
         assert_eq!(v.auth_methods, AuthMethod::SECRET.to_vec());
+    }
+
+    /// What is stored is the URL we call: anything the URL parser reads differently from
+    /// how it is written is refused.
+    #[test]
+    fn outbound_uris_are_written_as_they_are_called() {
+        for good in [
+            "https://example.com",
+            "https://example.com/x?a=b&c=%20d",
+            "http://127.0.0.1:9001/logout",
+            "http://localhost/logout",
+        ] {
+            assert!(validate_backchannel_logout_uri(good).is_ok(), "{good}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(3000));
+        for bad in [
+            " https://example.com/x",
+            "https://example.com/x ",
+            "https://example.com/x y",
+            "https:example.com/x",
+            "https://example.com\\@127.0.0.1/x",
+            "https://exa%6dple.com/x",
+            "https://EXAMPLE.com/x",
+            "http:127.0.0.1:9001/x",
+            "http://example.com/x",
+            "https://user:pw@example.com/x",
+            "https://example.com/x#f",
+            long.as_str(),
+        ] {
+            assert!(validate_backchannel_logout_uri(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
