@@ -7,7 +7,7 @@ mod common;
 use common::flow::{REDIRECT, sign_in};
 use common::people::PW;
 use common::scrape::{Scrape, delta};
-use common::{TestServer, create_user, spawn_with};
+use common::{create_user, spawn_with};
 use portcullis::oauth::clients::ClientRequest;
 
 #[actix_web::test]
