@@ -106,6 +106,7 @@ fn client_authentication(c: &mut Criterion) {
         post_logout_redirect_uris: vec![],
         id_token_alg: portcullis::keys::KeyAlg::RS256,
         backchannel_logout: None,
+        secret_reported_at: None,
         created_at: 0,
         keys: portcullis::oauth::clients::ClientKeys::None,
         dpop_bound: false,

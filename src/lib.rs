@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod credential;
 pub mod domain;
 pub mod endpoints;
 pub mod escape;

@@ -66,11 +66,15 @@ fn zero() {
         "registration",
         "audit",
         "passkey_ceremony",
+        "leak_report",
     ] {
         counter!("portcullis_throttle_refusals_total", "limit" => limit).absolute(0);
     }
     for outcome in BACKCHANNEL_OUTCOMES {
         counter!("portcullis_backchannel_deliveries_total", "outcome" => *outcome).absolute(0);
+    }
+    for kind in CREDENTIAL_KINDS {
+        counter!("portcullis_leaked_reports_total", "kind" => *kind).absolute(0);
     }
     for kind in OUTBOX_KINDS {
         gauge!("portcullis_outbox_pending", "kind" => *kind).set(0.0);
@@ -98,6 +102,21 @@ fn zero() {
     ] {
         counter!("portcullis_personal_token_checks_total", "outcome" => outcome).absolute(0);
     }
+}
+
+/// Every kind of credential we issue (`credential::Kind::label`).
+pub const CREDENTIAL_KINDS: &[&str] = &[
+    "personal_token",
+    "refresh_token",
+    "client_secret",
+    "registration_access_token",
+    "initial_access_token",
+    "reset_link",
+];
+
+/// Credentials of ours that a leak report ended, by kind.
+pub fn leaked_report(kind: &'static str, n: usize) {
+    counter!("portcullis_leaked_reports_total", "kind" => kind).increment(n as u64);
 }
 
 /// The kinds of outbox message (`store::outbox::Kind::as_str`).

@@ -2,6 +2,7 @@
 //! and the account pages (the person) perform, each in the caller's unit of work and
 //! with its audit event, so that the two can never drift apart.
 
+pub mod leaks;
 pub mod tokens;
 pub mod users;
 
@@ -17,6 +18,8 @@ pub enum Actor {
     },
     /// An operator at the command line.
     Operator,
+    /// Anyone who reported a leaked credential, from this address.
+    Reporter { ip: Option<String> },
 }
 
 impl Actor {
@@ -25,6 +28,7 @@ impl Actor {
         match self {
             Actor::Person { ip, user_agent } => event.from_addr(ip.clone(), user_agent.clone()),
             Actor::Operator => event.detail("by", "operator"),
+            Actor::Reporter { ip } => event.from_addr(ip.clone(), None).detail("by", "report"),
         }
     }
 }

@@ -92,6 +92,10 @@ pub enum Admin {
 
 /// Run an admin command (`serve` is the server's: `server::serve`).
 pub fn run(command: Admin, settings: Settings) -> anyhow::Result<()> {
+    // The format alone: no database.
+    if let Admin::Token(token::TokenCommand::Check { value, json }) = &command {
+        return token::check(value, *json);
+    }
     if command.only_reads() {
         refuse_missing_sqlite(&settings)?;
     }

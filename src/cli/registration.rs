@@ -12,9 +12,6 @@ use crate::store::audit::{self, Event};
 use crate::store::id::Id;
 use crate::store::registration::{self as tokens, RegistrationTokenRow};
 
-/// Prefix of initial access tokens, for secret scanners.
-pub const PREFIX: &str = "pci_";
-
 #[derive(Debug, Subcommand)]
 pub enum RegistrationCommand {
     /// Make a token that lets its holder register clients (`POST /register` with
@@ -71,7 +68,7 @@ pub fn run(cmd: RegistrationCommand, conn: &mut AnyConnection) -> anyhow::Result
             if max_uses.is_some_and(|m| m < 1) {
                 anyhow::bail!("--max-uses: at least 1");
             }
-            let token = secret::random_token(PREFIX, 32);
+            let token = crate::credential::generate(crate::credential::Kind::InitialAccess);
             let row = RegistrationTokenRow {
                 id: Id::new_v7().to_string(),
                 token_hash: secret::hash(&token),

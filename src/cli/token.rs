@@ -22,10 +22,56 @@ pub enum TokenCommand {
     },
     /// Revoke a personal API token by id.
     Revoke { id: String },
+    /// Say which kind of our credentials a string is and whether its checksum holds,
+    /// without a database (`-` reads the string from standard input, out of the shell's
+    /// history). Exits 1 when it is not one of ours.
+    Check {
+        value: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `token check`: the format alone (`credential::recognise`), no lookup.
+pub fn check(value: &str, json: bool) -> anyhow::Result<()> {
+    let value = if value == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim().to_string()
+    } else {
+        value.trim().to_string()
+    };
+    let kind = crate::credential::recognise(&value);
+    if json {
+        say!(
+            "{}",
+            json!({
+                "ours": kind.is_some(),
+                "kind": kind.map(|k| k.label()),
+                "checksum_holds": kind.is_some(),
+            })
+        );
+    } else {
+        match kind {
+            Some(k) => say!(
+                "a {} ({}…) of this server's format; its checksum holds (whether it is live, only the server knows: report it at POST /credentials/revoke)",
+                k.describe(),
+                k.prefix()
+            ),
+            None => say!(
+                "not a credential of this server's format (no known prefix, wrong length or characters, or a checksum that does not hold)"
+            ),
+        }
+    }
+    if kind.is_none() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 pub fn run(cmd: TokenCommand, conn: &mut AnyConnection) -> anyhow::Result<()> {
     match cmd {
+        TokenCommand::Check { value, json } => check(&value, json)?,
         TokenCommand::List { user, json } => {
             let u = users::find_by_username(conn, &user)?
                 .ok_or_else(|| anyhow::anyhow!("no user {user:?}"))?;

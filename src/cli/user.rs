@@ -84,9 +84,6 @@ pub struct CreateArgs {
     pub json: bool,
 }
 
-/// Prefix of reset-link tokens, for secret scanners.
-pub const RESET_PREFIX: &str = "pcw_";
-
 /// The password from standard input: piped, or typed at a prompt that does not echo
 /// when standard input is a terminal (twice, to catch a typo).
 ///
@@ -292,7 +289,7 @@ fn reset_link(
     let Some(user) = users::find_by_username(conn, username)? else {
         anyhow::bail!("no user {username:?}");
     };
-    let token = crate::secret::random_token(RESET_PREFIX, 32);
+    let token = crate::credential::generate(crate::credential::Kind::ResetLink);
     let t = now();
     let row = crate::store::resets::ResetRow {
         id: Id::new_v7().to_string(),

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod dpop;
 pub mod health;
 pub mod introspect;
+pub mod leaks;
 pub mod metrics;
 pub mod par;
 pub mod register;

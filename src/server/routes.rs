@@ -4,7 +4,9 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, guard, web};
 
-use crate::endpoints::{discovery, health, introspect, par, register, revoke, token, userinfo};
+use crate::endpoints::{
+    discovery, health, introspect, leaks, par, register, revoke, token, userinfo,
+};
 use crate::pages::{
     self, account, activity, authorize, consent, login, logout, passkeys, password, reset,
     security, sessions, tokens,
@@ -55,6 +57,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/revoke")
             .route(web::post().to(revoke::revoke_ep))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .service(
+        web::resource("/credentials/revoke")
+            .route(web::post().to(leaks::report))
             .default_service(web::to(token::method_not_allowed)),
     )
     .service(

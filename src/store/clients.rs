@@ -40,6 +40,8 @@ pub struct ClientRow {
     /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`.
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+    /// When its secret was reported as leaked: it no longer authenticates.
+    pub secret_reported_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &ClientRow) -> QueryResult<()> {
@@ -132,6 +134,7 @@ pub fn set_secret_hash(
     )
     .set((
         clients::secret_hash.eq(secret_hash),
+        clients::secret_reported_at.eq(None::<i64>),
         clients::updated_at.eq(now),
     ))
     .execute(conn)
@@ -217,4 +220,49 @@ pub fn purge_unused_open(conn: &mut AnyConnection, created_before: i64) -> Query
             .filter(clients::created_at.lt(created_before)),
     )
     .execute(conn)
+}
+
+/// The clients whose secret hashes are among `hashes`: each secret stops authenticating
+/// (reported as leaked) until it is rotated. Returns their ids (those not yet reported).
+pub fn secrets_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = clients::table
+        .filter(clients::secret_hash.eq_any(hashes))
+        .filter(clients::secret_reported_at.is_null())
+        .select(clients::client_id)
+        .load(conn)?;
+    diesel::update(
+        clients::table
+            .filter(clients::client_id.eq_any(&ids))
+            .filter(clients::secret_reported_at.is_null()),
+    )
+    .set((
+        clients::secret_reported_at.eq(now),
+        clients::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(ids)
+}
+
+/// Revoke the registration access tokens among `hashes` (RFC 7592): their clients can
+/// no longer be read, changed or deleted with them. Returns the clients' ids.
+pub fn registration_tokens_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = clients::table
+        .filter(clients::registration_token_hash.eq_any(hashes))
+        .select(clients::client_id)
+        .load(conn)?;
+    diesel::update(clients::table.filter(clients::client_id.eq_any(&ids)))
+        .set((
+            clients::registration_token_hash.eq(None::<String>),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(ids)
 }

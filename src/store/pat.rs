@@ -281,3 +281,25 @@ pub fn note_use(
         record,
     })
 }
+
+/// Revoke the live tokens among `hashes` (reported as leaked): their (id, owner).
+pub fn revoke_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<(Id, Id)>> {
+    let found: Vec<(Id, Id)> = pt::table
+        .filter(pt::token_hash.eq_any(hashes))
+        .filter(pt::revoked_at.is_null())
+        .select((pt::id, pt::user_id))
+        .load(conn)?;
+    let ids: Vec<Id> = found.iter().map(|(id, _)| *id).collect();
+    diesel::update(
+        pt::table
+            .filter(pt::id.eq_any(&ids))
+            .filter(pt::revoked_at.is_null()),
+    )
+    .set((pt::revoked_at.eq(now), pt::live_name.eq(None::<String>)))
+    .execute(conn)?;
+    Ok(found)
+}

@@ -263,3 +263,28 @@ pub fn purge(conn: &mut AnyConnection, now: i64, access_ttl: i64) -> QueryResult
     )
     .execute(conn)
 }
+
+/// End the live families that the refresh tokens among `hashes` belong to (a token
+/// reported as leaked: whoever holds any token of the family is cut off). Their (family,
+/// person, client).
+pub fn revoke_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<(Id, Id, String)>> {
+    let families: Vec<(Id, Id, String)> = refresh_tokens::table
+        .inner_join(token_families::table)
+        .filter(refresh_tokens::token_hash.eq_any(hashes))
+        .filter(token_families::revoked_at.is_null())
+        .select((
+            token_families::id,
+            token_families::user_id,
+            token_families::client_id,
+        ))
+        .distinct()
+        .load(conn)?;
+    for (family, _, _) in &families {
+        revoke_family(conn, *family, "reported as leaked", now)?;
+    }
+    Ok(families)
+}

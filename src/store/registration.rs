@@ -94,3 +94,20 @@ pub fn spend(
         .first::<(String, bool)>(conn)
         .optional()
 }
+
+/// Revoke the live initial access tokens among `hashes` (reported as leaked): their ids.
+pub fn revoke_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = rt::table
+        .filter(rt::token_hash.eq_any(hashes))
+        .filter(rt::revoked_at.is_null())
+        .select(rt::id)
+        .load(conn)?;
+    diesel::update(rt::table.filter(rt::id.eq_any(&ids)))
+        .set(rt::revoked_at.eq(now))
+        .execute(conn)?;
+    Ok(ids)
+}

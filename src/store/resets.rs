@@ -74,3 +74,24 @@ pub fn cancel_for_user(conn: &mut AnyConnection, user: Id, now: i64) -> QueryRes
 pub fn purge(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(rt::table.filter(rt::expires_at.lt(before))).execute(conn)
 }
+
+/// Cancel the unused reset links among `hashes` (reported as leaked): their people.
+pub fn cancel_reported(
+    conn: &mut AnyConnection,
+    hashes: &[String],
+    now: i64,
+) -> QueryResult<Vec<Id>> {
+    let users: Vec<Id> = rt::table
+        .filter(rt::token_hash.eq_any(hashes))
+        .filter(rt::used_at.is_null())
+        .select(rt::user_id)
+        .load(conn)?;
+    diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq_any(hashes))
+            .filter(rt::used_at.is_null()),
+    )
+    .set(rt::used_at.eq(now))
+    .execute(conn)?;
+    Ok(users)
+}

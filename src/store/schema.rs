@@ -29,6 +29,7 @@ diesel::table! {
         introspects_any -> Bool,
         backchannel_logout_uri -> Nullable<Text>,
         backchannel_logout_session_required -> Bool,
+        secret_reported_at -> Nullable<BigInt>,
     }
 }
 

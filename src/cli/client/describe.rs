@@ -49,6 +49,7 @@ pub(super) fn to_json(c: &Client, secret: Option<&NewSecret>) -> serde_json::Val
         "require_pushed_authorization_requests": c.require_par,
         "registered_by": c.registered_by.to_string(),
         "disabled_at": c.disabled_at,
+        "secret_reported_at": c.secret_reported_at,
         "introspects_any_token": c.introspection == Introspection::Any,
     });
     if let serde_json::Value::Object(m) = serde_json::to_value(&c.metadata).unwrap_or_default()
@@ -135,6 +136,12 @@ pub(super) fn describe(c: &Client, secret: Option<&NewSecret>) -> String {
     say!("registered by: {}", inert(&c.registered_by.to_string()));
     if c.introspection == Introspection::Own {
         say!("introspects:   its own tokens only");
+    }
+    if let Some(t) = c.secret_reported_at {
+        say!(
+            "SECRET LEAKED: reported {}; it authenticates nothing until `client rotate-secret`",
+            rfc3339(t)
+        );
     }
     if let Some(t) = c.disabled_at {
         say!("DISABLED:      since {}", rfc3339(t));

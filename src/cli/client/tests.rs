@@ -33,6 +33,7 @@ fn hostile() -> Client {
         post_logout_redirect_uris: vec![evil.into()],
         id_token_alg: KeyAlg::RS256,
         backchannel_logout: None,
+        secret_reported_at: None,
         created_at: 0,
     }
 }

@@ -226,8 +226,11 @@ impl fmt::Display for RegisteredBy {
 pub struct Client {
     pub client_id: String,
     pub name: String,
-    /// SHA-256 of the secret; `None` for public clients and `private_key_jwt` ones.
+    /// SHA-256 of the secret; `None` for public clients and `private_key_jwt` ones, and
+    /// while a reported secret waits to be rotated (nothing authenticates then).
     pub secret_hash: Option<String>,
+    /// When its secret was reported as leaked (`POST /credentials/revoke`).
+    pub secret_reported_at: Option<i64>,
     /// The keys of a `private_key_jwt` client.
     pub keys: ClientKeys,
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request needs a proof.

@@ -227,9 +227,6 @@ impl Registrar {
     }
 }
 
-/// Prefix of client secrets, so that secret scanners can recognise leaked ones.
-pub const SECRET_PREFIX: &str = "pcs_";
-
 /// A client secret as shown once to the operator. Never printed by `Debug`.
 pub struct NewSecret(pub String);
 
@@ -252,7 +249,7 @@ fn new_client_id() -> String {
 }
 
 fn new_secret() -> (NewSecret, String) {
-    let s = secret::random_token(SECRET_PREFIX, 32);
+    let s = crate::credential::generate(crate::credential::Kind::ClientSecret);
     let h = secret::hash(&s);
     (NewSecret(s), h)
 }
@@ -267,9 +264,6 @@ pub fn register(
     clients::insert(conn, &row)?;
     Ok((Client::try_from(row)?, secret))
 }
-
-/// Prefix of registration access tokens (RFC 7592), for secret scanners.
-pub const REGISTRATION_ACCESS_PREFIX: &str = "pcm_";
 
 /// What a client that registered itself receives once: its secret, if it has one, and
 /// the token that manages its registration. `Debug` shows neither.
@@ -288,7 +282,7 @@ pub fn register_self(
     introspection: Introspection,
     now: i64,
 ) -> diesel::QueryResult<SelfRegistered> {
-    let rat = secret::random_token(REGISTRATION_ACCESS_PREFIX, 32);
+    let rat = crate::credential::generate(crate::credential::Kind::RegistrationAccess);
     let (mut row, secret) = new_row(
         req,
         new_client_id(),
@@ -314,7 +308,7 @@ pub fn update_self(
     req: &ValidClientRequest,
     now: i64,
 ) -> diesel::QueryResult<Option<SelfRegistered>> {
-    let rat = secret::random_token(REGISTRATION_ACCESS_PREFIX, 32);
+    let rat = crate::credential::generate(crate::credential::Kind::RegistrationAccess);
     let (mut row, mut secret) = new_row(
         req,
         current.client_id.clone(),
@@ -393,6 +387,7 @@ fn new_row(
             .backchannel_logout
             .as_ref()
             .is_none_or(|b| b.session_required),
+        secret_reported_at: None,
     };
     (row, secret)
 }
@@ -499,7 +494,9 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt(&what("ID token algorithm"), e))?,
             client_id: r.client_id,
             name: r.name,
-            secret_hash: r.secret_hash,
+            // A reported secret authenticates nothing until it is rotated.
+            secret_hash: r.secret_hash.filter(|_| r.secret_reported_at.is_none()),
+            secret_reported_at: r.secret_reported_at,
             auth_methods,
             grant_types,
             redirect_uris,

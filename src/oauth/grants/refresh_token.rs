@@ -18,7 +18,7 @@ use crate::store::audit::{self, Event};
 use crate::store::db::write_transaction;
 use crate::store::refresh::{self, Family, RefreshRow};
 
-/// Prefix of refresh tokens, so that secret scanners can recognise leaked ones.
+/// Refresh tokens are our credential format with this prefix (`credential::Kind::Refresh`).
 pub const PREFIX: &str = "pcr_";
 /// The scope that asks for a refresh token (OpenID Connect Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
@@ -32,7 +32,7 @@ pub fn issue_refresh(
     idle: i64,
     now: i64,
 ) -> diesel::QueryResult<String> {
-    let token = secret::random_token(PREFIX, 32);
+    let token = crate::credential::generate(crate::credential::Kind::Refresh);
     refresh::insert_token(
         conn,
         &RefreshRow {
