@@ -166,6 +166,7 @@ async fn each_kind_reported_stops_working_and_its_owner_is_told() {
         .text(&srv.url("/account/activity"))
         .await;
     assert!(page.contains("API token reported as leaked"), "{page}");
+    assert!(page.contains("deploy"), "names the token");
     for kind in [
         "pat.reported_leaked",
         "refresh.reported_leaked",
@@ -219,8 +220,12 @@ async fn the_answer_is_the_same_whatever_the_report_held() {
         vec![never_issued],
         vec![secret.clone()],
     ] {
+        let asked = Instant::now();
         let body = accepted(report(&srv, &srv.base, &noise).await).await;
         assert_eq!(body, live, "{noise:?}");
+        // The answer waits for a floor, so that revoking (writes) and ignoring (none)
+        // take the same time.
+        assert!(asked.elapsed() >= Duration::from_millis(250), "{noise:?}");
     }
     assert!(
         secret_works(&srv, &svc2, &secret2).await,
@@ -249,6 +254,10 @@ async fn the_answer_is_the_same_whatever_the_report_held() {
         let e: Value = res.json().await.unwrap();
         assert_eq!(e["error"], "invalid_request", "{body}");
     }
+    // 1,025 characters (each one byte more in UTF-8): too long, whatever the bytes.
+    let res = report(&srv, &srv.base, &["€".repeat(1025)]).await;
+    assert_eq!(res.status(), 400);
+    accepted(report(&srv, &srv.base, &["€".repeat(1024)]).await).await;
     let too_many: Vec<String> = (0..1001).map(|i| format!("noise-{i}")).collect();
     let res = report(&srv, &srv.base, &too_many).await;
     assert_eq!(res.status(), 400);
@@ -340,11 +349,16 @@ async fn token_check_names_each_kind_without_a_database() {
     }
     let good = generate(Kind::Personal);
     let bad = format!("{}x", &good[..good.len() - 1]);
-    for s in [bad.as_str(), "hello", "pcp_short"] {
+    for (s, claimed) in [
+        (bad.as_str(), json!("personal_token")),
+        ("hello", Value::Null),
+        ("pcs_short", json!("client_secret")),
+    ] {
         let out = check(s);
         assert_eq!(out.status.code(), Some(1), "{s}");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["ours"], false);
+        assert_eq!(v["prefix_of"], claimed, "{s}");
     }
 }
 

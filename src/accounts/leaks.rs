@@ -53,11 +53,12 @@ pub fn report(
     let of = |k: Kind| by_kind.get(&k).map(Vec::as_slice).unwrap_or_default();
     write_transaction(conn, |conn| {
         let mut events = Vec::new();
-        for (id, user) in pat::revoke_reported(conn, of(Kind::Personal), now)? {
+        for (id, user, name) in pat::revoke_reported(conn, of(Kind::Personal), now)? {
             events.push(
                 event("pat.reported_leaked", Kind::Personal)
                     .user(user)
-                    .detail("token_id", id.to_string()),
+                    .detail("token_id", id.to_string())
+                    .detail("token_name", name),
             );
         }
         for (family, user, client) in refresh::revoke_reported(conn, of(Kind::Refresh), now)? {

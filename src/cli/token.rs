@@ -42,12 +42,17 @@ pub fn check(value: &str, json: bool) -> anyhow::Result<()> {
         value.trim().to_string()
     };
     let kind = crate::credential::recognise(&value);
+    // What its prefix claims, when the rest does not hold.
+    let claimed = crate::credential::Kind::ALL
+        .iter()
+        .find(|k| value.starts_with(k.prefix()));
     if json {
         say!(
             "{}",
             json!({
                 "ours": kind.is_some(),
                 "kind": kind.map(|k| k.label()),
+                "prefix_of": claimed.map(|k| k.label()),
                 "checksum_holds": kind.is_some(),
             })
         );
@@ -58,9 +63,14 @@ pub fn check(value: &str, json: bool) -> anyhow::Result<()> {
                 k.describe(),
                 k.prefix()
             ),
-            None => say!(
-                "not a credential of this server's format (no known prefix, wrong length or characters, or a checksum that does not hold)"
-            ),
+            None => match claimed {
+                Some(k) => say!(
+                    "not one of ours: it starts like a {} ({}…), but its length, characters or checksum do not hold (a typo, or a truncated copy)",
+                    k.describe(),
+                    k.prefix()
+                ),
+                None => say!("not a credential of this server's format (no known prefix)"),
+            },
         }
     }
     if kind.is_none() {

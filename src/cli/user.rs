@@ -181,97 +181,105 @@ pub fn run(
             username,
             expires_in,
             json,
-        } => reset_link(conn, base, &username, expires_in, json)?,
-        UserCommand::Create(a) => create(conn, catalogue, *a)?,
-        UserCommand::List { json } => {
-            for u in users::list(conn)? {
-                if json {
-                    say!(
-                        "{}",
-                        json!({
-                            "id": u.id.to_string(),
-                            "username": u.username,
-                            "email": u.email,
-                            "created_at": u.created_at,
-                            // null: every scope of the catalogue.
-                            "api_scopes": u.api_scopes.as_ref().map(Scope::to_string),
-                        })
-                    );
-                } else {
-                    say!(
-                        "{}  {:<24} {:<32} {}",
-                        u.id,
-                        u.username,
-                        u.email.as_deref().unwrap_or("-"),
-                        rfc3339(u.created_at)
-                    );
-                }
-            }
-        }
+        } => reset_link(conn, base, &username, expires_in, json),
+        UserCommand::Create(a) => create(conn, catalogue, *a),
+        UserCommand::List { json } => list(conn, json),
         UserCommand::Delete { username } => {
-            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
-                let Some(user) = users::find_by_username(conn, &username)? else {
-                    anyhow::bail!("no user {username:?}");
-                };
-                Ok(accounts::delete(conn, user.id, &Actor::Operator, now())?)
+            let ended = for_user(conn, &username, |conn, user| {
+                accounts::delete(conn, user, &Actor::Operator, now())
             })?;
             say!("deleted user {username}; ended {ended} session(s)");
+            Ok(())
         }
         UserCommand::SetApiScopes {
             username,
             scopes,
             all,
-        } => set_api_scopes(conn, catalogue, &username, scopes, all)?,
-        UserCommand::Reset2fa { username } => {
-            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
-                let Some(user) = users::find_by_username(conn, &username)? else {
-                    anyhow::bail!("no user {username:?}");
-                };
-                Ok(accounts::reset_second_factor(
-                    conn,
-                    user.id,
-                    &Actor::Operator,
-                    now(),
-                )?)
-            })?;
-            match ended {
-                Some(r) => say!(
-                    "two-factor sign-in is off for {username}{}; ended {} session(s). They sign in with their password and can turn it on again.",
-                    match r.passkeys {
-                        0 => String::new(),
-                        n => format!(", {n} passkey(s) removed"),
-                    },
-                    r.sessions
-                ),
-                None => anyhow::bail!("{username} has no two-factor sign-in or passkey to reset"),
-            }
-        }
-        UserCommand::SetPassword { username, .. } => {
-            let Some(found) = users::find_by_username(conn, &username)? else {
-                anyhow::bail!("no user {username:?}");
-            };
-            let pw = read_password()?;
-            let known = password::Known {
-                username: &found.username,
-                email: found.email.as_deref(),
-                name: found.name.as_deref(),
-            };
-            password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
-            let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
-            let ended = db::write_transaction(conn, |conn| -> anyhow::Result<_> {
-                let Some(user) = users::find_by_username(conn, &username)? else {
-                    anyhow::bail!("no user {username:?}");
-                };
-                let by = Actor::Operator;
-                Ok(accounts::set_password(conn, user.id, &hash, &by, now())?)
-            })?;
+        } => set_api_scopes(conn, catalogue, &username, scopes, all),
+        UserCommand::Reset2fa { username } => reset_2fa(conn, &username),
+        UserCommand::SetPassword { username, .. } => set_password(conn, &username),
+    }
+}
+
+/// `f` on `username`'s account, in one write transaction.
+fn for_user<T>(
+    conn: &mut AnyConnection,
+    username: &str,
+    f: impl FnOnce(&mut AnyConnection, Id) -> diesel::QueryResult<T>,
+) -> anyhow::Result<T> {
+    db::write_transaction(conn, |conn| -> anyhow::Result<_> {
+        let Some(user) = users::find_by_username(conn, username)? else {
+            anyhow::bail!("no user {username:?}");
+        };
+        Ok(f(conn, user.id)?)
+    })
+}
+
+fn list(conn: &mut AnyConnection, json: bool) -> anyhow::Result<()> {
+    for u in users::list(conn)? {
+        if json {
             say!(
-                "password changed for {username}; ended {} session(s) and {} refresh-token famil(ies)",
-                ended.sessions,
-                ended.families
+                "{}",
+                json!({
+                    "id": u.id.to_string(),
+                    "username": u.username,
+                    "email": u.email,
+                    "created_at": u.created_at,
+                    // null: every scope of the catalogue.
+                    "api_scopes": u.api_scopes.as_ref().map(Scope::to_string),
+                })
+            );
+        } else {
+            say!(
+                "{}  {:<24} {:<32} {}",
+                u.id,
+                u.username,
+                u.email.as_deref().unwrap_or("-"),
+                rfc3339(u.created_at)
             );
         }
     }
+    Ok(())
+}
+
+fn reset_2fa(conn: &mut AnyConnection, username: &str) -> anyhow::Result<()> {
+    let ended = for_user(conn, username, |conn, user| {
+        accounts::reset_second_factor(conn, user, &Actor::Operator, now())
+    })?;
+    match ended {
+        Some(r) => say!(
+            "two-factor sign-in is off for {username}{}; ended {} session(s). They sign in with their password and can turn it on again.",
+            match r.passkeys {
+                0 => String::new(),
+                n => format!(", {n} passkey(s) removed"),
+            },
+            r.sessions
+        ),
+        None => anyhow::bail!("{username} has no two-factor sign-in or passkey to reset"),
+    }
+    Ok(())
+}
+
+fn set_password(conn: &mut AnyConnection, username: &str) -> anyhow::Result<()> {
+    let Some(found) = users::find_by_username(conn, username)? else {
+        anyhow::bail!("no user {username:?}");
+    };
+    let pw = read_password()?;
+    let known = password::Known {
+        username: &found.username,
+        email: found.email.as_deref(),
+        name: found.name.as_deref(),
+    };
+    password::acceptable(&pw, &known).map_err(|why| anyhow::anyhow!("password: {why}"))?;
+    let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+    let ended = for_user(conn, username, |conn, user| {
+        accounts::set_password(conn, user, &hash, &Actor::Operator, now())
+    })?;
+    say!(
+        "password changed for {username}; ended {} session(s) and {} refresh-token famil(ies)",
+        ended.sessions,
+        ended.families
+    );
     Ok(())
 }
 

@@ -21,8 +21,12 @@ pub const WINDOW: i64 = 3600;
 /// The longest string we look at: ours are 54 characters; anything far longer is not a
 /// credential of ours, and bounds the work a report can cause.
 const MAX_LEN: usize = 1024;
-/// 1,000 strings of at most `MAX_LEN`, as JSON.
-const MAX_BODY: usize = 1024 * 1024 + 4096;
+/// 1,000 strings of at most `MAX_LEN` characters, as JSON (4 bytes a character at most).
+const MAX_BODY: usize = 4 * 1024 * 1024 + 4096;
+/// Every well-formed report is answered no sooner than this after it arrived: revoking
+/// live credentials costs writes that noise does not, and the answer must not tell which
+/// a report held. Far above what 1,000 live credentials take here.
+const ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Deserialize)]
 struct Report {
@@ -56,7 +60,11 @@ async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Vec<String>, H
             &format!("at most {MAX_PER_REPORT} credentials per report"),
         ));
     }
-    if report.credentials.iter().any(|c| c.len() > MAX_LEN) {
+    if report
+        .credentials
+        .iter()
+        .any(|c| c.chars().count() > MAX_LEN)
+    {
         return Err(error(
             StatusCode::BAD_REQUEST,
             &format!("each credential at most {MAX_LEN} characters"),
@@ -105,6 +113,7 @@ pub async fn report(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let arrived = std::time::Instant::now();
     let now = state.clock.now();
     if let Err(res) = within_limit(&req, &state, now).await {
         return res;
@@ -135,6 +144,9 @@ pub async fn report(
             tracing::error!(error = %e, "leak report failed");
             return unavailable();
         }
+    }
+    if let Some(left) = ANSWER_FLOOR.checked_sub(arrived.elapsed()) {
+        actix_web::rt::time::sleep(left).await;
     }
     HttpResponse::Accepted()
         .insert_header((header::CACHE_CONTROL, "no-store"))

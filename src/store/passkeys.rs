@@ -46,7 +46,19 @@ pub fn of_user(conn: &mut AnyConnection, user: Id) -> QueryResult<Vec<PasskeyRow
         .load(conn)
 }
 
+/// How many passkeys `user` has. Inside a write transaction that will add one, it first
+/// locks the person's row (PostgreSQL; SQLite's write transaction is already the only
+/// writer), so that of concurrent additions each counts the ones before it and the cap
+/// holds.
 pub fn count_of_user(conn: &mut AnyConnection, user: Id) -> QueryResult<i64> {
+    if let AnyConnection::Postgresql(c) = conn {
+        use super::schema::users;
+        users::table
+            .find(user)
+            .select(users::id)
+            .for_update()
+            .load::<Id>(c)?;
+    }
     passkeys::table
         .filter(passkeys::user_id.eq(user))
         .count()

@@ -282,18 +282,18 @@ pub fn note_use(
     })
 }
 
-/// Revoke the live tokens among `hashes` (reported as leaked): their (id, owner).
+/// Revoke the live tokens among `hashes` (reported as leaked): their (id, owner, name).
 pub fn revoke_reported(
     conn: &mut AnyConnection,
     hashes: &[String],
     now: i64,
-) -> QueryResult<Vec<(Id, Id)>> {
-    let found: Vec<(Id, Id)> = pt::table
+) -> QueryResult<Vec<(Id, Id, String)>> {
+    let found: Vec<(Id, Id, String)> = pt::table
         .filter(pt::token_hash.eq_any(hashes))
         .filter(pt::revoked_at.is_null())
-        .select((pt::id, pt::user_id))
+        .select((pt::id, pt::user_id, pt::name))
         .load(conn)?;
-    let ids: Vec<Id> = found.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<Id> = found.iter().map(|(id, _, _)| *id).collect();
     diesel::update(
         pt::table
             .filter(pt::id.eq_any(&ids))
