@@ -9,6 +9,8 @@ COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
 COPY benches ./benches
+# The workspace's other member (the resource-server crate): cargo reads every member.
+COPY crates ./crates
 # No .git in the build context: the revision for `portcullis_build_info` comes in as a
 # build argument (docker build --build-arg PORTCULLIS_GIT_REVISION=$(git rev-parse --short=12 HEAD)).
 ARG PORTCULLIS_GIT_REVISION=unknown
