@@ -269,6 +269,31 @@ async fn the_answer_is_the_same_whatever_the_report_held() {
     srv.stop().await;
 }
 
+/// One secret reported eight times at once, on two instances: revoked once, recorded
+/// once.
+#[actix_web::test]
+async fn concurrent_reports_of_one_secret_record_it_once() {
+    let srv = spawn_with(|_| {}).await;
+    let sibling = srv.sibling().await;
+    let (svc, secret) = srv.service_client("read");
+    let sends = (0..8).map(|i| {
+        let base = if i % 2 == 0 {
+            srv.base.clone()
+        } else {
+            sibling.issuer.clone()
+        };
+        let (srv, leaked) = (&srv, vec![secret.clone()]);
+        async move { report(srv, &base, &leaked).await.status() }
+    });
+    for status in futures_util::future::join_all(sends).await {
+        assert_eq!(status, 202);
+    }
+    assert!(!secret_works(&srv, &svc, &secret).await);
+    assert_eq!(audit(&srv, "client.secret_reported_leaked").len(), 1);
+    sibling.stop().await;
+    srv.stop().await;
+}
+
 /// A report of 1,000 strings, five of them live secrets among well-formed ones we never
 /// issued, is answered in under two seconds, and the five stop working.
 #[actix_web::test]

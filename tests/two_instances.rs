@@ -113,21 +113,7 @@ async fn a_refresh_token_raced_across_two_instances_has_exactly_one_winner() {
         client["client_id"].as_str().unwrap(),
         client["client_secret"].as_str().unwrap(),
     );
-    let mut child = cli(&db, keys.path())
-        .args(["user", "create", "--username", "alice", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"correct horse battery staple\n")
-            .unwrap();
-    }
-    assert!(child.wait().unwrap().success());
+    create_alice(&db, keys.path());
 
     // Sign in on A, then both instances agree on the keys: B verifies A's token.
     let tokens = sign_in_at(

@@ -229,22 +229,21 @@ pub fn secrets_reported(
     hashes: &[String],
     now: i64,
 ) -> QueryResult<Vec<String>> {
-    let ids: Vec<String> = clients::table
-        .filter(clients::secret_hash.eq_any(hashes))
-        .filter(clients::secret_reported_at.is_null())
-        .select(clients::client_id)
-        .load(conn)?;
-    diesel::update(
+    // One statement: of concurrent reports, only the one that marked it gets it back.
+    let q = diesel::update(
         clients::table
-            .filter(clients::client_id.eq_any(&ids))
+            .filter(clients::secret_hash.eq_any(hashes))
             .filter(clients::secret_reported_at.is_null()),
     )
     .set((
         clients::secret_reported_at.eq(now),
         clients::updated_at.eq(now),
     ))
-    .execute(conn)?;
-    Ok(ids)
+    .returning(clients::client_id);
+    match conn {
+        AnyConnection::Postgresql(c) => q.get_results(c),
+        AnyConnection::Sqlite(c) => q.get_results(c),
+    }
 }
 
 /// Revoke the registration access tokens among `hashes` (RFC 7592): their clients can
@@ -254,15 +253,14 @@ pub fn registration_tokens_reported(
     hashes: &[String],
     now: i64,
 ) -> QueryResult<Vec<String>> {
-    let ids: Vec<String> = clients::table
-        .filter(clients::registration_token_hash.eq_any(hashes))
-        .select(clients::client_id)
-        .load(conn)?;
-    diesel::update(clients::table.filter(clients::client_id.eq_any(&ids)))
+    let q = diesel::update(clients::table.filter(clients::registration_token_hash.eq_any(hashes)))
         .set((
             clients::registration_token_hash.eq(None::<String>),
             clients::updated_at.eq(now),
         ))
-        .execute(conn)?;
-    Ok(ids)
+        .returning(clients::client_id);
+    match conn {
+        AnyConnection::Postgresql(c) => q.get_results(c),
+        AnyConnection::Sqlite(c) => q.get_results(c),
+    }
 }

@@ -288,18 +288,17 @@ pub fn revoke_reported(
     hashes: &[String],
     now: i64,
 ) -> QueryResult<Vec<(Id, Id, String)>> {
-    let found: Vec<(Id, Id, String)> = pt::table
-        .filter(pt::token_hash.eq_any(hashes))
-        .filter(pt::revoked_at.is_null())
-        .select((pt::id, pt::user_id, pt::name))
-        .load(conn)?;
-    let ids: Vec<Id> = found.iter().map(|(id, _, _)| *id).collect();
-    diesel::update(
+    // One statement: of concurrent reports of one token, only the one that revoked it
+    // gets it back (and records it).
+    let q = diesel::update(
         pt::table
-            .filter(pt::id.eq_any(&ids))
+            .filter(pt::token_hash.eq_any(hashes))
             .filter(pt::revoked_at.is_null()),
     )
     .set((pt::revoked_at.eq(now), pt::live_name.eq(None::<String>)))
-    .execute(conn)?;
-    Ok(found)
+    .returning((pt::id, pt::user_id, pt::name));
+    match conn {
+        AnyConnection::Postgresql(c) => q.get_results(c),
+        AnyConnection::Sqlite(c) => q.get_results(c),
+    }
 }

@@ -181,14 +181,15 @@ pub fn record_access(
 }
 
 /// End a family: every refresh token in it, and every access token issued with one
-/// of them (recorded as revoked until it expires, so introspection reports it).
+/// of them (recorded as revoked until it expires, so introspection reports it). Returns
+/// whether this call ended it (false: it had ended already).
 pub fn revoke_family(
     conn: &mut AnyConnection,
     family: Id,
     reason: &str,
     now: i64,
-) -> QueryResult<()> {
-    diesel::update(
+) -> QueryResult<bool> {
+    let ended = diesel::update(
         token_families::table
             .find(family)
             .filter(token_families::revoked_at.is_null()),
@@ -206,7 +207,7 @@ pub fn revoke_family(
     for (jti, exp) in live {
         revoked::revoke(conn, &jti, exp, now)?;
     }
-    Ok(())
+    Ok(ended == 1)
 }
 
 /// End every live family of a user (with one client, or with all of them).
@@ -283,8 +284,12 @@ pub fn revoke_reported(
         ))
         .distinct()
         .load(conn)?;
-    for (family, _, _) in &families {
-        revoke_family(conn, *family, "reported as leaked", now)?;
+    // Only the families this call ended: of concurrent reports, one records each.
+    let mut ended = Vec::new();
+    for f in families {
+        if revoke_family(conn, f.0, "reported as leaked", now)? {
+            ended.push(f);
+        }
     }
-    Ok(families)
+    Ok(ended)
 }

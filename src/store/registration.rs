@@ -101,13 +101,15 @@ pub fn revoke_reported(
     hashes: &[String],
     now: i64,
 ) -> QueryResult<Vec<String>> {
-    let ids: Vec<String> = rt::table
-        .filter(rt::token_hash.eq_any(hashes))
-        .filter(rt::revoked_at.is_null())
-        .select(rt::id)
-        .load(conn)?;
-    diesel::update(rt::table.filter(rt::id.eq_any(&ids)))
-        .set(rt::revoked_at.eq(now))
-        .execute(conn)?;
-    Ok(ids)
+    let q = diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq_any(hashes))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .returning(rt::id);
+    match conn {
+        AnyConnection::Postgresql(c) => q.get_results(c),
+        AnyConnection::Sqlite(c) => q.get_results(c),
+    }
 }

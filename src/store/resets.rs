@@ -81,17 +81,15 @@ pub fn cancel_reported(
     hashes: &[String],
     now: i64,
 ) -> QueryResult<Vec<Id>> {
-    let users: Vec<Id> = rt::table
-        .filter(rt::token_hash.eq_any(hashes))
-        .filter(rt::used_at.is_null())
-        .select(rt::user_id)
-        .load(conn)?;
-    diesel::update(
+    let q = diesel::update(
         rt::table
             .filter(rt::token_hash.eq_any(hashes))
             .filter(rt::used_at.is_null()),
     )
     .set(rt::used_at.eq(now))
-    .execute(conn)?;
-    Ok(users)
+    .returning(rt::user_id);
+    match conn {
+        AnyConnection::Postgresql(c) => q.get_results(c),
+        AnyConnection::Sqlite(c) => q.get_results(c),
+    }
 }
